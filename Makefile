@@ -1,0 +1,47 @@
+# Switchboard: build, run and test. See scripts/setup.sh and scripts/test.sh for the details.
+#
+#   make setup   install the toolchain pieces (wasm target, cargo-leptos 0.3.5, wasm-bindgen CLI
+#                matching Cargo.lock, end2end npm packages incl. wasm-opt 132)
+#   make build   release build: target/release/switchboard + target/site
+#   make run     build, then serve on 127.0.0.1:3000 (SQLite in data/ unless told otherwise)
+#   make test    every test: cargo test (SQLite + PostgreSQL), release build, Playwright
+#   make clean   remove build outputs and test artifacts (keeps data/ and node_modules)
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+# wasm-opt must be npm binaryen 132 from end2end/node_modules/.bin, first on PATH: Debian's
+# binaryen (wasm-opt 108) builds a release whose page never hydrates. cargo-leptos and the
+# wasm-bindgen CLI live in cargo's bin dir.
+CARGO_BIN_DIR := $(if $(CARGO_HOME),$(CARGO_HOME),$(HOME)/.cargo)/bin
+export PATH := $(CURDIR)/end2end/node_modules/.bin:$(CARGO_BIN_DIR):$(PATH)
+# Paths below assume the default target dir (target/release/switchboard, target/site).
+unexport CARGO_TARGET_DIR
+
+SWITCHBOARD_PROFILE ?= dev
+SWITCHBOARD_DATABASE_URL ?= sqlite://data/switchboard.db
+
+.PHONY: all setup build run test clean
+
+all: build
+
+setup:
+	bash scripts/setup.sh
+
+build: setup
+	@echo "wasm-opt: $$(command -v wasm-opt) ($$(wasm-opt --version))"
+	cargo leptos build --release
+
+run: build
+	mkdir -p data
+	SWITCHBOARD_PROFILE='$(SWITCHBOARD_PROFILE)' \
+	SWITCHBOARD_DATABASE_URL='$(SWITCHBOARD_DATABASE_URL)' \
+	target/release/switchboard serve
+
+test:
+	bash scripts/test.sh
+
+clean:
+	cargo clean
+	rm -rf end2end/test-results end2end/playwright-report

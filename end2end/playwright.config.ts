@@ -1,0 +1,45 @@
+import { defineConfig, devices } from "@playwright/test";
+
+// Switchboard end-to-end tests.
+//
+// The server is started by scripts/test.sh (release build, SWITCHBOARD_PROFILE=test) before
+// Playwright runs; this config does not start it. The browser is Debian's Chromium: Playwright's
+// own browser download cannot work on these machines (no internet), so never run
+// `npx playwright install`.
+const baseURL = process.env.SWITCHBOARD_E2E_URL ?? "http://127.0.0.1:3100";
+
+export default defineConfig({
+  testDir: "tests",
+  fullyParallel: false,
+  forbidOnly: !!process.env.CI,
+  retries: 0,
+  workers: 1, // 2-core machine: the server, Chromium and the runner share it
+  reporter: "list",
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  use: {
+    baseURL,
+    trace: "retain-on-failure",
+    screenshot: "only-on-failure",
+  },
+  projects: [
+    {
+      name: "chromium",
+      use: {
+        ...devices["Desktop Chrome"],
+        launchOptions: {
+          executablePath: "/usr/bin/chromium",
+          args: [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+          ],
+        },
+      },
+    },
+  ],
+});

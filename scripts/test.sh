@@ -1,0 +1,312 @@
+#!/usr/bin/env bash
+# Runs every Switchboard test, stopping at the first failure:
+#   setup -> PostgreSQL -> cargo test -> release build -> start server -> Playwright -> summary
+#
+# Environment:
+#   SWITCHBOARD_TEST_POSTGRES_URL  use this database as is (not created, not dropped); otherwise a
+#                                  fresh switchboard_test_* database on 127.0.0.1:5432 is created
+#                                  and dropped on exit
+#   SWITCHBOARD_E2E_PORT           port of the server Playwright tests against (default 3100)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly ROOT
+cd "$ROOT"
+
+readonly PG_HOST=127.0.0.1
+readonly PG_PORT=5432
+readonly PG_USER=postgres
+readonly E2E_PORT="${SWITCHBOARD_E2E_PORT:-3100}"
+readonly E2E_URL="http://127.0.0.1:$E2E_PORT"
+readonly SERVER_BIN="$ROOT/target/release/switchboard"
+readonly SERVER_READY_TIMEOUT=60
+
+export DEBIAN_FRONTEND=noninteractive
+export PGCONNECT_TIMEOUT=5
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+# Paths below (target/release/switchboard, target/site) assume the default target dir.
+unset CARGO_TARGET_DIR
+
+log() { printf '[test] %s\n' "$*"; }
+
+# ---- state used by the exit trap ---------------------------------------------------------------
+created_db=""          # database to drop on exit
+pg_admin_url=""        # where to drop it from
+server_pid=""          # server to kill on exit
+e2e_tmp=""             # temp dir to remove on exit
+server_log=""
+logs_dir="$(mktemp -d -t switchboard-test-logs.XXXXXX)"
+current_phase=""
+phase_t0=0
+phase_names=()
+phase_secs=()
+phase_status=()
+t_start=$SECONDS
+
+phase() {
+	current_phase="$1"
+	phase_t0=$SECONDS
+	printf '\n[test] ===== %s =====\n' "$current_phase"
+}
+
+phase_done() {
+	phase_names+=("$current_phase")
+	phase_secs+=($((SECONDS - phase_t0)))
+	phase_status+=("ok")
+	current_phase=""
+}
+
+die() {
+	local where=""
+	[[ -z "$current_phase" ]] || where=" in phase '$current_phase'"
+	printf '\n[test] FAILED%s: %s\n' "$where" "$*" >&2
+	exit 1
+}
+
+print_server_log_tail() {
+	if [[ -n "$server_log" && -f "$server_log" ]]; then
+		printf '\n[test] ----- last 100 lines of the server log (%s) -----\n' "$server_log" >&2
+		tail -n 100 "$server_log" >&2 || true
+		printf '[test] ----- end of server log -----\n' >&2
+	fi
+}
+
+# shellcheck disable=SC2317 # called from the exit trap
+# Sums "N passed" / "N failed" from cargo test and Playwright output, for one plain closing line.
+count_results() {
+	local passed=0 failed=0 skipped=0 n
+	local cargo_log="$logs_dir/cargo-test.log" pw_log="$logs_dir/playwright.log"
+	if [[ -f "$cargo_log" ]]; then
+		while read -r n; do passed=$((passed + n)); done < <(sed -nE 's/^test result: [A-Za-z]+\. ([0-9]+) passed;.*/\1/p' "$cargo_log")
+		while read -r n; do failed=$((failed + n)); done < <(sed -nE 's/^test result: [A-Za-z]+\. [0-9]+ passed; ([0-9]+) failed;.*/\1/p' "$cargo_log")
+		while read -r n; do skipped=$((skipped + n)); done < <(sed -nE 's/^test result: .* ([0-9]+) ignored;.*/\1/p' "$cargo_log")
+	fi
+	if [[ -f "$pw_log" ]]; then
+		local stripped
+		stripped="$(sed -E 's/\x1b\[[0-9;]*[A-Za-z]//g' "$pw_log")"
+		while read -r n; do passed=$((passed + n)); done < <(sed -nE 's/^ +([0-9]+) (passed|flaky)( .*)?$/\1/p' <<<"$stripped")
+		while read -r n; do failed=$((failed + n)); done < <(sed -nE 's/^ +([0-9]+) (failed|interrupted)( .*)?$/\1/p' <<<"$stripped")
+		while read -r n; do skipped=$((skipped + n)); done < <(sed -nE 's/^ +([0-9]+) (skipped|did not run)( .*)?$/\1/p' <<<"$stripped")
+	fi
+	printf '%s passed, %s failed, %s skipped\n' "$passed" "$failed" "$skipped"
+}
+
+# shellcheck disable=SC2317 # the exit trap
+cleanup() {
+	local rc=$?
+	set +e
+	trap - EXIT INT TERM
+	if [[ -n "$current_phase" ]]; then
+		phase_names+=("$current_phase")
+		phase_secs+=($((SECONDS - phase_t0)))
+		phase_status+=("FAILED")
+	fi
+	if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
+		log "stopping server (pid $server_pid)"
+		kill -TERM "$server_pid" 2>/dev/null
+		for _ in $(seq 1 50); do
+			kill -0 "$server_pid" 2>/dev/null || break
+			sleep 0.2
+		done
+		kill -KILL "$server_pid" 2>/dev/null
+		wait "$server_pid" 2>/dev/null
+	fi
+	if [[ -n "$e2e_tmp" && -d "$e2e_tmp" ]]; then
+		rm -rf -- "$e2e_tmp"
+	fi
+	if [[ -n "$created_db" ]]; then
+		log "dropping database $created_db"
+		psql "$pg_admin_url" -v ON_ERROR_STOP=1 -qc "DROP DATABASE IF EXISTS \"$created_db\" WITH (FORCE)" >/dev/null 2>&1 ||
+			dropdb -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" --if-exists "$created_db" ||
+			log "WARNING: could not drop database $created_db"
+	fi
+
+	printf '\n[test] ===== summary =====\n'
+	local i
+	for i in "${!phase_names[@]}"; do
+		printf '[test] %-28s %6ss  %s\n' "${phase_names[$i]}" "${phase_secs[$i]}" "${phase_status[$i]}"
+	done
+	printf '[test] %-28s %6ss\n' "total" "$((SECONDS - t_start))"
+	if ((rc == 0)); then
+		log "ALL TESTS PASSED"
+	else
+		log "FAILED (exit $rc)"
+	fi
+	# Plain closing line: cargo test and Playwright counts added up.
+	if [[ -f "$logs_dir/cargo-test.log" ]]; then
+		printf 'Tests: %s\n' "$(count_results)"
+	fi
+	rm -rf -- "$logs_dir"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+apt_install() {
+	command -v apt-get >/dev/null || die "apt-get not found; cannot install $*"
+	local -a apt=(apt-get -o DPkg::Lock::Timeout=600 -y)
+	local need_update=0 pkg
+	for pkg in "$@"; do
+		apt-cache policy "$pkg" 2>/dev/null | grep -q 'Candidate: [^(]' || need_update=1
+	done
+	if ((need_update)); then
+		log "apt-get update"
+		"${apt[@]}" update
+	fi
+	log "apt-get install $*"
+	"${apt[@]}" install "$@" || { "${apt[@]}" update && "${apt[@]}" install "$@"; }
+}
+
+# ---- a. setup ----------------------------------------------------------------------------------
+phase "setup"
+bash "$ROOT/scripts/setup.sh" --browser || die "scripts/setup.sh --browser failed"
+phase_done
+
+# ---- b. PostgreSQL -----------------------------------------------------------------------------
+pg_ready() {
+	command -v pg_isready >/dev/null && pg_isready -q -h "$PG_HOST" -p "$PG_PORT" -t 3
+}
+
+wait_pg_ready() {
+	local _
+	for _ in $(seq 1 30); do
+		pg_ready && return 0
+		sleep 1
+	done
+	return 1
+}
+
+start_local_clusters() {
+	# Debian layout: /etc/postgresql/<version>/<cluster>; start every "main" cluster found.
+	local dir ver started=1
+	command -v pg_ctlcluster >/dev/null || return 1
+	for dir in /etc/postgresql/*/main; do
+		[[ -d "$dir" ]] || continue
+		ver="$(basename "$(dirname "$dir")")"
+		log "starting PostgreSQL cluster $ver/main"
+		pg_ctlcluster --skip-systemctl-redirect "$ver" main start || true
+		started=0
+	done
+	return "$started"
+}
+
+# A Debian cluster we started ourselves asks for passwords over TCP; the tests connect as
+# postgres@127.0.0.1 without one, as on the machines that come with PostgreSQL running.
+ensure_trust_auth() {
+	psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -w -Atqc 'select 1' >/dev/null 2>&1 && return 0
+	local hba ver
+	for hba in /etc/postgresql/*/main/pg_hba.conf; do
+		[[ -f "$hba" ]] || continue
+		ver="$(basename "$(dirname "$(dirname "$hba")")")"
+		grep -q 'switchboard-test-trust' "$hba" && continue
+		log "allowing trust auth for 127.0.0.1 and ::1 in $hba"
+		{
+			echo "# switchboard-test-trust: local test machine, tests connect as postgres without a password"
+			echo "host all all 127.0.0.1/32 trust"
+			echo "host all all ::1/128 trust"
+			cat "$hba"
+		} >"$hba.new" && cat "$hba.new" >"$hba" && rm -f "$hba.new"
+		pg_ctlcluster --skip-systemctl-redirect "$ver" main reload || true
+	done
+	sleep 1
+	psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -w -Atqc 'select 1' >/dev/null 2>&1
+}
+
+phase "postgres"
+if [[ -n "${SWITCHBOARD_TEST_POSTGRES_URL:-}" ]]; then
+	log "using SWITCHBOARD_TEST_POSTGRES_URL as given (not created, not dropped)"
+else
+	if ! command -v psql >/dev/null || ! command -v createdb >/dev/null || ! command -v pg_isready >/dev/null; then
+		apt_install postgresql-client
+	fi
+	started_here=0
+	if ! pg_ready; then
+		log "PostgreSQL not reachable at $PG_HOST:$PG_PORT; trying to start it"
+		if start_local_clusters; then
+			started_here=1
+		else
+			apt_install postgresql
+			start_local_clusters || true
+			started_here=1
+		fi
+		wait_pg_ready || die "PostgreSQL is not reachable at $PG_HOST:$PG_PORT (pg_isready fails)"
+	fi
+	if ((started_here)); then
+		ensure_trust_auth || die "PostgreSQL at $PG_HOST:$PG_PORT refuses user $PG_USER without a password"
+	fi
+	pg_admin_url="postgres://$PG_USER@$PG_HOST:$PG_PORT/postgres"
+	db_name="switchboard_test_$$_${RANDOM}"
+	log "creating database $db_name"
+	createdb -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -w "$db_name" ||
+		die "could not create database $db_name at $PG_HOST:$PG_PORT as $PG_USER"
+	created_db="$db_name"
+	export SWITCHBOARD_TEST_POSTGRES_URL="postgres://$PG_USER@$PG_HOST:$PG_PORT/$db_name"
+fi
+log "SWITCHBOARD_TEST_POSTGRES_URL=$(sed -E 's#(://[^:/@]+):[^@]*@#\1:***@#' <<<"$SWITCHBOARD_TEST_POSTGRES_URL")"
+phase_done
+
+# ---- c. cargo test -----------------------------------------------------------------------------
+phase "cargo test"
+cargo test --workspace --locked 2>&1 | tee "$logs_dir/cargo-test.log" ||
+	die "cargo test --workspace --locked failed (see above)"
+phase_done
+
+# ---- d. release build --------------------------------------------------------------------------
+phase "release build"
+# wasm-opt must be npm binaryen 132 (Debian's binaryen 108 builds a page that never hydrates).
+export PATH="$ROOT/end2end/node_modules/.bin:$PATH"
+[[ "$(command -v wasm-opt)" == "$ROOT/end2end/node_modules/.bin/wasm-opt" ]] ||
+	die "wasm-opt on PATH is $(command -v wasm-opt || echo missing), want end2end/node_modules/.bin/wasm-opt"
+log "wasm-opt: $(wasm-opt --version); wasm-bindgen: $(wasm-bindgen --version 2>/dev/null || echo missing)"
+cargo leptos build --release || die "cargo leptos build --release failed"
+[[ -x "$SERVER_BIN" ]] || die "the release build did not produce $SERVER_BIN"
+[[ -d "$ROOT/target/site" ]] || die "the release build did not produce target/site"
+phase_done
+
+# ---- e. start the server -----------------------------------------------------------------------
+phase "start server"
+# Refuse to test whatever else may be listening on the port (a stale server would pass or fail
+# the tests for the wrong reasons).
+if (exec 3<>"/dev/tcp/127.0.0.1/$E2E_PORT") 2>/dev/null; then
+	die "something already listens on $E2E_URL; stop it or set SWITCHBOARD_E2E_PORT"
+fi
+e2e_tmp="$(mktemp -d -t switchboard-e2e.XXXXXX)"
+server_log="$e2e_tmp/server.log"
+log "starting $SERVER_BIN serve on 127.0.0.1:$E2E_PORT (data in $e2e_tmp, log $server_log)"
+SWITCHBOARD_PROFILE=test \
+	SWITCHBOARD_BIND="127.0.0.1:$E2E_PORT" \
+	SWITCHBOARD_DATABASE_URL="sqlite://$e2e_tmp/e2e.db" \
+	"$SERVER_BIN" serve >"$server_log" 2>&1 </dev/null &
+server_pid=$!
+deadline=$((SECONDS + SERVER_READY_TIMEOUT))
+while :; do
+	code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$E2E_URL/health" || true)"
+	[[ "$code" == "200" ]] && break
+	if ! kill -0 "$server_pid" 2>/dev/null; then
+		server_rc=0
+		wait "$server_pid" || server_rc=$?
+		server_pid=""
+		print_server_log_tail
+		die "the server exited (status $server_rc) before $E2E_URL/health answered 200"
+	fi
+	if ((SECONDS >= deadline)); then
+		print_server_log_tail
+		die "$E2E_URL/health did not answer 200 within ${SERVER_READY_TIMEOUT}s (last status: ${code:-none})"
+	fi
+	sleep 0.5
+done
+log "server is up: $E2E_URL/health answered 200"
+phase_done
+
+# ---- f. Playwright -----------------------------------------------------------------------------
+phase "playwright"
+if ! (cd "$ROOT/end2end" && SWITCHBOARD_E2E_URL="$E2E_URL" npx --no-install playwright test) 2>&1 |
+	tee "$logs_dir/playwright.log"; then
+	print_server_log_tail
+	die "Playwright tests failed (see above; test-results in end2end/test-results)"
+fi
+phase_done
+
+# ---- g. summary (printed by the exit trap) -----------------------------------------------------
+exit 0

@@ -1,0 +1,42 @@
+//! The dev profile's demo account: one user with two platforms and a few drafts, created only
+//! in an empty database.
+
+use crate::domain::{DisplayName, DraftBody, DraftTitle, Email, Handle, InstanceUrl, Password, PlatformKind, PlatformLabel};
+use crate::error::Result;
+use crate::platforms::NewPlatform;
+use crate::sessions::ClientMeta;
+use crate::Engine;
+
+pub const DEMO_EMAIL: &str = "demo@switchboard.test";
+/// A published, dev-only credential: the dev profile prints it so people can sign in.
+pub const DEMO_PASSWORD: &str = "switchboard-demo";
+
+/// Seeds the demo account if the database has no users. Returns whether it did.
+pub async fn seed_demo(engine: &Engine) -> Result<bool> {
+    if engine.user_count().await? > 0 {
+        return Ok(false);
+    }
+    let user = engine
+        .register(&Email::parse(DEMO_EMAIL)?, Password::parse_new(DEMO_PASSWORD)?, &DisplayName::parse("Demo User")?, false)
+        .await?;
+    // Platforms and drafts are added through a session, the same way a person would.
+    let (_, session) = engine.start_session(user.id, ClientMeta::default(), None).await?;
+    let platforms = [
+        (PlatformKind::Mastodon, "Mastodon (personal)", "https://mastodon.social", "@demo", ["Weekend plans", "Thread on Rust sessions"]),
+        (PlatformKind::Pixelfed, "Pixelfed", "https://pixelfed.social", "@demo.photos", ["Sunset over the bay", "Street photography set"]),
+    ];
+    for (kind, label, url, handle, drafts) in platforms {
+        let platform = engine
+            .add_platform(
+                &session,
+                NewPlatform { kind, label: PlatformLabel::parse(label)?, instance_url: InstanceUrl::parse(url)?, handle: Handle::parse(handle)? },
+            )
+            .await?;
+        let session = engine.switch_platform(&session, platform.id, None).await?.session;
+        for title in drafts {
+            engine.add_draft(&session, DraftTitle::parse(title)?, DraftBody::parse("Written by the demo seed.")?).await?;
+        }
+    }
+    engine.end_session(session.id, crate::sessions::EndReason::Logout).await?;
+    Ok(true)
+}

@@ -1,0 +1,239 @@
+//! The store: one `Db` over SQLite or PostgreSQL, chosen by the URL.
+//!
+//! SQLite (the embedded default) runs in WAL mode with `synchronous = FULL`, so a committed
+//! logout or revocation survives a crash or power cut. Writes go through a pool of exactly one
+//! connection and open with `BEGIN IMMEDIATE`, so concurrent requests queue in the process instead
+//! of failing with "database is locked"; other processes (the CLI) wait up to the busy timeout.
+//! Reads use their own pool and never wait for writers (WAL). PostgreSQL uses one pool for both.
+
+use crate::error::{Error, Result};
+use futures_util::future::BoxFuture;
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyConnection;
+use sqlx::{AnyPool, Executor};
+use std::sync::Once;
+use std::time::Duration;
+
+static MIGRATE_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static MIGRATE_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(Error::invalid("database_url", "must start with sqlite:// or postgres://"))
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Pool sizing. `max_connections` is the read pool on SQLite (writes have one connection) and
+/// the whole pool on PostgreSQL. A request that cannot get a connection within
+/// `acquire_timeout` fails with `Error::Unavailable` (HTTP 503) instead of hanging.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub acquire_timeout: Duration,
+    /// SQLite only: how long a write waits for another process's lock.
+    pub busy_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 8,
+            min_connections: 0,
+            acquire_timeout: Duration::from_secs(3),
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Db {
+    backend: Backend,
+    read: AnyPool,
+    write: AnyPool,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("backend", &self.backend).finish()
+    }
+}
+
+/// Turns `sqlite://data/x.db` into a URL that creates the file, and makes its folder.
+fn prepare_sqlite_url(url: &str) -> Result<String> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() || path == ":memory:" || query.contains("mode=memory") {
+        return Err(Error::invalid("database_url", "SQLite needs a file path, e.g. sqlite://data/switchboard.db"));
+    }
+    if let Some(parent) = std::path::Path::new(path).parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::invalid("database_url", format!("cannot create {}: {e}", parent.display())))?;
+        }
+    }
+    let query = if query.contains("mode=") { query.to_owned() } else if query.is_empty() { "mode=rwc".into() } else { format!("{query}&mode=rwc") };
+    Ok(format!("sqlite://{path}?{query}"))
+}
+
+impl Db {
+    pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Self> {
+        static DRIVERS: Once = Once::new();
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let backend = Backend::from_url(url)?;
+        let connect_failed = |e: sqlx::Error| Error::Internal(format!("cannot open the {} database: {e}", backend.name()));
+        match backend {
+            Backend::Sqlite => {
+                let url = prepare_sqlite_url(url)?;
+                let busy_ms = settings.busy_timeout.as_millis() as u64;
+                let options = move |max: u32, min: u32| {
+                    AnyPoolOptions::new()
+                        .max_connections(max)
+                        .min_connections(min)
+                        .acquire_timeout(settings.acquire_timeout)
+                        .after_connect(move |conn, _| {
+                            Box::pin(async move {
+                                conn.execute(
+                                    format!(
+                                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                                         PRAGMA busy_timeout = {busy_ms}; PRAGMA foreign_keys = ON;"
+                                    )
+                                    .as_str(),
+                                )
+                                .await?;
+                                Ok(())
+                            })
+                        })
+                };
+                let write = options(1, 0).connect(&url).await.map_err(connect_failed)?;
+                let read = options(settings.max_connections.max(1), settings.min_connections).connect(&url).await.map_err(connect_failed)?;
+                Ok(Self { backend, read, write })
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(settings.max_connections.max(1))
+                    .min_connections(settings.min_connections)
+                    .acquire_timeout(settings.acquire_timeout)
+                    .connect(url)
+                    .await
+                    .map_err(connect_failed)?;
+                Ok(Self { backend, read: pool.clone(), write: pool })
+            }
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies the migrations in `migrations/<backend>/` that have not run yet.
+    pub async fn migrate(&self) -> Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &MIGRATE_SQLITE,
+            Backend::Postgres => &MIGRATE_POSTGRES,
+        };
+        migrator.run(&self.write).await.map_err(|e| Error::Internal(format!("migration failed: {e}")))
+    }
+
+    /// For reads that need no transaction.
+    pub fn reader(&self) -> &AnyPool {
+        &self.read
+    }
+
+    /// For single-statement writes.
+    pub fn writer(&self) -> &AnyPool {
+        &self.write
+    }
+
+    /// Runs `work` in a write transaction: commits when it returns `Ok`, rolls back when it returns
+    /// `Err`, and rolls back too if the future is dropped or panics (the transaction is never
+    /// committed). Every multi-statement operation goes through here.
+    pub async fn transaction<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send,
+        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T>> + Send,
+    {
+        let mut tx = match self.backend {
+            Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.write.begin().await?,
+        };
+        match work(&mut tx).await {
+            Ok(value) => {
+                tx.commit().await?;
+                Ok(value)
+            }
+            Err(e) => {
+                if let Err(rollback) = tx.rollback().await {
+                    tracing::warn!(error = %rollback, "rollback failed; the connection is discarded");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// A cheap liveness check for health endpoints.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    /// How many connections each pool has open and idle: for metrics and health.
+    pub fn pool_stats(&self) -> PoolStats {
+        PoolStats {
+            read_size: self.read.size(),
+            read_idle: self.read.num_idle() as u32,
+            write_size: self.write.size(),
+            write_idle: self.write.num_idle() as u32,
+        }
+    }
+
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct PoolStats {
+    pub read_size: u32,
+    pub read_idle: u32,
+    pub write_size: u32,
+    pub write_idle: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_create_the_file_and_reject_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/db.sqlite");
+        let url = prepare_sqlite_url(&format!("sqlite://{}", path.display())).unwrap();
+        assert!(url.ends_with("?mode=rwc"), "{url}");
+        assert!(path.parent().unwrap().is_dir());
+        assert!(prepare_sqlite_url("sqlite::memory:").is_err());
+        assert!(prepare_sqlite_url("sqlite://x.db?mode=memory").is_err());
+        assert!(Backend::from_url("mysql://x").is_err());
+        assert_eq!(Backend::from_url("postgresql://h/db").unwrap(), Backend::Postgres);
+    }
+}

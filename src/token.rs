@@ -1,0 +1,126 @@
+//! Secrets and identifiers: session tokens (only ever stored as hashes), public session ids and
+//! pre-session ids. All come from the operating system's CSPRNG.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use rand::rngs::OsRng;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+const TOKEN_BYTES: usize = 32;
+const TOKEN_CHARS: usize = 43; // base64url of 32 bytes, no padding
+
+fn random_b64(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    OsRng.fill_bytes(&mut buf);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+fn is_b64url(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The bearer secret in the session cookie: 256 bits. Debug and Display never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionToken(String);
+
+impl SessionToken {
+    pub fn generate() -> Self {
+        Self(random_b64(TOKEN_BYTES))
+    }
+
+    /// Accepts only the exact shape we issue, so garbage never reaches the database.
+    pub fn parse(s: &str) -> Option<Self> {
+        (s.len() == TOKEN_CHARS && is_b64url(s)).then(|| Self(s.to_owned()))
+    }
+
+    /// The value for the cookie. The only way to read the secret.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn hash(&self) -> TokenHash {
+        TokenHash(hex(&Sha256::digest(self.0.as_bytes())))
+    }
+}
+
+impl fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionToken(**redacted**)")
+    }
+}
+
+/// What the database keeps of a token: SHA-256, hex. A stolen database yields no live cookie.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenHash(String);
+
+impl TokenHash {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The session's public identifier: safe to show, log and send to the browser; not a credential.
+pub fn new_public_id() -> String {
+    random_b64(16)
+}
+
+/// The identifier in the pre-session cookie that CSRF tokens are bound to before login.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PreSessionId(String);
+
+impl PreSessionId {
+    pub fn generate() -> Self {
+        Self(random_b64(16))
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        (s.len() == 22 && is_b64url(s)).then(|| Self(s.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PreSessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PreSessionId(**redacted**)")
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_long_random_and_parse_back() {
+        let a = SessionToken::generate();
+        let b = SessionToken::generate();
+        assert_ne!(a, b);
+        assert_eq!(a.expose().len(), TOKEN_CHARS);
+        assert_eq!(SessionToken::parse(a.expose()), Some(a.clone()));
+        assert_eq!(a.hash(), SessionToken::parse(a.expose()).unwrap().hash());
+        assert_ne!(a.hash(), b.hash());
+    }
+
+    #[test]
+    fn malformed_tokens_are_rejected() {
+        for bad in ["", "short", &"a".repeat(44), &format!("{}!", "a".repeat(42)), &"é".repeat(22)] {
+            assert!(SessionToken::parse(bad).is_none(), "{bad:?} parsed");
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let t = SessionToken::generate();
+        assert!(!format!("{t:?}").contains(t.expose()));
+        let p = PreSessionId::generate();
+        assert!(!format!("{p:?}").contains(p.expose()));
+    }
+}
