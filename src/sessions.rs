@@ -375,3 +375,36 @@ impl Engine {
         }
     }
 }
+
+/// What one cleanup pass did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SweepReport {
+    /// Live sessions found past a deadline and marked expired.
+    pub expired: u64,
+    /// Ended sessions older than the retention period, deleted.
+    pub deleted: u64,
+}
+
+impl Engine {
+    /// Marks sessions past either deadline as expired and deletes sessions that ended more than
+    /// `retention` ago. Run periodically by the server (`cleanup_interval`).
+    pub async fn sweep_sessions(&self, retention: Duration) -> Result<SweepReport> {
+        let now = self.now();
+        let idle_cutoff = now.millis().saturating_sub(self.policy().idle_timeout.as_millis() as i64);
+        let expired = sqlx::query(
+            "UPDATE sessions SET ended_at = $1, end_reason = 'expired', version = version + 1 \
+             WHERE ended_at IS NULL AND (absolute_expires_at <= $1 OR last_seen_at <= $2)",
+        )
+        .bind(now.millis())
+        .bind(idle_cutoff)
+        .execute(self.db().writer())
+        .await?
+        .rows_affected();
+        let deleted = sqlx::query("DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < $1")
+            .bind(now.millis().saturating_sub(retention.as_millis() as i64))
+            .execute(self.db().writer())
+            .await?
+            .rows_affected();
+        Ok(SweepReport { expired, deleted })
+    }
+}

@@ -384,6 +384,23 @@ async fn migrations_are_idempotent(db: TestDatabase) {
     assert_eq!(a.token_for(binding), b.token_for(binding), "every instance shares one CSRF key");
 }
 
+async fn sweep_expires_and_purges(db: TestDatabase) {
+    let h = harness(db).await;
+    h.user("ola@example.org").await;
+    let (stale, _) = h.login("ola@example.org").await;
+    h.clock.advance(Duration::from_secs(20 * 60));
+    let (live, _) = h.login("ola@example.org").await;
+    h.clock.advance(Duration::from_secs(15 * 60));
+    let report = h.engine.sweep_sessions(Duration::from_secs(3600)).await.unwrap();
+    assert_eq!(report, switchboard::sessions::SweepReport { expired: 1, deleted: 0 });
+    assert!(matches!(h.engine.authenticate(&stale).await, Err(Error::SessionExpired)));
+    assert!(h.engine.authenticate(&live).await.is_ok());
+    h.clock.advance(Duration::from_secs(2 * 3600));
+    let report = h.engine.sweep_sessions(Duration::from_secs(3600)).await.unwrap();
+    assert_eq!(report, switchboard::sessions::SweepReport { expired: 1, deleted: 1 }, "the live one idled out; the old one is purged");
+    assert!(matches!(h.engine.authenticate(&stale).await, Err(Error::Unauthenticated)), "purged sessions are simply unknown");
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -413,4 +430,5 @@ on_both_backends!(
     drafts_never_leak,
     exhausted_pool_is_unavailable_not_a_hang,
     migrations_are_idempotent,
+    sweep_expires_and_purges,
 );

@@ -1,1 +1,70 @@
-pub fn x(){}
+//! Switchboard's Leptos application: pages, components and server functions. Server-rendered
+//! from the session, hydrated in the browser; every form also works without JavaScript.
+
+pub mod api;
+pub mod client;
+pub mod components;
+pub mod error;
+pub mod models;
+pub mod pages;
+pub mod session;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use components::nav::Nav;
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{SsrMode, StaticSegment};
+use pages::{dashboard::DashboardPage, login::LoginPage, platforms::PlatformsPage, register::RegisterPage};
+
+/// The HTML document around the app. Carries the caller's CSRF token for scripts.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let csrf = session::initial_csrf_token();
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="csrf-token" content=csrf/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/switchboard.css"/>
+        <Title text="Switchboard"/>
+        <Router>
+            <Frame/>
+        </Router>
+    }
+}
+
+/// Everything inside the router: session context, navigation, pages. (Server actions read
+/// form errors from the URL, so they are created inside the router.)
+#[component]
+fn Frame() -> impl IntoView {
+    session::SessionContext::provide();
+    view! {
+        <Nav/>
+        <main>
+            <Routes fallback=|| view! { <h1>"Page not found"</h1> <p><a href="/">"Back to the dashboard"</a></p> }>
+                <Route path=StaticSegment("") view=DashboardPage ssr=SsrMode::Async/>
+                <Route path=StaticSegment("login") view=LoginPage ssr=SsrMode::Async/>
+                <Route path=StaticSegment("register") view=RegisterPage ssr=SsrMode::Async/>
+                <Route path=StaticSegment("platforms") view=PlatformsPage ssr=SsrMode::Async/>
+            </Routes>
+        </main>
+    }
+}

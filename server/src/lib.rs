@@ -1,1 +1,77 @@
-pub fn x(){}
+//! The `switchboard` server: settings, start-up, the HTTP router and background maintenance.
+
+pub mod config;
+pub mod http;
+
+use app::ssr::{AppContext, CookiePolicy, Features};
+use axum::extract::FromRef;
+use config::Settings;
+use leptos::config::LeptosOptions;
+use std::sync::Arc;
+use switchboard::csrf::CsrfKey;
+use switchboard::{Clock, Db, Engine, SystemClock};
+
+/// Shared by every request.
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub ctx: AppContext,
+    pub settings: Arc<Settings>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// Opens and migrates the database.
+pub async fn open_database(settings: &Settings) -> Result<Db, switchboard::Error> {
+    let db = Db::connect(&settings.database_url, &settings.pool_settings()).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+/// Builds the application state on an open database, with the given clock (the wall clock in
+/// production; a manual one in tests of expiry).
+pub async fn build_state(settings: Settings, db: Db, clock: Arc<dyn Clock>) -> Result<AppState, switchboard::Error> {
+    let csrf = CsrfKey::load_or_create(&db).await?;
+    let engine = Engine::new(db, settings.session_policy(), clock);
+    let ctx = AppContext {
+        engine,
+        csrf,
+        cookies: CookiePolicy { secure: settings.cookie_secure },
+        features: Features { registration: settings.features.registration, cross_tab_sync: settings.features.cross_tab_sync },
+    };
+    let leptos_options = LeptosOptions::builder()
+        .output_name("switchboard")
+        .site_root(settings.site_root.to_string_lossy().as_ref())
+        .site_pkg_dir("pkg")
+        .site_addr(settings.bind)
+        .build();
+    Ok(AppState { leptos_options, ctx, settings: Arc::new(settings) })
+}
+
+pub async fn build_default_state(settings: Settings) -> Result<AppState, switchboard::Error> {
+    let db = open_database(&settings).await?;
+    build_state(settings, db, Arc::new(SystemClock)).await
+}
+
+/// Runs the session sweep every `cleanup_interval` until the process ends.
+pub fn spawn_cleanup(state: &AppState) -> tokio::task::JoinHandle<()> {
+    let engine = state.ctx.engine.clone();
+    let every = state.settings.cleanup_interval.0;
+    let retention = state.settings.session_retention.0;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match engine.sweep_sessions(retention).await {
+                Ok(r) if r.expired + r.deleted > 0 => tracing::info!(expired = r.expired, deleted = r.deleted, "session cleanup"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "session cleanup failed"),
+            }
+        }
+    })
+}

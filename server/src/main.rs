@@ -1,1 +1,164 @@
-fn main(){}
+//! `switchboard`: serve the app, migrate the database, add users, check the configuration.
+
+use clap::{Parser, Subcommand};
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use switchboard::domain::{DisplayName, Email, Password};
+use switchboard_server::config::{Profile, Settings};
+
+#[derive(Parser)]
+#[command(name = "switchboard", version, about = "Session management for multi-platform web apps")]
+struct Cli {
+    /// A TOML settings file (default: ./switchboard.toml if it exists).
+    #[arg(long, global = true, env = "SWITCHBOARD_CONFIG")]
+    config: Option<PathBuf>,
+    /// dev, test or prod.
+    #[arg(long, global = true, env = "SWITCHBOARD_PROFILE", default_value = "dev")]
+    profile: String,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the app (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account. The password is read from standard input (one line).
+    Add {
+        #[arg(long)]
+        email: String,
+        /// Display name (default: the part of the email before @).
+        #[arg(long)]
+        name: Option<String>,
+        /// Make the account an administrator.
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate the settings and print the effective values (secrets masked).
+    Check,
+}
+
+fn load_settings(cli: &Cli) -> Result<Settings, String> {
+    let profile = Profile::parse(&cli.profile).map_err(|e| e.to_string())?;
+    let default_file = PathBuf::from("switchboard.toml");
+    let file = cli.config.clone().or_else(|| default_file.exists().then_some(default_file));
+    let env: BTreeMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("SWITCHBOARD_")).collect();
+    Settings::load(profile, file.as_deref(), &env).map_err(|e| e.to_string())
+}
+
+fn init_logging(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log).unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match load_settings(&cli) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("switchboard: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let result = runtime.block_on(async {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(settings).await,
+            Command::Migrate => migrate(settings).await,
+            Command::User { command: UserCommand::Add { email, name, admin } } => add_user(settings, email, name, admin).await,
+            Command::Config { command: ConfigCommand::Check } => {
+                print!("{}", settings.masked_toml());
+                println!("# ok: the settings are valid");
+                Ok(())
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("switchboard: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn migrate(settings: Settings) -> Result<(), String> {
+    switchboard_server::open_database(&settings).await.map_err(|e| e.to_string())?;
+    println!("migrations applied to {}", switchboard_server::config::mask_url_password(&settings.database_url));
+    Ok(())
+}
+
+async fn add_user(settings: Settings, email: String, name: Option<String>, admin: bool) -> Result<(), String> {
+    let email = Email::parse(&email).map_err(|e| e.to_string())?;
+    let name = name.unwrap_or_else(|| email.as_str().split('@').next().unwrap_or("user").to_owned());
+    let name = DisplayName::parse(&name).map_err(|e| e.to_string())?;
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("Password for {} (input is shown; pipe it in to avoid that): ", email.as_str());
+        let _ = std::io::stderr().flush();
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line).map_err(|e| format!("cannot read the password: {e}"))?;
+    let password = Password::parse_new(line.trim_end_matches(['\r', '\n'])).map_err(|e| e.to_string())?;
+    let db = switchboard_server::open_database(&settings).await.map_err(|e| e.to_string())?;
+    let engine = switchboard::Engine::new(db, settings.session_policy(), std::sync::Arc::new(switchboard::SystemClock));
+    let user = engine.register(&email, password, &name, admin).await.map_err(|e| e.to_string())?;
+    println!("created {} (id {}){}", user.email, user.id, if admin { " as administrator" } else { "" });
+    Ok(())
+}
+
+async fn serve(settings: Settings) -> Result<(), String> {
+    init_logging(&settings);
+    let profile = settings.profile();
+    let bind = settings.bind;
+    tracing::info!(profile = profile.as_str(), database = %switchboard_server::config::mask_url_password(&settings.database_url), "starting");
+    if !settings.site_root.join("pkg").is_dir() {
+        tracing::warn!(site_root = %settings.site_root.display(), "no built site found: run `make build` first; pages will not hydrate");
+    }
+    let state = switchboard_server::build_default_state(settings).await.map_err(|e| e.to_string())?;
+    if profile == Profile::Dev && switchboard::seed::seed_demo(&state.ctx.engine).await.map_err(|e| e.to_string())? {
+        tracing::info!("seeded a demo account with two platforms");
+    }
+    switchboard_server::spawn_cleanup(&state);
+    let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| format!("cannot listen on {bind}: {e}"))?;
+    if profile == Profile::Dev {
+        tracing::info!(
+            "sign in at http://{bind}/login as {} with password {} (dev profile demo account)",
+            switchboard::seed::DEMO_EMAIL,
+            switchboard::seed::DEMO_PASSWORD
+        );
+    }
+    tracing::info!("listening on http://{bind}");
+    let app = switchboard_server::http::router(state.clone());
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutting down");
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    state.ctx.engine.db().close().await;
+    Ok(())
+}

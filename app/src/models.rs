@@ -1,0 +1,56 @@
+//! What the API returns: shared by the server (which builds them from engine types) and the
+//! browser (which reads them). Times are RFC 3339 strings in UTC.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub is_admin: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformView {
+    pub id: i64,
+    /// `mastodon`, `pixelfed` or `other`.
+    pub kind: String,
+    pub label: String,
+    pub instance_url: String,
+    pub handle: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionView {
+    /// The session's public id: not the token, safe to show.
+    pub id: String,
+    pub created_at: String,
+    pub last_seen_at: String,
+    pub idle_expires_at: String,
+    pub absolute_expires_at: String,
+    /// Grows with every change to the session (switch, platform change, logout).
+    pub version: i64,
+}
+
+/// The body of `GET /api/session_state`, and of every call that changes the session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionState {
+    pub user: UserView,
+    pub platform: Option<PlatformView>,
+    pub platforms: Vec<PlatformView>,
+    pub session: SessionView,
+    pub csrf_token: String,
+    /// The server's clock when this state was read, so clients can order states and correct skew.
+    pub server_time: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DraftView {
+    pub id: i64,
+    pub platform_id: i64,
+    pub title: String,
+    pub body: String,
+    pub created_at: String,
+    pub updated_at: String,
+}

@@ -1,0 +1,107 @@
+//! The dashboard: the active platform and its drafts.
+
+use crate::api::{list_drafts, AddDraft, DeleteDraft, EditDraft};
+use crate::components::forms::{CsrfField, ErrorNote};
+use crate::models::{DraftView, SessionState};
+use crate::pages::not_available;
+use crate::session::use_session_context;
+use leptos::either::{Either, EitherOf3};
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn DashboardPage() -> impl IntoView {
+    let s = use_session_context();
+    view! {
+        <Title text="Dashboard · Switchboard"/>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match s.state.await {
+                    Ok(state) => Either::Left(view! { <Dashboard state/> }),
+                    Err(e) => Either::Right(not_available(e)),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Dashboard(state: SessionState) -> impl IntoView {
+    let Some(platform) = state.platform.clone() else {
+        return Either::Left(view! {
+            <h1>"Dashboard"</h1>
+            <p>"No platform is active. " <a href="/platforms">"Add a platform"</a> " to start writing drafts."</p>
+        });
+    };
+    let s = use_session_context();
+    let add = ServerAction::<AddDraft>::new();
+    let edit = ServerAction::<EditDraft>::new();
+    let delete = ServerAction::<DeleteDraft>::new();
+    let drafts = Resource::new(
+        move || (s.switch.version().get(), s.remove_platform.version().get(), add.version().get(), edit.version().get(), delete.version().get()),
+        |_| list_drafts(),
+    );
+    let add_error = Signal::derive(move || add.value().get().and_then(Result::err));
+    let change_error = Signal::derive(move || {
+        edit.value().get().and_then(Result::err).or_else(|| delete.value().get().and_then(Result::err))
+    });
+    Either::Right(view! {
+        <h1>"Dashboard"</h1>
+        <section class="card active-platform" aria-label="Active platform details">
+            <h2>{platform.label.clone()}</h2>
+            <p class="meta">{platform.handle.clone()} " on " {platform.instance_url.clone()} " (" {platform.kind.clone()} ")"</p>
+        </section>
+        <section class="card" aria-labelledby="drafts-heading">
+            <h2 id="drafts-heading">"Drafts"</h2>
+            <ErrorNote error=change_error/>
+            <Transition fallback=|| view! { <p>"Loading drafts…"</p> }>
+                {move || Suspend::new(async move {
+                    match drafts.await {
+                        Ok(list) if list.is_empty() => EitherOf3::A(view! { <p class="empty">"No drafts for this platform yet."</p> }),
+                        Ok(list) => EitherOf3::B(view! {
+                            <ul class="drafts" aria-label="Drafts">
+                                {list.into_iter().map(|d| view! { <DraftItem draft=d edit delete/> }).collect_view()}
+                            </ul>
+                        }),
+                        Err(e) => EitherOf3::C(not_available(e)),
+                    }
+                })}
+            </Transition>
+            <h3>"New draft"</h3>
+            <ActionForm action=add attr:class="draft-form">
+                <CsrfField/>
+                <label>"Title" <input type="text" name="title" required maxlength="200"/></label>
+                <label>"Body" <textarea name="body" rows="4"></textarea></label>
+                <button type="submit">"Save draft"</button>
+            </ActionForm>
+            <ErrorNote error=add_error/>
+        </section>
+    })
+}
+
+#[component]
+fn DraftItem(draft: DraftView, edit: ServerAction<EditDraft>, delete: ServerAction<DeleteDraft>) -> impl IntoView {
+    let (title, body) = (draft.title.clone(), draft.body.clone());
+    let delete_label = format!("Delete {}", draft.title);
+    view! {
+        <li class="draft">
+            <h3>{draft.title.clone()}</h3>
+            <p class="body">{draft.body.clone()}</p>
+            <details>
+                <summary>"Edit"</summary>
+                <ActionForm action=edit>
+                    <CsrfField/>
+                    <input type="hidden" name="draft_id" value=draft.id/>
+                    <label>"Title" <input type="text" name="title" value=title required maxlength="200"/></label>
+                    <label>"Body" <textarea name="body" rows="4">{body}</textarea></label>
+                    <button type="submit">"Save"</button>
+                </ActionForm>
+            </details>
+            <ActionForm action=delete attr:class="inline">
+                <CsrfField/>
+                <input type="hidden" name="draft_id" value=draft.id/>
+                <button type="submit" aria-label=delete_label>"Delete"</button>
+            </ActionForm>
+        </li>
+    }
+}

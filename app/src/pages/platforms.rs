@@ -1,0 +1,85 @@
+//! The user's platform connections: add, rename, remove.
+
+use crate::components::forms::{CsrfField, ErrorNote};
+use crate::models::{PlatformView, SessionState};
+use crate::pages::not_available;
+use crate::session::use_session_context;
+use leptos::either::Either;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn PlatformsPage() -> impl IntoView {
+    let s = use_session_context();
+    view! {
+        <Title text="Platforms · Switchboard"/>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match s.state.await {
+                    Ok(state) => Either::Left(view! { <Platforms state/> }),
+                    Err(e) => Either::Right(not_available(e)),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Platforms(state: SessionState) -> impl IntoView {
+    let s = use_session_context();
+    let active = state.platform.as_ref().map(|p| p.id);
+    let add_error = Signal::derive(move || s.add_platform.value().get().and_then(Result::err));
+    let change_error = Signal::derive(move || {
+        s.rename_platform.value().get().and_then(Result::err).or_else(|| s.remove_platform.value().get().and_then(Result::err))
+    });
+    view! {
+        <h1>"Platforms"</h1>
+        <ErrorNote error=change_error/>
+        <ul class="platforms" aria-label="Platforms">
+            {state.platforms.into_iter().map(|p| view! { <PlatformItem is_active=Some(p.id) == active platform=p/> }).collect_view()}
+        </ul>
+        <section class="card">
+            <h2>"Add a platform"</h2>
+            <ActionForm action=s.add_platform attr:class="platform-form">
+                <CsrfField/>
+                <label>"Kind"
+                    <select name="kind">
+                        <option value="mastodon">"Mastodon"</option>
+                        <option value="pixelfed">"Pixelfed"</option>
+                        <option value="other">"Other"</option>
+                    </select>
+                </label>
+                <label>"Label" <input type="text" name="label" required maxlength="64"/></label>
+                <label>"Instance URL" <input type="url" name="instance_url" required placeholder="https://mastodon.social"/></label>
+                <label>"Handle" <input type="text" name="handle" required placeholder="@you"/></label>
+                <button type="submit">"Add platform"</button>
+            </ActionForm>
+            <ErrorNote error=add_error/>
+        </section>
+    }
+}
+
+#[component]
+fn PlatformItem(platform: PlatformView, is_active: bool) -> impl IntoView {
+    let s = use_session_context();
+    let label = platform.label.clone();
+    let remove_label = format!("Remove {}", platform.label);
+    view! {
+        <li class="platform" class:active=is_active>
+            <strong>{platform.label.clone()}</strong>
+            {is_active.then(|| view! { <span class="badge">"active"</span> })}
+            <span class="meta">{platform.handle.clone()} " · " {platform.instance_url.clone()} " · " {platform.kind.clone()}</span>
+            <ActionForm action=s.rename_platform attr:class="inline">
+                <CsrfField/>
+                <input type="hidden" name="platform_id" value=platform.id/>
+                <label>"New label" <input type="text" name="label" value=label required maxlength="64"/></label>
+                <button type="submit">"Rename"</button>
+            </ActionForm>
+            <ActionForm action=s.remove_platform attr:class="inline">
+                <CsrfField/>
+                <input type="hidden" name="platform_id" value=platform.id/>
+                <button type="submit" aria-label=remove_label>"Remove"</button>
+            </ActionForm>
+        </li>
+    }
+}
