@@ -241,35 +241,44 @@ fn defaults_for(profile: Profile) -> Settings {
 impl Settings {
     /// Loads settings for `profile` from an optional TOML file and the given environment.
     pub fn load(profile: Profile, file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
-        let defaults = defaults_for(profile);
-        let mut table = match toml::Value::try_from(&defaults) {
+        let defaults = match toml::Value::try_from(defaults_for(profile)) {
             Ok(toml::Value::Table(t)) => t,
             _ => return Err(ConfigError::new("defaults", "could not be represented")),
         };
+        // Every override as (dotted key, value, where it came from), applied in order.
+        let mut overrides: Vec<(String, toml::Value, String)> = Vec::new();
         if let Some(path) = file {
             let text = std::fs::read_to_string(path).map_err(|e| ConfigError::new("config", format!("cannot read {}: {e}", path.display())))?;
-            let file_table: toml::Table = text.parse().map_err(|e| ConfigError::new("config", format!("{} is not valid TOML: {e}", path.display())))?;
-            merge(&mut table, file_table);
+            let table: toml::Table = text.parse().map_err(|e| ConfigError::new("config", format!("{} is not valid TOML: {e}", path.display())))?;
+            flatten("", table, &mut |key, value| overrides.push((key, value, path.display().to_string())));
         }
         for (var, raw) in env {
             if NOT_SETTINGS.contains(&var.as_str()) || TOOLING_PREFIXES.iter().any(|p| var.starts_with(p)) {
                 continue;
             }
-            let Some((section, key)) = env_key(var) else { continue };
-            let target = match section {
-                Some(section) => match table.entry(section).or_insert_with(|| toml::Value::Table(Default::default())) {
-                    toml::Value::Table(t) => t,
-                    _ => return Err(ConfigError::new(section, "must be a table")),
-                },
-                None => &mut table,
-            };
-            target.insert(key, env_value(raw));
+            if let Some((section, key)) = env_key(var) {
+                let dotted = section.map(|s| format!("{s}.{key}")).unwrap_or(key);
+                overrides.push((dotted, env_value(raw), var.clone()));
+            }
         }
-        let mut settings: Settings = toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| {
-            let msg = e.message().to_owned();
-            let key = msg.split('`').nth(1).unwrap_or("settings").to_owned();
-            ConfigError::new(key, msg)
-        })?;
+        let build = |items: &[(String, toml::Value, String)]| -> Result<Settings, String> {
+            let mut table = defaults.clone();
+            for (key, value, _) in items {
+                set_dotted(&mut table, key, value.clone());
+            }
+            toml::Value::Table(table).try_into::<Settings>().map_err(|e| e.message().to_owned())
+        };
+        let mut settings = match build(&overrides) {
+            Ok(s) => s,
+            Err(message) => {
+                // Name the culprit: the first override that fails on its own.
+                let culprit = overrides.iter().find_map(|o| build(std::slice::from_ref(o)).err().map(|m| (o, m)));
+                return Err(match culprit {
+                    Some(((key, _, source), m)) => ConfigError::new(key.clone(), format!("{m} (from {source})")),
+                    None => ConfigError::new("settings", message),
+                });
+            }
+        };
         settings.profile = Some(profile);
         settings.validate()?;
         Ok(settings)
@@ -352,13 +361,30 @@ impl Settings {
     }
 }
 
-fn merge(base: &mut toml::Table, over: toml::Table) {
-    for (k, v) in over {
-        match (base.get_mut(&k), v) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
-            (_, v) => {
-                base.insert(k, v);
+/// Calls `out` with every leaf of a TOML table as a dotted key.
+fn flatten(prefix: &str, table: toml::Table, out: &mut impl FnMut(String, toml::Value)) {
+    for (k, v) in table {
+        let key = if prefix.is_empty() { k } else { format!("{prefix}.{k}") };
+        match v {
+            toml::Value::Table(t) => flatten(&key, t, out),
+            v => out(key, v),
+        }
+    }
+}
+
+fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) {
+    match key.split_once('.') {
+        Some((head, rest)) => {
+            let entry = table.entry(head).or_insert_with(|| toml::Value::Table(Default::default()));
+            if !entry.is_table() {
+                *entry = toml::Value::Table(Default::default());
             }
+            if let toml::Value::Table(t) = entry {
+                set_dotted(t, rest, value);
+            }
+        }
+        None => {
+            table.insert(key.to_owned(), value);
         }
     }
 }

@@ -1,0 +1,114 @@
+//! `spawn_app()`: a real server on a random port over a fresh database, and a client for it.
+
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use switchboard::testing::TestDatabase;
+use switchboard::{ManualClock, Timestamp};
+use switchboard_server::config::{Profile, Settings};
+
+pub struct TestApp {
+    pub base: String,
+    pub clock: Arc<ManualClock>,
+    pub state: switchboard_server::AppState,
+    _database: TestDatabase,
+}
+
+pub async fn spawn_app(database: TestDatabase, env: &[(&str, &str)]) -> TestApp {
+    let mut vars: BTreeMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    vars.insert("SWITCHBOARD_DATABASE_URL".into(), database.url().to_owned());
+    let settings = Settings::load(Profile::Test, None, &vars).expect("test settings");
+    let db = switchboard_server::open_database(&settings).await.expect("open test database");
+    let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000_000)));
+    let state = switchboard_server::build_state(settings, db, clock.clone()).await.expect("state");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = switchboard_server::http::router(state.clone());
+    tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.unwrap();
+    });
+    TestApp { base, clock, state, _database: database }
+}
+
+/// A browser-like client: keeps cookies, knows its CSRF token.
+pub struct Browser {
+    pub http: Client,
+    pub base: String,
+    pub csrf: String,
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+impl TestApp {
+    pub async fn browser(&self) -> Browser {
+        let http = Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let mut b = Browser { http, base: self.base.clone(), csrf: String::new() };
+        b.refresh_csrf().await;
+        b
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A client without a cookie store, for hand-made cookies.
+    pub fn bare(&self) -> Client {
+        Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    }
+}
+
+impl Browser {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn refresh_csrf(&mut self) {
+        let body: Value = self.http.get(self.url("/api/csrf")).send().await.unwrap().json().await.unwrap();
+        self.csrf = body["csrf_token"].as_str().unwrap().to_owned();
+    }
+
+    /// POSTs form fields with the CSRF header, as the hydrated app does.
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        self.http.post(self.url(path)).header("X-CSRF-Token", &self.csrf).form(fields).send().await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.http.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn register(&mut self, email: &str) -> Value {
+        let res = self.post("/api/register", &[("email", email), ("password", PASSWORD), ("display_name", "Tester")]).await;
+        assert_eq!(res.status(), StatusCode::OK, "register failed");
+        let state: Value = res.json().await.unwrap();
+        self.csrf = state["csrf_token"].as_str().unwrap().to_owned();
+        state
+    }
+
+    pub async fn add_platform(&self, label: &str) -> i64 {
+        let res = self.post("/api/add_platform", &[("kind", "mastodon"), ("label", label), ("instance_url", "https://mastodon.social"), ("handle", "@me")]).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+    }
+
+    pub async fn state(&self) -> (StatusCode, Value) {
+        let res = self.get("/api/session_state").await;
+        (res.status(), res.json().await.unwrap())
+    }
+}
+
+/// Asserts an error answer: status, `error.code`, JSON body.
+pub async fn assert_error(res: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(res.status(), status, "expected {status} {code}");
+    let body: Value = res.json().await.expect("error bodies are JSON");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    body
+}
+
+pub fn cookie_header(value: &str) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(reqwest::header::COOKIE, HeaderValue::from_str(value).unwrap());
+    h
+}
