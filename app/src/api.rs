@@ -4,7 +4,7 @@
 
 use crate::client::CsrfClient;
 use crate::error::ApiError;
-use crate::models::{DraftView, PlatformView, SessionState};
+use crate::models::{DraftView, PlatformView, SessionSnapshot, SessionState};
 use leptos::prelude::*;
 use server_fn::codec::GetUrl;
 
@@ -35,6 +35,34 @@ pub async fn get_session_state() -> Result<SessionState, ApiError> {
     let (ctx, session) = require_session()?;
     let state = ctx.engine.state_of(&session).await.map_err(|e| fail(&ctx, e))?;
     Ok(state_view(&ctx, state, request_auth()?.csrf_token))
+}
+
+/// The app's own view of the session: 200 whether or not the caller is signed in.
+#[server(prefix = "/api", endpoint = "session", input = GetUrl, client = CsrfClient)]
+pub async fn current_session() -> Result<SessionSnapshot, ApiError> {
+    use crate::ssr::AuthFailure;
+    no_store();
+    let ctx = app_context()?;
+    let auth = request_auth()?;
+    let ended = match &auth.session {
+        Ok(session) => match ctx.engine.state_of(session).await {
+            Ok(state) => {
+                let csrf = auth.csrf_token.clone();
+                return Ok(SessionSnapshot { state: Some(state_view(&ctx, state, csrf.clone())), ended: None, csrf_token: csrf });
+            }
+            Err(switchboard::Error::SessionExpired) => AuthFailure::Expired,
+            Err(switchboard::Error::SessionRevoked) => AuthFailure::Revoked,
+            Err(e) => return Err(fail(&ctx, e)),
+        },
+        Err(failure @ (AuthFailure::Unavailable | AuthFailure::Internal)) => return Err(respond(failure.to_api_error())),
+        Err(failure) => *failure,
+    };
+    if matches!(ended, AuthFailure::Expired | AuthFailure::Revoked) {
+        append_header(http::header::SET_COOKIE, ctx.cookies.clear(ctx.cookies.session_name()));
+    }
+    // Signed out: the token is bound to the pre-session, which is what the next login needs.
+    let csrf = ctx.csrf.token_for(switchboard::csrf::CsrfBinding::PreSession(auth.pre_session.expose()));
+    Ok(SessionSnapshot { state: None, ended: Some(ended.to_api_error().code().to_owned()), csrf_token: csrf })
 }
 
 /// Signs in. Always issues a new session token and ends the one the browser held.

@@ -54,3 +54,14 @@ pub struct DraftView {
     pub created_at: String,
     pub updated_at: String,
 }
+
+/// What the app itself reads to render: the state when signed in, else why not, and always the
+/// caller's current CSRF token. Unlike `GET /api/session_state` it answers 200 when signed out,
+/// so the app never provokes 401s (and their console noise) for a normal signed-out page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionSnapshot {
+    pub state: Option<SessionState>,
+    /// `unauthenticated`, `session_expired` or `session_revoked` when `state` is `None`.
+    pub ended: Option<String>,
+    pub csrf_token: String,
+}

@@ -2,15 +2,15 @@
 //! after every action that changes it, and the actions themselves.
 
 use crate::api::{
-    get_session_state, AddPlatform, Login, Logout, Register, RemovePlatform, RenamePlatform, SwitchPlatform,
+    current_session, AddPlatform, Login, Logout, Register, RemovePlatform, RenamePlatform, SwitchPlatform,
 };
 use crate::error::ApiError;
-use crate::models::SessionState;
+use crate::models::{SessionSnapshot, SessionState};
 use leptos::prelude::*;
 
 #[derive(Clone, Copy)]
 pub struct SessionContext {
-    pub state: Resource<Result<SessionState, ApiError>>,
+    pub state: Resource<Result<SessionSnapshot, ApiError>>,
     pub login: ServerAction<Login>,
     pub register: ServerAction<Register>,
     pub logout: ServerAction<Logout>,
@@ -41,12 +41,12 @@ impl SessionContext {
                     remove_platform.version().get(),
                 )
             },
-            |_| get_session_state(),
+            |_| current_session(),
         );
         // Keep the page's CSRF token in step with the session (it changes at login).
         Effect::new(move |_| {
-            if let Some(Ok(s)) = state.get() {
-                crate::client::set_page_csrf_token(&s.csrf_token);
+            if let Some(Ok(snapshot)) = state.get() {
+                crate::client::set_page_csrf_token(&snapshot.csrf_token);
             }
         });
         let ctx = Self { state, login, register, logout, switch, add_platform, rename_platform, remove_platform };
@@ -69,5 +69,14 @@ pub fn initial_csrf_token() -> String {
     #[cfg(not(feature = "ssr"))]
     {
         crate::client::page_csrf_token().unwrap_or_default()
+    }
+}
+
+/// The signed-in state, or the error that says why there is none.
+pub fn signed_in(snapshot: Result<SessionSnapshot, ApiError>) -> Result<SessionState, ApiError> {
+    let snapshot = snapshot?;
+    match snapshot.state {
+        Some(state) => Ok(state),
+        None => Err(ApiError::new(snapshot.ended.as_deref().unwrap_or("unauthenticated"), "sign in to continue")),
     }
 }

@@ -14,7 +14,7 @@ pub fn Nav() -> impl IntoView {
             <a href="/" class="brand">"Switchboard"</a>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
-                    match s.state.await {
+                    match crate::session::signed_in(s.state.await) {
                         Ok(state) => Either::Left(view! { <SignedIn state/> }),
                         Err(_) => Either::Right(view! {
                             <nav class="links">

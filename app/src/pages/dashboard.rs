@@ -16,7 +16,7 @@ pub fn DashboardPage() -> impl IntoView {
         <Title text="Dashboard · Switchboard"/>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match s.state.await {
+                match crate::session::signed_in(s.state.await) {
                     Ok(state) => Either::Left(view! { <Dashboard state/> }),
                     Err(e) => Either::Right(not_available(e)),
                 }

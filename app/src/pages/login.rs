@@ -13,7 +13,7 @@ pub fn LoginPage() -> impl IntoView {
         <Title text="Sign in · Switchboard"/>
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
-                if s.state.await.is_ok() {
+                if crate::session::signed_in(s.state.await).is_ok() {
                     Either::Left(view! { <Redirect path="/"/> })
                 } else {
                     Either::Right(view! {

@@ -15,7 +15,7 @@ pub fn PlatformsPage() -> impl IntoView {
         <Title text="Platforms · Switchboard"/>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match s.state.await {
+                match crate::session::signed_in(s.state.await) {
                     Ok(state) => Either::Left(view! { <Platforms state/> }),
                     Err(e) => Either::Right(not_available(e)),
                 }
