@@ -5,7 +5,7 @@
 #   scripts/setup.sh            Rust wasm target, cargo-leptos, wasm-bindgen CLI, end2end npm packages
 #   scripts/setup.sh --browser  ... and Debian's chromium + chromium-driver (needed by `make test`)
 #
-# Environment: SWITCHBOARD_SETUP_BROWSER=1 has the same effect as --browser.
+# (Deliberately no SWITCHBOARD_* switch: the server rejects unknown SWITCHBOARD_* variables.)
 #
 # Traps this script works around (see shared/TOOLCHAIN.md):
 #   * cargo-leptos >= 0.3.6 needs a newer rustc than this machine has; without `no_downloads` it
@@ -35,13 +35,10 @@ die() {
 }
 
 usage() {
-	sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	sed -n '2,7p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 want_browser=0
-case "${SWITCHBOARD_SETUP_BROWSER:-0}" in
-1 | true | yes) want_browser=1 ;;
-esac
 for arg in "$@"; do
 	case "$arg" in
 	--browser) want_browser=1 ;;

@@ -1,2 +1,3 @@
 pub mod forms;
+pub mod guards;
 pub mod nav;

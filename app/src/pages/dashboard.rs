@@ -2,6 +2,7 @@
 
 use crate::api::{list_drafts, AddDraft, DeleteDraft, EditDraft};
 use crate::components::forms::{CsrfField, ErrorNote};
+use crate::components::guards::RequireSession;
 use crate::models::{DraftView, SessionState};
 use crate::pages::not_available;
 use crate::session::use_session_context;
@@ -11,17 +12,9 @@ use leptos_meta::Title;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
-    let s = use_session_context();
     view! {
         <Title text="Dashboard · Switchboard"/>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match crate::session::signed_in(s.state.await) {
-                    Ok(state) => Either::Left(view! { <Dashboard state/> }),
-                    Err(e) => Either::Right(not_available(e)),
-                }
-            })}
-        </Transition>
+        <RequireSession page=|state| view! { <Dashboard state/> }/>
     }
 }
 

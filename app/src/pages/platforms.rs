@@ -1,26 +1,17 @@
 //! The user's platform connections: add, rename, remove.
 
 use crate::components::forms::{CsrfField, ErrorNote};
+use crate::components::guards::RequireSession;
 use crate::models::{PlatformView, SessionState};
-use crate::pages::not_available;
 use crate::session::use_session_context;
-use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 #[component]
 pub fn PlatformsPage() -> impl IntoView {
-    let s = use_session_context();
     view! {
         <Title text="Platforms · Switchboard"/>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match crate::session::signed_in(s.state.await) {
-                    Ok(state) => Either::Left(view! { <Platforms state/> }),
-                    Err(e) => Either::Right(not_available(e)),
-                }
-            })}
-        </Transition>
+        <RequireSession page=|state| view! { <Platforms state/> }/>
     }
 }
 

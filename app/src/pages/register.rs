@@ -1,9 +1,8 @@
 use crate::components::forms::{CsrfField, ErrorNote};
+use crate::components::guards::SignedOutOnly;
 use crate::session::use_session_context;
-use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::Redirect;
 
 #[component]
 pub fn RegisterPage() -> impl IntoView {
@@ -11,27 +10,19 @@ pub fn RegisterPage() -> impl IntoView {
     let error = Signal::derive(move || s.register.value().get().and_then(Result::err));
     view! {
         <Title text="Create an account · Switchboard"/>
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                if crate::session::signed_in(s.state.await).is_ok() {
-                    Either::Left(view! { <Redirect path="/"/> })
-                } else {
-                    Either::Right(view! {
-                        <section class="card narrow">
-                            <h1>"Create an account"</h1>
-                            <ActionForm action=s.register>
-                                <CsrfField/>
-                                <label>"Name" <input type="text" name="display_name" autocomplete="name" required maxlength="64"/></label>
-                                <label>"Email" <input type="email" name="email" autocomplete="username" required/></label>
-                                <label>"Password" <input type="password" name="password" autocomplete="new-password" required minlength="10"/></label>
-                                <button type="submit">"Create account"</button>
-                            </ActionForm>
-                            <ErrorNote error/>
-                            <p>"Have an account? " <a href="/login">"Sign in"</a></p>
-                        </section>
-                    })
-                }
-            })}
-        </Transition>
+        <SignedOutOnly>
+            <section class="card narrow">
+                <h1>"Create an account"</h1>
+                <ActionForm action=s.register>
+                    <CsrfField/>
+                    <label>"Name" <input type="text" name="display_name" autocomplete="name" required maxlength="64"/></label>
+                    <label>"Email" <input type="email" name="email" autocomplete="username" required/></label>
+                    <label>"Password" <input type="password" name="password" autocomplete="new-password" required minlength="10"/></label>
+                    <button type="submit">"Create account"</button>
+                </ActionForm>
+                <ErrorNote error/>
+                <p>"Have an account? " <a href="/login">"Sign in"</a></p>
+            </section>
+        </SignedOutOnly>
     }
 }
