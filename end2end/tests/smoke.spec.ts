@@ -49,7 +49,7 @@ test("sign in, see the dashboard, switch platform, see its drafts, sign out", as
   await expect(drafts.getByText("Toot about sessions")).toBeVisible();
   await expect(drafts.getByText("Photo of the bay")).toHaveCount(0);
 
-  const switcher = page.getByLabel("Active platform");
+  const switcher = page.getByRole("combobox", { name: "Active platform" });
   await expect(switcher).toHaveValue(/\d+/);
   await switcher.selectOption({ label: "Pixelfed photos" });
   await page.getByRole("button", { name: "Switch" }).click();

@@ -291,6 +291,26 @@ async fn health_reports_the_database(db: TestDatabase) {
     assert_eq!(body["database"]["status"], "ok");
 }
 
+async fn the_token_never_reaches_a_page_or_body(db: TestDatabase) {
+    let app = spawn_app(db, &[]).await;
+    let mut b = app.browser().await;
+    b.register("keeper@example.org").await;
+    b.refresh_csrf().await;
+    let cookie = session_cookie(&app, &b).await;
+    let token = cookie.split_once('=').unwrap().1.to_owned();
+    assert_eq!(token.len(), 43, "256-bit token, base64url");
+    let bare = app.bare();
+    for path in ["/", "/platforms", "/api/session_state", "/api/session"] {
+        let body = bare.get(app.url(path)).headers(cookie_header(&cookie)).send().await.unwrap().text().await.unwrap();
+        assert!(!body.contains(&token), "{path} leaks the session token");
+    }
+    let set_cookie = b.post("/api/login", &[("email", "keeper@example.org"), ("password", PASSWORD)]).await;
+    let header = set_cookie.headers()["set-cookie"].to_str().unwrap().to_owned();
+    for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(header.contains(attr), "{header} lacks {attr}");
+    }
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -318,4 +338,5 @@ on_both_backends!(
     exhausted_pool_answers_503,
     drafts_follow_the_active_platform,
     health_reports_the_database,
+    the_token_never_reaches_a_page_or_body,
 );

@@ -40,7 +40,7 @@ fn Dashboard(state: SessionState) -> impl IntoView {
     });
     Either::Right(view! {
         <h1>"Dashboard"</h1>
-        <section class="card active-platform" aria-label="Active platform details">
+        <section class="card active-platform" aria-label="Platform details">
             <h2>{platform.label.clone()}</h2>
             <p class="meta">{platform.handle.clone()} " on " {platform.instance_url.clone()} " (" {platform.kind.clone()} ")"</p>
         </section>
