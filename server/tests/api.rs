@@ -304,6 +304,7 @@ async fn the_token_never_reaches_a_page_or_body(db: TestDatabase) {
         let body = bare.get(app.url(path)).headers(cookie_header(&cookie)).send().await.unwrap().text().await.unwrap();
         assert!(!body.contains(&token), "{path} leaks the session token");
     }
+    b.refresh_csrf().await;
     let set_cookie = b.post("/api/login", &[("email", "keeper@example.org"), ("password", PASSWORD)]).await;
     let header = set_cookie.headers()["set-cookie"].to_str().unwrap().to_owned();
     for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {

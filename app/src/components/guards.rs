@@ -10,7 +10,7 @@ use leptos_router::components::Redirect;
 /// Renders `page` with the signed-in session state; sends visitors without a session to
 /// `/login`. The way to require a session on a route:
 ///
-/// ```ignore
+/// ```text
 /// view! { <RequireSession page=|state| view! { <p>"Hello " {state.user.display_name}</p> }/> }
 /// ```
 #[component]
