@@ -95,7 +95,7 @@ count_results() {
 cleanup() {
 	local rc=$?
 	set +e
-	trap - EXIT INT TERM
+	trap - EXIT HUP INT PIPE TERM
 	if [[ -n "$current_phase" ]]; then
 		phase_names+=("$current_phase")
 		phase_secs+=($((SECONDS - phase_t0)))
@@ -140,7 +140,9 @@ cleanup() {
 	exit "$rc"
 }
 trap cleanup EXIT
+trap 'exit 129' HUP
 trap 'exit 130' INT
+trap 'exit 141' PIPE
 trap 'exit 143' TERM
 
 apt_install() {
