@@ -30,13 +30,7 @@ function collectConsoleErrors(page: Page): string[] {
   return errors;
 }
 
-test("sign in, see the dashboard, switch platform, see its drafts, sign out", async ({ page, playwright, baseURL }) => {
-  const email = `smoke-${Date.now()}@example.org`;
-  const api = await playwright.request.newContext({ baseURL });
-  await seedAccount(api, email);
-  await api.dispose();
-
-  const errors = collectConsoleErrors(page);
+async function signInSwitchSignOut(page: Page, email: string) {
   await page.goto("/");
   await expect(page).toHaveURL(/\/login$/);
   await page.getByLabel("Email").fill(email);
@@ -65,5 +59,36 @@ test("sign in, see the dashboard, switch platform, see its drafts, sign out", as
   // Signed out for real: the API says so too.
   const state = await page.request.get("/api/session_state");
   expect(state.status()).toBe(401);
+}
+
+test("sign in, see the dashboard, switch platform, see its drafts, sign out", async ({ page, playwright, baseURL }) => {
+  const email = `smoke-${Date.now()}@example.org`;
+  const api = await playwright.request.newContext({ baseURL });
+  await seedAccount(api, email);
+  await api.dispose();
+
+  const errors = collectConsoleErrors(page);
+  await signInSwitchSignOut(page, email);
   expect(errors, errors.join("\n")).toEqual([]);
+});
+
+test.describe("without JavaScript", () => {
+  test.use({ javaScriptEnabled: false });
+
+  test("the same flow works as plain forms", async ({ page, playwright, baseURL }) => {
+    const email = `nojs-${Date.now()}@example.org`;
+    const api = await playwright.request.newContext({ baseURL });
+    await seedAccount(api, email);
+    await api.dispose();
+    await signInSwitchSignOut(page, email);
+  });
+
+  test("a failed sign-in shows the error on the form", async ({ page }) => {
+    await page.goto("/login");
+    await page.getByLabel("Email").fill("nobody@example.org");
+    await page.getByLabel("Password").fill("not the password");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page.getByRole("alert")).toHaveText("the email or password is not correct");
+    await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+  });
 });

@@ -232,6 +232,8 @@ async fn plain_forms_redirect(db: TestDatabase) {
     assert_eq!(res.status(), StatusCode::FOUND);
     let location = res.headers()["location"].to_str().unwrap();
     assert!(location.starts_with(&referer) && location.contains("__err="), "errors go back to the form: {location}");
+    let page = b.get(&location[app.base.len()..]).await.text().await.unwrap();
+    assert!(page.contains("the email or password is not correct"), "the form shows the error without JavaScript");
     let res = b.http.post(b.url("/api/login")).header("Accept", "text/html").header("Referer", &referer).form(&{
         let mut f = form(PASSWORD).to_vec();
         f.push(("csrf_token", &b.csrf));

@@ -1,6 +1,6 @@
 //! The navigation bar: who is signed in, the active platform switcher, sign out.
 
-use crate::components::forms::{CsrfField, ErrorNote};
+use crate::components::forms::{action_error, first_error, CsrfField, ErrorNote};
 use crate::models::SessionState;
 use crate::session::use_session_context;
 use leptos::either::Either;
@@ -33,7 +33,7 @@ pub fn Nav() -> impl IntoView {
 fn SignedIn(state: SessionState) -> impl IntoView {
     let s = use_session_context();
     let active = state.platform.as_ref().map(|p| p.id);
-    let switch_error = Signal::derive(move || s.switch.value().get().and_then(Result::err));
+    let switch_error = first_error(vec![action_error(s.switch), action_error(s.logout)]);
     let switcher = if state.platforms.is_empty() {
         Either::Left(view! { <a href="/platforms">"Add a platform"</a> })
     } else {

@@ -1,7 +1,7 @@
 //! The dashboard: the active platform and its drafts.
 
 use crate::api::{list_drafts, AddDraft, DeleteDraft, EditDraft};
-use crate::components::forms::{CsrfField, ErrorNote};
+use crate::components::forms::{action_error, first_error, CsrfField, ErrorNote};
 use crate::components::guards::RequireSession;
 use crate::models::{DraftView, SessionState};
 use crate::pages::not_available;
@@ -34,10 +34,8 @@ fn Dashboard(state: SessionState) -> impl IntoView {
         move || (s.switch.version().get(), s.remove_platform.version().get(), add.version().get(), edit.version().get(), delete.version().get()),
         |_| list_drafts(),
     );
-    let add_error = Signal::derive(move || add.value().get().and_then(Result::err));
-    let change_error = Signal::derive(move || {
-        edit.value().get().and_then(Result::err).or_else(|| delete.value().get().and_then(Result::err))
-    });
+    let add_error = action_error(add);
+    let change_error = first_error(vec![action_error(edit), action_error(delete)]);
     Either::Right(view! {
         <h1>"Dashboard"</h1>
         <section class="card active-platform" aria-label="Platform details">

@@ -1,4 +1,4 @@
-use crate::components::forms::{CsrfField, ErrorNote};
+use crate::components::forms::{action_error, CsrfField, ErrorNote};
 use crate::components::guards::SignedOutOnly;
 use crate::session::use_session_context;
 use leptos::prelude::*;
@@ -7,7 +7,7 @@ use leptos_meta::Title;
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let s = use_session_context();
-    let error = Signal::derive(move || s.login.value().get().and_then(Result::err));
+    let error = action_error(s.login);
     view! {
         <Title text="Sign in · Switchboard"/>
         <SignedOutOnly>

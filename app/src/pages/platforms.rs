@@ -1,6 +1,6 @@
 //! The user's platform connections: add, rename, remove.
 
-use crate::components::forms::{CsrfField, ErrorNote};
+use crate::components::forms::{action_error, first_error, CsrfField, ErrorNote};
 use crate::components::guards::RequireSession;
 use crate::models::{PlatformView, SessionState};
 use crate::session::use_session_context;
@@ -19,10 +19,8 @@ pub fn PlatformsPage() -> impl IntoView {
 fn Platforms(state: SessionState) -> impl IntoView {
     let s = use_session_context();
     let active = state.platform.as_ref().map(|p| p.id);
-    let add_error = Signal::derive(move || s.add_platform.value().get().and_then(Result::err));
-    let change_error = Signal::derive(move || {
-        s.rename_platform.value().get().and_then(Result::err).or_else(|| s.remove_platform.value().get().and_then(Result::err))
-    });
+    let add_error = action_error(s.add_platform);
+    let change_error = first_error(vec![action_error(s.rename_platform), action_error(s.remove_platform)]);
     view! {
         <h1>"Platforms"</h1>
         <ErrorNote error=change_error/>

@@ -1,4 +1,4 @@
-use crate::components::forms::{CsrfField, ErrorNote};
+use crate::components::forms::{action_error, CsrfField, ErrorNote};
 use crate::components::guards::SignedOutOnly;
 use crate::session::use_session_context;
 use leptos::prelude::*;
@@ -7,7 +7,7 @@ use leptos_meta::Title;
 #[component]
 pub fn RegisterPage() -> impl IntoView {
     let s = use_session_context();
-    let error = Signal::derive(move || s.register.value().get().and_then(Result::err));
+    let error = action_error(s.register);
     view! {
         <Title text="Create an account · Switchboard"/>
         <SignedOutOnly>
