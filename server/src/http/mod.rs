@@ -14,11 +14,20 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
 use http::{header, HeaderValue, StatusCode};
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
+use std::sync::OnceLock;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+/// The app's routes, generated once per process. Leptos suppresses resource loading
+/// process-wide while it generates routes, so generating them again while another router serves
+/// pages (several servers in one test process) could leave those pages waiting forever.
+fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let context = {
         let ctx: AppContext = state.ctx.clone();
         move || leptos::prelude::provide_context(ctx.clone())

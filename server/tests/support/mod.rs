@@ -41,9 +41,12 @@ pub struct Browser {
 
 pub const PASSWORD: &str = "correct horse battery";
 
+/// A request that takes this long is a hang: fail the test instead of the whole run.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl TestApp {
     pub async fn browser(&self) -> Browser {
-        let http = Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let http = Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).timeout(REQUEST_TIMEOUT).build().unwrap();
         let mut b = Browser { http, base: self.base.clone(), csrf: String::new() };
         b.refresh_csrf().await;
         b
@@ -55,7 +58,7 @@ impl TestApp {
 
     /// A client without a cookie store, for hand-made cookies.
     pub fn bare(&self) -> Client {
-        Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+        Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(REQUEST_TIMEOUT).build().unwrap()
     }
 }
 
