@@ -99,7 +99,10 @@ mod tests {
         let t = key.token_for(CsrfBinding::Session("abc"));
         assert!(key.verify(CsrfBinding::Session("abc"), &t));
         assert!(!key.verify(CsrfBinding::Session("abd"), &t));
-        assert!(!key.verify(CsrfBinding::PreSession("abc"), &t), "a session token is not a pre-session token");
+        assert!(
+            !key.verify(CsrfBinding::PreSession("abc"), &t),
+            "a session token is not a pre-session token"
+        );
         assert!(!CsrfKey::fixed(8).verify(CsrfBinding::Session("abc"), &t));
         assert!(!key.verify(CsrfBinding::Session("abc"), ""));
         assert!(!key.verify(CsrfBinding::Session("abc"), &t[1..]));

@@ -8,7 +8,14 @@ fn trimmed_len(field: &'static str, raw: &str, min: usize, max: usize) -> Result
     let s = raw.trim();
     let n = s.chars().count();
     if n < min {
-        return Err(Error::invalid(field, if min == 1 { "must not be empty".into() } else { format!("must be at least {min} characters") }));
+        return Err(Error::invalid(
+            field,
+            if min == 1 {
+                "must not be empty".into()
+            } else {
+                format!("must be at least {min} characters")
+            },
+        ));
     }
     if n > max {
         return Err(Error::invalid(field, format!("must be at most {max} characters")));
@@ -32,7 +39,9 @@ pub struct Email(String);
 impl Email {
     pub fn parse(raw: &str) -> Result<Self> {
         let s = single_line("email", trimmed_len("email", raw, 3, 254)?)?.to_lowercase();
-        let (local, domain) = s.split_once('@').ok_or_else(|| Error::invalid("email", "must look like name@example.org"))?;
+        let (local, domain) = s
+            .split_once('@')
+            .ok_or_else(|| Error::invalid("email", "must look like name@example.org"))?;
         let ok = !local.is_empty()
             && !domain.is_empty()
             && !domain.contains('@')
@@ -158,7 +167,9 @@ impl InstanceUrl {
             .ok_or_else(|| Error::invalid(FIELD, "must start with https:// or http://"))?;
         let host = rest.split('/').next().unwrap_or("");
         let host_ok = !host.is_empty()
-            && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
             && !host.starts_with('.')
             && !host.starts_with(':');
         if !host_ok || s.contains(['?', '#', ' ', '@']) {
@@ -252,8 +263,18 @@ mod tests {
     fn platform_fields_are_validated() {
         assert_eq!(PlatformKind::parse("Mastodon").unwrap(), PlatformKind::Mastodon);
         assert!(PlatformKind::parse("myspace").is_err());
-        assert_eq!(InstanceUrl::parse("https://mastodon.social/").unwrap().as_str(), "https://mastodon.social");
-        for bad in ["mastodon.social", "ftp://x.org", "https://", "https://a b", "https://x.org?q=1", "https://u@x.org"] {
+        assert_eq!(
+            InstanceUrl::parse("https://mastodon.social/").unwrap().as_str(),
+            "https://mastodon.social"
+        );
+        for bad in [
+            "mastodon.social",
+            "ftp://x.org",
+            "https://",
+            "https://a b",
+            "https://x.org?q=1",
+            "https://u@x.org",
+        ] {
             assert!(InstanceUrl::parse(bad).is_err(), "{bad:?} accepted");
         }
         assert!(PlatformLabel::parse("   ").is_err());

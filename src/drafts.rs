@@ -69,7 +69,9 @@ impl Engine {
                         .await?
                         .try_get("n")?;
                     if count >= MAX_DRAFTS_PER_PLATFORM {
-                        return Err(Error::LimitReached(format!("at most {MAX_DRAFTS_PER_PLATFORM} drafts per platform")));
+                        return Err(Error::LimitReached(format!(
+                            "at most {MAX_DRAFTS_PER_PLATFORM} drafts per platform"
+                        )));
                     }
                     let row = sqlx::query(&format!(
                         "INSERT INTO drafts (user_id, platform_id, title, body, created_at, updated_at) \
@@ -109,12 +111,14 @@ impl Engine {
 
     pub async fn delete_draft(&self, session: &Session, draft_id: i64) -> Result<()> {
         let draft_id = parse_id("draft_id", draft_id)?;
-        let deleted = sqlx::query(&format!("DELETE FROM drafts WHERE id = $3 AND user_id = $2 AND platform_id = {ACTIVE}"))
-            .bind(session.id)
-            .bind(session.user_id)
-            .bind(draft_id)
-            .execute(self.db().writer())
-            .await?;
+        let deleted = sqlx::query(&format!(
+            "DELETE FROM drafts WHERE id = $3 AND user_id = $2 AND platform_id = {ACTIVE}"
+        ))
+        .bind(session.id)
+        .bind(session.user_id)
+        .bind(draft_id)
+        .execute(self.db().writer())
+        .await?;
         if deleted.rows_affected() == 0 {
             return Err(Error::NotFound("draft"));
         }

@@ -72,7 +72,9 @@ impl Engine {
                         .await?
                         .try_get("n")?;
                     if count >= MAX_PLATFORMS_PER_USER {
-                        return Err(Error::LimitReached(format!("at most {MAX_PLATFORMS_PER_USER} platforms per account")));
+                        return Err(Error::LimitReached(format!(
+                            "at most {MAX_PLATFORMS_PER_USER} platforms per account"
+                        )));
                     }
                     let row = sqlx::query(
                         "INSERT INTO platforms (user_id, kind, label, instance_url, handle, created_at) \

@@ -17,24 +17,48 @@ pub async fn seed_demo(engine: &Engine) -> Result<bool> {
         return Ok(false);
     }
     let user = engine
-        .register(&Email::parse(DEMO_EMAIL)?, Password::parse_new(DEMO_PASSWORD)?, &DisplayName::parse("Demo User")?, false)
+        .register(
+            &Email::parse(DEMO_EMAIL)?,
+            Password::parse_new(DEMO_PASSWORD)?,
+            &DisplayName::parse("Demo User")?,
+            false,
+        )
         .await?;
     // Platforms and drafts are added through a session, the same way a person would.
     let (_, session) = engine.start_session(user.id, ClientMeta::default(), None).await?;
     let platforms = [
-        (PlatformKind::Mastodon, "Mastodon (personal)", "https://mastodon.social", "@demo", ["Weekend plans", "Thread on Rust sessions"]),
-        (PlatformKind::Pixelfed, "Pixelfed", "https://pixelfed.social", "@demo.photos", ["Sunset over the bay", "Street photography set"]),
+        (
+            PlatformKind::Mastodon,
+            "Mastodon (personal)",
+            "https://mastodon.social",
+            "@demo",
+            ["Weekend plans", "Thread on Rust sessions"],
+        ),
+        (
+            PlatformKind::Pixelfed,
+            "Pixelfed",
+            "https://pixelfed.social",
+            "@demo.photos",
+            ["Sunset over the bay", "Street photography set"],
+        ),
     ];
     for (kind, label, url, handle, drafts) in platforms {
         let platform = engine
             .add_platform(
                 &session,
-                NewPlatform { kind, label: PlatformLabel::parse(label)?, instance_url: InstanceUrl::parse(url)?, handle: Handle::parse(handle)? },
+                NewPlatform {
+                    kind,
+                    label: PlatformLabel::parse(label)?,
+                    instance_url: InstanceUrl::parse(url)?,
+                    handle: Handle::parse(handle)?,
+                },
             )
             .await?;
         let session = engine.switch_platform(&session, platform.id, None).await?.session;
         for title in drafts {
-            engine.add_draft(&session, DraftTitle::parse(title)?, DraftBody::parse("Written by the demo seed.")?).await?;
+            engine
+                .add_draft(&session, DraftTitle::parse(title)?, DraftBody::parse("Written by the demo seed.")?)
+                .await?;
         }
     }
     engine.end_session(session.id, crate::sessions::EndReason::Logout).await?;

@@ -152,12 +152,7 @@ impl Engine {
 
     /// Issues a fresh session for `user_id`, ending `previous` if given. The active platform is
     /// the one the user used last, else their first.
-    pub async fn start_session(
-        &self,
-        user_id: i64,
-        meta: ClientMeta,
-        previous: Option<&SessionToken>,
-    ) -> Result<(SessionToken, Session)> {
+    pub async fn start_session(&self, user_id: i64, meta: ClientMeta, previous: Option<&SessionToken>) -> Result<(SessionToken, Session)> {
         let token = SessionToken::generate();
         let hash = token.hash();
         let previous = previous.map(SessionToken::hash);
@@ -273,14 +268,13 @@ impl Engine {
 
     /// Ends a live session by its internal id. Returns whether it was live.
     pub async fn end_session(&self, session_id: i64, reason: EndReason) -> Result<bool> {
-        let ended = sqlx::query(
-            "UPDATE sessions SET ended_at = $1, end_reason = $2, version = version + 1 WHERE id = $3 AND ended_at IS NULL",
-        )
-        .bind(self.now().millis())
-        .bind(reason.as_str())
-        .bind(session_id)
-        .execute(self.db().writer())
-        .await?;
+        let ended =
+            sqlx::query("UPDATE sessions SET ended_at = $1, end_reason = $2, version = version + 1 WHERE id = $3 AND ended_at IS NULL")
+                .bind(self.now().millis())
+                .bind(reason.as_str())
+                .bind(session_id)
+                .execute(self.db().writer())
+                .await?;
         Ok(ended.rows_affected() > 0)
     }
 
@@ -301,20 +295,22 @@ impl Engine {
             .await?;
         let user = user_from_row(&user_row)?;
         let platforms = platforms_of(self.db().reader(), session.user_id).await?;
-        let platform = session.active_platform_id.and_then(|id| platforms.iter().find(|p| p.id == id).cloned());
-        Ok(SessionState { user, session, platform, platforms })
+        let platform = session
+            .active_platform_id
+            .and_then(|id| platforms.iter().find(|p| p.id == id).cloned());
+        Ok(SessionState {
+            user,
+            session,
+            platform,
+            platforms,
+        })
     }
 
     /// Makes `platform_id` the session's active platform. With `expected_version`, only if the
     /// session is still at that version (else `VersionConflict` carrying the current state);
     /// without it, unconditionally. Another user's or an unknown platform is `NotFound`. A session
     /// ended concurrently (logout) stays ended: the update requires `ended_at IS NULL`.
-    pub async fn switch_platform(
-        &self,
-        session: &Session,
-        platform_id: i64,
-        expected_version: Option<i64>,
-    ) -> Result<SessionState> {
+    pub async fn switch_platform(&self, session: &Session, platform_id: i64, expected_version: Option<i64>) -> Result<SessionState> {
         let platform_id = parse_id("platform_id", platform_id)?;
         if let Some(v) = expected_version {
             parse_id("expected_version", v)?;
@@ -336,14 +332,23 @@ impl Engine {
                                        WHERE id = $2 AND ended_at IS NULL \
                                        AND EXISTS (SELECT 1 FROM platforms WHERE id = $1 AND user_id = $3)";
                     let updated = match expected_version {
-                        Some(v) => sqlx::query(&format!("{SET} AND version = $4"))
-                            .bind(platform_id)
-                            .bind(session_id)
-                            .bind(user_id)
-                            .bind(v)
-                            .execute(&mut *c)
-                            .await?,
-                        None => sqlx::query(SET).bind(platform_id).bind(session_id).bind(user_id).execute(&mut *c).await?,
+                        Some(v) => {
+                            sqlx::query(&format!("{SET} AND version = $4"))
+                                .bind(platform_id)
+                                .bind(session_id)
+                                .bind(user_id)
+                                .bind(v)
+                                .execute(&mut *c)
+                                .await?
+                        }
+                        None => {
+                            sqlx::query(SET)
+                                .bind(platform_id)
+                                .bind(session_id)
+                                .bind(user_id)
+                                .execute(&mut *c)
+                                .await?
+                        }
                     };
                     if updated.rows_affected() == 1 {
                         return Ok(SwitchOutcome::Switched);

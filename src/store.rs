@@ -83,7 +83,10 @@ fn prepare_sqlite_url(url: &str) -> Result<String> {
     let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     if path.is_empty() || path == ":memory:" || query.contains("mode=memory") {
-        return Err(Error::invalid("database_url", "SQLite needs a file path, e.g. sqlite://data/switchboard.db"));
+        return Err(Error::invalid(
+            "database_url",
+            "SQLite needs a file path, e.g. sqlite://data/switchboard.db",
+        ));
     }
     if let Some(parent) = std::path::Path::new(path).parent() {
         if !parent.as_os_str().is_empty() {
@@ -91,7 +94,13 @@ fn prepare_sqlite_url(url: &str) -> Result<String> {
                 .map_err(|e| Error::invalid("database_url", format!("cannot create {}: {e}", parent.display())))?;
         }
     }
-    let query = if query.contains("mode=") { query.to_owned() } else if query.is_empty() { "mode=rwc".into() } else { format!("{query}&mode=rwc") };
+    let query = if query.contains("mode=") {
+        query.to_owned()
+    } else if query.is_empty() {
+        "mode=rwc".into()
+    } else {
+        format!("{query}&mode=rwc")
+    };
     Ok(format!("sqlite://{path}?{query}"))
 }
 
@@ -125,7 +134,10 @@ impl Db {
                         })
                 };
                 let write = options(1, 0).connect(&url).await.map_err(connect_failed)?;
-                let read = options(settings.max_connections.max(1), settings.min_connections).connect(&url).await.map_err(connect_failed)?;
+                let read = options(settings.max_connections.max(1), settings.min_connections)
+                    .connect(&url)
+                    .await
+                    .map_err(connect_failed)?;
                 Ok(Self { backend, read, write })
             }
             Backend::Postgres => {
@@ -136,7 +148,11 @@ impl Db {
                     .connect(url)
                     .await
                     .map_err(connect_failed)?;
-                Ok(Self { backend, read: pool.clone(), write: pool })
+                Ok(Self {
+                    backend,
+                    read: pool.clone(),
+                    write: pool,
+                })
             }
         }
     }
@@ -151,7 +167,10 @@ impl Db {
             Backend::Sqlite => &MIGRATE_SQLITE,
             Backend::Postgres => &MIGRATE_POSTGRES,
         };
-        migrator.run(&self.write).await.map_err(|e| Error::Internal(format!("migration failed: {e}")))
+        migrator
+            .run(&self.write)
+            .await
+            .map_err(|e| Error::Internal(format!("migration failed: {e}")))
     }
 
     /// For reads that need no transaction.

@@ -20,20 +20,39 @@ impl TestDatabase {
     pub async fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("switchboard.db").display());
-        Self { url, _dir: Some(dir), schema: None }
+        Self {
+            url,
+            _dir: Some(dir),
+            schema: None,
+        }
     }
 
     pub async fn postgres() -> Self {
         let admin = std::env::var("SWITCHBOARD_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
         let schema = format!("sb_test_{:016x}", rand::rngs::OsRng.next_u64());
-        let db = Db::connect(&admin, &PoolSettings { max_connections: 1, ..PoolSettings::default() })
+        let db = Db::connect(
+            &admin,
+            &PoolSettings {
+                max_connections: 1,
+                ..PoolSettings::default()
+            },
+        )
+        .await
+        .unwrap_or_else(|e| {
+            panic!("PostgreSQL is not reachable at {admin} ({e}). Start it, or set SWITCHBOARD_TEST_POSTGRES_URL; `make test` does both.")
+        });
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(db.writer())
             .await
-            .unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {admin} ({e}). Start it, or set SWITCHBOARD_TEST_POSTGRES_URL; `make test` does both."));
-        sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(db.writer()).await.expect("create test schema");
+            .expect("create test schema");
         db.close().await;
         let sep = if admin.contains('?') { '&' } else { '?' };
         let url = format!("{admin}{sep}options=-c%20search_path%3D{schema}");
-        Self { url, _dir: None, schema: Some((admin, schema)) }
+        Self {
+            url,
+            _dir: None,
+            schema: Some((admin, schema)),
+        }
     }
 
     pub fn url(&self) -> &str {
@@ -55,8 +74,18 @@ impl Drop for TestDatabase {
             let _ = std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
                 rt.block_on(async {
-                    let db = Db::connect(&admin, &PoolSettings { max_connections: 1, ..PoolSettings::default() }).await.ok()?;
-                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(db.writer()).await;
+                    let db = Db::connect(
+                        &admin,
+                        &PoolSettings {
+                            max_connections: 1,
+                            ..PoolSettings::default()
+                        },
+                    )
+                    .await
+                    .ok()?;
+                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                        .execute(db.writer())
+                        .await;
                     db.close().await;
                     Some(())
                 })
@@ -64,4 +93,20 @@ impl Drop for TestDatabase {
             .join();
         }
     }
+}
+
+/// Instantiates each named `async fn(TestDatabase)` twice: in `mod sqlite` on a fresh SQLite
+/// file and in `mod postgres` on a fresh PostgreSQL schema.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() { super::$name($crate::testing::TestDatabase::sqlite().await).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() { super::$name($crate::testing::TestDatabase::postgres().await).await })*
+        }
+    };
 }

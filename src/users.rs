@@ -42,7 +42,10 @@ fn decoy_hash() -> &'static str {
     static DECOY: OnceLock<String> = OnceLock::new();
     DECOY.get_or_init(|| {
         let salt = SaltString::generate(&mut OsRng);
-        Argon2::default().hash_password(b"decoy password, never valid", &salt).map(|h| h.to_string()).unwrap_or_default()
+        Argon2::default()
+            .hash_password(b"decoy password, never valid", &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default()
     })
 }
 
@@ -84,10 +87,12 @@ impl Engine {
     pub async fn check_credentials(&self, email: &str, password: Password) -> Result<User> {
         let email = Email::parse(email).map_err(|_| Error::InvalidCredentials);
         let row = match &email {
-            Ok(email) => sqlx::query("SELECT id, email, display_name, is_admin, password_hash FROM users WHERE email = $1")
-                .bind(email.as_str())
-                .fetch_optional(self.db().reader())
-                .await?,
+            Ok(email) => {
+                sqlx::query("SELECT id, email, display_name, is_admin, password_hash FROM users WHERE email = $1")
+                    .bind(email.as_str())
+                    .fetch_optional(self.db().reader())
+                    .await?
+            }
             Err(_) => None,
         };
         let hash = row.as_ref().map(|r| r.try_get::<String, _>("password_hash")).transpose()?;
@@ -101,6 +106,9 @@ impl Engine {
     }
 
     pub async fn user_count(&self) -> Result<i64> {
-        Ok(sqlx::query("SELECT COUNT(*) AS n FROM users").fetch_one(self.db().reader()).await?.try_get("n")?)
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM users")
+            .fetch_one(self.db().reader())
+            .await?
+            .try_get("n")?)
     }
 }

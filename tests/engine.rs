@@ -21,7 +21,12 @@ async fn harness(database: TestDatabase) -> Harness {
     let db = database.connect(&PoolSettings::default()).await;
     let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000_000)));
     let engine = Engine::new(db.clone(), SessionPolicy::default(), clock.clone());
-    Harness { engine, clock, db, _database: database }
+    Harness {
+        engine,
+        clock,
+        db,
+        _database: database,
+    }
 }
 
 const PASSWORD: &str = "correct horse battery";
@@ -29,14 +34,23 @@ const PASSWORD: &str = "correct horse battery";
 impl Harness {
     async fn user(&self, email: &str) -> i64 {
         self.engine
-            .register(&Email::parse(email).unwrap(), Password::parse_new(PASSWORD).unwrap(), &DisplayName::parse("Test").unwrap(), false)
+            .register(
+                &Email::parse(email).unwrap(),
+                Password::parse_new(PASSWORD).unwrap(),
+                &DisplayName::parse("Test").unwrap(),
+                false,
+            )
             .await
             .unwrap()
             .id
     }
 
     async fn login(&self, email: &str) -> (SessionToken, Session) {
-        let (token, state) = self.engine.login(email, Password::parse_attempt(PASSWORD).unwrap(), ClientMeta::default(), None).await.unwrap();
+        let (token, state) = self
+            .engine
+            .login(email, Password::parse_attempt(PASSWORD).unwrap(), ClientMeta::default(), None)
+            .await
+            .unwrap();
         (token, state.session)
     }
 
@@ -55,7 +69,9 @@ impl Harness {
     }
 
     async fn draft(&self, session: &Session, title: &str) -> Result<switchboard::drafts::Draft, Error> {
-        self.engine.add_draft(session, DraftTitle::parse(title).unwrap(), DraftBody::parse("body").unwrap()).await
+        self.engine
+            .add_draft(session, DraftTitle::parse(title).unwrap(), DraftBody::parse("body").unwrap())
+            .await
     }
 }
 
@@ -75,7 +91,12 @@ async fn duplicate_email_is_refused(db: TestDatabase) {
     h.user("bob@example.org").await;
     let again = h
         .engine
-        .register(&Email::parse("BOB@example.org").unwrap(), Password::parse_new(PASSWORD).unwrap(), &DisplayName::parse("B").unwrap(), false)
+        .register(
+            &Email::parse("BOB@example.org").unwrap(),
+            Password::parse_new(PASSWORD).unwrap(),
+            &DisplayName::parse("B").unwrap(),
+            false,
+        )
         .await;
     assert!(matches!(again, Err(Error::EmailTaken)), "{again:?}");
 }
@@ -83,9 +104,33 @@ async fn duplicate_email_is_refused(db: TestDatabase) {
 async fn unknown_email_and_wrong_password_look_the_same(db: TestDatabase) {
     let h = harness(db).await;
     h.user("carol@example.org").await;
-    let wrong = h.engine.login("carol@example.org", Password::parse_attempt("nope nope nope").unwrap(), ClientMeta::default(), None).await;
-    let unknown = h.engine.login("nobody@example.org", Password::parse_attempt(PASSWORD).unwrap(), ClientMeta::default(), None).await;
-    let malformed = h.engine.login("not an email", Password::parse_attempt(PASSWORD).unwrap(), ClientMeta::default(), None).await;
+    let wrong = h
+        .engine
+        .login(
+            "carol@example.org",
+            Password::parse_attempt("nope nope nope").unwrap(),
+            ClientMeta::default(),
+            None,
+        )
+        .await;
+    let unknown = h
+        .engine
+        .login(
+            "nobody@example.org",
+            Password::parse_attempt(PASSWORD).unwrap(),
+            ClientMeta::default(),
+            None,
+        )
+        .await;
+    let malformed = h
+        .engine
+        .login(
+            "not an email",
+            Password::parse_attempt(PASSWORD).unwrap(),
+            ClientMeta::default(),
+            None,
+        )
+        .await;
     for result in [wrong, unknown, malformed] {
         let err = result.err().expect("must fail");
         assert!(matches!(err, Error::InvalidCredentials), "{err:?}");
@@ -99,7 +144,12 @@ async fn login_rotates_the_token(db: TestDatabase) {
     let (old, _) = h.login("dave@example.org").await;
     let (new, _) = h
         .engine
-        .login("dave@example.org", Password::parse_attempt(PASSWORD).unwrap(), ClientMeta::default(), Some(&old))
+        .login(
+            "dave@example.org",
+            Password::parse_attempt(PASSWORD).unwrap(),
+            ClientMeta::default(),
+            Some(&old),
+        )
         .await
         .unwrap();
     assert_ne!(old, new);
@@ -117,7 +167,10 @@ async fn idle_timeout_is_enforced(db: TestDatabase) {
     h.fresh(&token).await;
     h.clock.advance(Duration::from_secs(31 * 60));
     assert!(matches!(h.engine.authenticate(&token).await, Err(Error::SessionExpired)));
-    assert!(matches!(h.engine.authenticate(&token).await, Err(Error::SessionExpired)), "stays expired");
+    assert!(
+        matches!(h.engine.authenticate(&token).await, Err(Error::SessionExpired)),
+        "stays expired"
+    );
 }
 
 async fn absolute_lifetime_is_enforced(db: TestDatabase) {
@@ -140,11 +193,19 @@ async fn reads_do_not_write_on_every_hit(db: TestDatabase) {
     h.user("gus@example.org").await;
     let (token, session) = h.login("gus@example.org").await;
     h.clock.advance(Duration::from_secs(30));
-    assert_eq!(h.fresh(&token).await.last_seen_at, session.last_seen_at, "within the touch interval nothing is written");
+    assert_eq!(
+        h.fresh(&token).await.last_seen_at,
+        session.last_seen_at,
+        "within the touch interval nothing is written"
+    );
     h.clock.advance(Duration::from_secs(31));
     let touched = h.fresh(&token).await;
     assert_eq!(touched.last_seen_at, h.clock_now());
-    let stored: i64 = sqlx::query_scalar("SELECT last_seen_at FROM sessions WHERE id = $1").bind(session.id).fetch_one(h.db.reader()).await.unwrap();
+    let stored: i64 = sqlx::query_scalar("SELECT last_seen_at FROM sessions WHERE id = $1")
+        .bind(session.id)
+        .fetch_one(h.db.reader())
+        .await
+        .unwrap();
     assert_eq!(stored, h.clock_now().millis());
 }
 
@@ -164,7 +225,11 @@ async fn first_platform_becomes_active_and_removal_moves_on(db: TestDatabase) {
     let s = h.fresh(&token).await;
     assert_eq!(s.active_platform_id, Some(a.id));
     let b = h.platform(&s, "B").await;
-    assert_eq!(h.fresh(&token).await.active_platform_id, Some(a.id), "adding a second keeps the active one");
+    assert_eq!(
+        h.fresh(&token).await.active_platform_id,
+        Some(a.id),
+        "adding a second keeps the active one"
+    );
     let before = h.fresh(&token).await.version;
     h.engine.remove_platform(&s, a.id).await.unwrap();
     let s = h.fresh(&token).await;
@@ -174,7 +239,11 @@ async fn first_platform_becomes_active_and_removal_moves_on(db: TestDatabase) {
     assert_eq!(h.fresh(&token).await.active_platform_id, None);
     assert!(matches!(h.engine.remove_platform(&s, b.id).await, Err(Error::NotFound(_))));
     let renamed = h.platform(&s, "C").await;
-    let renamed = h.engine.rename_platform(&s, renamed.id, PlatformLabel::parse("C2").unwrap()).await.unwrap();
+    let renamed = h
+        .engine
+        .rename_platform(&s, renamed.id, PlatformLabel::parse("C2").unwrap())
+        .await
+        .unwrap();
     assert_eq!(renamed.label, "C2");
 }
 
@@ -197,13 +266,26 @@ async fn switch_is_a_compare_and_set(db: TestDatabase) {
         Err(Error::VersionConflict { expected, current }) => {
             assert_eq!(expected, s.version);
             assert_eq!(current.session.version, s.version + 1);
-            assert_eq!(current.platform.map(|p| p.id), Some(b.id), "the conflict carries the state that won");
+            assert_eq!(
+                current.platform.map(|p| p.id),
+                Some(b.id),
+                "the conflict carries the state that won"
+            );
         }
         other => panic!("expected a conflict, got {other:?}"),
     }
-    assert!(matches!(h.engine.switch_platform(&s, foreign.id, None).await, Err(Error::NotFound("platform"))));
-    assert!(matches!(h.engine.switch_platform(&s, 999_999, None).await, Err(Error::NotFound("platform"))));
-    assert!(matches!(h.engine.switch_platform(&s, 0, None).await, Err(Error::Invalid { field: "platform_id", .. })));
+    assert!(matches!(
+        h.engine.switch_platform(&s, foreign.id, None).await,
+        Err(Error::NotFound("platform"))
+    ));
+    assert!(matches!(
+        h.engine.switch_platform(&s, 999_999, None).await,
+        Err(Error::NotFound("platform"))
+    ));
+    assert!(matches!(
+        h.engine.switch_platform(&s, 0, None).await,
+        Err(Error::Invalid { field: "platform_id", .. })
+    ));
     let unconditional = h.engine.switch_platform(&s, a.id, None).await.unwrap();
     assert_eq!(unconditional.session.version, s.version + 2);
 }
@@ -262,7 +344,9 @@ async fn logout_racing_switches_stays_dead(db: TestDatabase) {
     let mut tasks = Vec::new();
     for i in 0..30 {
         let (engine, session, target) = (h.engine.clone(), s.clone(), if i % 2 == 0 { a.id } else { b.id });
-        tasks.push(tokio::spawn(async move { engine.switch_platform(&session, target, None).await.map(|_| ()) }));
+        tasks.push(tokio::spawn(async move {
+            engine.switch_platform(&session, target, None).await.map(|_| ())
+        }));
         if i == 10 {
             let (engine, token) = (h.engine.clone(), token.clone());
             tasks.push(tokio::spawn(async move { engine.logout(&token).await }));
@@ -276,15 +360,17 @@ async fn logout_racing_switches_stays_dead(db: TestDatabase) {
     }
     assert!(matches!(h.engine.authenticate(&token).await, Err(Error::SessionRevoked)));
     assert!(matches!(h.engine.switch_platform(&s, a.id, None).await, Err(Error::SessionRevoked)));
-    assert!(matches!(h.engine.authenticate(&token).await, Err(Error::SessionRevoked)), "a late switch does not revive it");
+    assert!(
+        matches!(h.engine.authenticate(&token).await, Err(Error::SessionRevoked)),
+        "a late switch does not revive it"
+    );
 }
 
 async fn transaction_scope_rolls_back_on_error(db: TestDatabase) {
     let h = harness(db).await;
     let before = h.engine.user_count().await.unwrap();
-    let result: Result<(), Error> = h
-        .db
-        .transaction(|c| {
+    let result: Result<(), Error> =
+        h.db.transaction(|c| {
             Box::pin(async move {
                 sqlx::query("INSERT INTO users (email, display_name, password_hash, created_at) VALUES ('x@y.org', 'x', 'h', 0)")
                     .execute(&mut *c)
@@ -298,9 +384,8 @@ async fn transaction_scope_rolls_back_on_error(db: TestDatabase) {
     assert!(matches!(result, Err(Error::Internal(_))));
     assert_eq!(h.engine.user_count().await.unwrap(), before, "the first insert was rolled back");
 
-    let explicit: Result<(), Error> = h
-        .db
-        .transaction(|c| {
+    let explicit: Result<(), Error> =
+        h.db.transaction(|c| {
             Box::pin(async move {
                 sqlx::query("INSERT INTO users (email, display_name, password_hash, created_at) VALUES ('z@y.org', 'z', 'h', 0)")
                     .execute(&mut *c)
@@ -312,9 +397,8 @@ async fn transaction_scope_rolls_back_on_error(db: TestDatabase) {
     assert!(explicit.is_err());
     assert_eq!(h.engine.user_count().await.unwrap(), before);
 
-    let ok: Result<i64, Error> = h
-        .db
-        .transaction(|c| {
+    let ok: Result<i64, Error> =
+        h.db.transaction(|c| {
             Box::pin(async move {
                 sqlx::query("INSERT INTO users (email, display_name, password_hash, created_at) VALUES ('w@y.org', 'w', 'h', 0)")
                     .execute(&mut *c)
@@ -340,20 +424,44 @@ async fn drafts_never_leak(db: TestDatabase) {
     let mia = h.fresh(&mia_token).await;
     let on_p1 = h.draft(&mia, "on p1").await.unwrap();
     assert_eq!(on_p1.platform_id, p1.id);
-    let ned_draft = h.draft(&h.engine.authenticate(&h.login("ned@example.org").await.0).await.unwrap(), "ned's").await.unwrap();
+    let ned_draft = h
+        .draft(&h.engine.authenticate(&h.login("ned@example.org").await.0).await.unwrap(), "ned's")
+        .await
+        .unwrap();
 
     let mia = h.engine.switch_platform(&mia, p2.id, None).await.unwrap().session;
     assert!(h.engine.drafts(&mia).await.unwrap().is_empty(), "p2 shows none of p1's drafts");
     let on_p2 = h.draft(&mia, "on p2").await.unwrap();
-    assert_eq!(h.engine.drafts(&mia).await.unwrap().iter().map(|d| d.id).collect::<Vec<_>>(), vec![on_p2.id]);
+    assert_eq!(
+        h.engine.drafts(&mia).await.unwrap().iter().map(|d| d.id).collect::<Vec<_>>(),
+        vec![on_p2.id]
+    );
     let t = || DraftTitle::parse("hijack").unwrap();
-    assert!(matches!(h.engine.edit_draft(&mia, on_p1.id, t(), DraftBody::parse("").unwrap()).await, Err(Error::NotFound("draft"))));
+    assert!(matches!(
+        h.engine.edit_draft(&mia, on_p1.id, t(), DraftBody::parse("").unwrap()).await,
+        Err(Error::NotFound("draft"))
+    ));
     assert!(matches!(h.engine.delete_draft(&mia, on_p1.id).await, Err(Error::NotFound("draft"))));
-    assert!(matches!(h.engine.edit_draft(&mia, ned_draft.id, t(), DraftBody::parse("").unwrap()).await, Err(Error::NotFound("draft"))));
-    assert!(matches!(h.engine.delete_draft(&mia, ned_draft.id).await, Err(Error::NotFound("draft"))));
+    assert!(matches!(
+        h.engine.edit_draft(&mia, ned_draft.id, t(), DraftBody::parse("").unwrap()).await,
+        Err(Error::NotFound("draft"))
+    ));
+    assert!(matches!(
+        h.engine.delete_draft(&mia, ned_draft.id).await,
+        Err(Error::NotFound("draft"))
+    ));
 
     let mia = h.engine.switch_platform(&mia, p1.id, None).await.unwrap().session;
-    let edited = h.engine.edit_draft(&mia, on_p1.id, DraftTitle::parse("edited").unwrap(), DraftBody::parse("new").unwrap()).await.unwrap();
+    let edited = h
+        .engine
+        .edit_draft(
+            &mia,
+            on_p1.id,
+            DraftTitle::parse("edited").unwrap(),
+            DraftBody::parse("new").unwrap(),
+        )
+        .await
+        .unwrap();
     assert_eq!((edited.title.as_str(), edited.body.as_str()), ("edited", "new"));
     h.engine.delete_draft(&mia, on_p1.id).await.unwrap();
     assert!(h.engine.drafts(&mia).await.unwrap().is_empty());
@@ -364,7 +472,11 @@ async fn drafts_never_leak(db: TestDatabase) {
 }
 
 async fn exhausted_pool_is_unavailable_not_a_hang(db: TestDatabase) {
-    let settings = PoolSettings { max_connections: 1, acquire_timeout: Duration::from_millis(200), ..PoolSettings::default() };
+    let settings = PoolSettings {
+        max_connections: 1,
+        acquire_timeout: Duration::from_millis(200),
+        ..PoolSettings::default()
+    };
     let store = db.connect(&settings).await;
     let engine = Engine::new(store.clone(), SessionPolicy::default(), Arc::new(ManualClock::new(Timestamp(0))));
     let held = store.reader().acquire().await.unwrap();
@@ -397,24 +509,18 @@ async fn sweep_expires_and_purges(db: TestDatabase) {
     assert!(h.engine.authenticate(&live).await.is_ok());
     h.clock.advance(Duration::from_secs(2 * 3600));
     let report = h.engine.sweep_sessions(Duration::from_secs(3600)).await.unwrap();
-    assert_eq!(report, switchboard::sessions::SweepReport { expired: 1, deleted: 1 }, "the live one idled out; the old one is purged");
-    assert!(matches!(h.engine.authenticate(&stale).await, Err(Error::Unauthenticated)), "purged sessions are simply unknown");
+    assert_eq!(
+        report,
+        switchboard::sessions::SweepReport { expired: 1, deleted: 1 },
+        "the live one idled out; the old one is purged"
+    );
+    assert!(
+        matches!(h.engine.authenticate(&stale).await, Err(Error::Unauthenticated)),
+        "purged sessions are simply unknown"
+    );
 }
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() { super::$name(super::TestDatabase::sqlite().await).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() { super::$name(super::TestDatabase::postgres().await).await })*
-        }
-    };
-}
-
-on_both_backends!(
+switchboard::on_both_backends!(
     register_login_logout,
     duplicate_email_is_refused,
     unknown_email_and_wrong_password_look_the_same,

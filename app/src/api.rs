@@ -9,7 +9,9 @@ use leptos::prelude::*;
 use server_fn::codec::GetUrl;
 
 #[cfg(feature = "ssr")]
-use crate::ssr::{app_context, append_header, draft_view, fail, no_store, platform_view, request_auth, require_session, respond, state_view};
+use crate::ssr::{
+    app_context, append_header, draft_view, fail, no_store, platform_view, request_auth, require_session, respond, state_view,
+};
 #[cfg(feature = "ssr")]
 use switchboard::domain as d;
 
@@ -48,7 +50,11 @@ pub async fn current_session() -> Result<SessionSnapshot, ApiError> {
         Ok(session) => match ctx.engine.state_of(session).await {
             Ok(state) => {
                 let csrf = auth.csrf_token.clone();
-                return Ok(SessionSnapshot { state: Some(state_view(&ctx, state, csrf.clone())), ended: None, csrf_token: csrf });
+                return Ok(SessionSnapshot {
+                    state: Some(state_view(&ctx, state, csrf.clone())),
+                    ended: None,
+                    csrf_token: csrf,
+                });
             }
             Err(switchboard::Error::SessionExpired) => AuthFailure::Expired,
             Err(switchboard::Error::SessionRevoked) => AuthFailure::Revoked,
@@ -61,8 +67,14 @@ pub async fn current_session() -> Result<SessionSnapshot, ApiError> {
         append_header(http::header::SET_COOKIE, ctx.cookies.clear(ctx.cookies.session_name()));
     }
     // Signed out: the token is bound to the pre-session, which is what the next login needs.
-    let csrf = ctx.csrf.token_for(switchboard::csrf::CsrfBinding::PreSession(auth.pre_session.expose()));
-    Ok(SessionSnapshot { state: None, ended: Some(ended.to_api_error().code().to_owned()), csrf_token: csrf })
+    let csrf = ctx
+        .csrf
+        .token_for(switchboard::csrf::CsrfBinding::PreSession(auth.pre_session.expose()));
+    Ok(SessionSnapshot {
+        state: None,
+        ended: Some(ended.to_api_error().code().to_owned()),
+        csrf_token: csrf,
+    })
 }
 
 /// Signs in. Always issues a new session token and ends the one the browser held.
@@ -73,8 +85,15 @@ pub async fn login(email: String, password: String) -> Result<SessionState, ApiE
     let ctx = app_context()?;
     let auth = request_auth()?;
     let password = d::Password::parse_attempt(&password).map_err(|e| fail(&ctx, e))?;
-    let (token, state) = ctx.engine.login(&email, password, auth.meta.clone(), auth.token.as_ref()).await.map_err(|e| fail(&ctx, e))?;
-    append_header(http::header::SET_COOKIE, ctx.cookies.set(ctx.cookies.session_name(), token.expose()));
+    let (token, state) = ctx
+        .engine
+        .login(&email, password, auth.meta.clone(), auth.token.as_ref())
+        .await
+        .map_err(|e| fail(&ctx, e))?;
+    append_header(
+        http::header::SET_COOKIE,
+        ctx.cookies.set(ctx.cookies.session_name(), token.expose()),
+    );
     let csrf = ctx.csrf.token_for(CsrfBinding::Session(&state.session.public_id));
     leptos_axum::redirect("/");
     Ok(state_view(&ctx, state, csrf))
@@ -87,15 +106,35 @@ pub async fn register(email: String, password: String, display_name: String) -> 
     no_store();
     let ctx = app_context()?;
     if !ctx.features.registration {
-        return Err(respond(ApiError::new("registration_closed", "this server does not accept new accounts")));
+        return Err(respond(ApiError::new(
+            "registration_closed",
+            "this server does not accept new accounts",
+        )));
     }
     let auth = request_auth()?;
-    let parsed = (|| Ok((d::Email::parse(&email)?, d::Password::parse_new(&password)?, d::DisplayName::parse(&display_name)?)))();
+    let parsed = (|| {
+        Ok((
+            d::Email::parse(&email)?,
+            d::Password::parse_new(&password)?,
+            d::DisplayName::parse(&display_name)?,
+        ))
+    })();
     let (email, password, name) = parsed.map_err(|e| fail(&ctx, e))?;
-    let user = ctx.engine.register(&email, password, &name, false).await.map_err(|e| fail(&ctx, e))?;
-    let (token, session) = ctx.engine.start_session(user.id, auth.meta.clone(), auth.token.as_ref()).await.map_err(|e| fail(&ctx, e))?;
+    let user = ctx
+        .engine
+        .register(&email, password, &name, false)
+        .await
+        .map_err(|e| fail(&ctx, e))?;
+    let (token, session) = ctx
+        .engine
+        .start_session(user.id, auth.meta.clone(), auth.token.as_ref())
+        .await
+        .map_err(|e| fail(&ctx, e))?;
     let state = ctx.engine.state_of(&session).await.map_err(|e| fail(&ctx, e))?;
-    append_header(http::header::SET_COOKIE, ctx.cookies.set(ctx.cookies.session_name(), token.expose()));
+    append_header(
+        http::header::SET_COOKIE,
+        ctx.cookies.set(ctx.cookies.session_name(), token.expose()),
+    );
     let csrf = ctx.csrf.token_for(CsrfBinding::Session(&state.session.public_id));
     leptos_axum::redirect("/");
     Ok(state_view(&ctx, state, csrf))
@@ -120,7 +159,11 @@ pub async fn logout() -> Result<(), ApiError> {
 pub async fn switch_platform(platform_id: i64, #[server(default)] expected_version: Option<i64>) -> Result<SessionState, ApiError> {
     no_store();
     let (ctx, session) = require_session()?;
-    let state = ctx.engine.switch_platform(&session, platform_id, expected_version).await.map_err(|e| fail(&ctx, e))?;
+    let state = ctx
+        .engine
+        .switch_platform(&session, platform_id, expected_version)
+        .await
+        .map_err(|e| fail(&ctx, e))?;
     Ok(state_view(&ctx, state, request_auth()?.csrf_token))
 }
 
@@ -146,7 +189,11 @@ pub async fn rename_platform(platform_id: i64, label: String) -> Result<Platform
     no_store();
     let (ctx, session) = require_session()?;
     let label = d::PlatformLabel::parse(&label).map_err(|e| fail(&ctx, e))?;
-    let platform = ctx.engine.rename_platform(&session, platform_id, label).await.map_err(|e| fail(&ctx, e))?;
+    let platform = ctx
+        .engine
+        .rename_platform(&session, platform_id, label)
+        .await
+        .map_err(|e| fail(&ctx, e))?;
     Ok(platform_view(&platform))
 }
 
@@ -183,7 +230,11 @@ pub async fn edit_draft(draft_id: i64, title: String, body: String) -> Result<Dr
     let (ctx, session) = require_session()?;
     let parsed = (|| Ok((d::DraftTitle::parse(&title)?, d::DraftBody::parse(&body)?)))();
     let (title, body) = parsed.map_err(|e| fail(&ctx, e))?;
-    let draft = ctx.engine.edit_draft(&session, draft_id, title, body).await.map_err(|e| fail(&ctx, e))?;
+    let draft = ctx
+        .engine
+        .edit_draft(&session, draft_id, title, body)
+        .await
+        .map_err(|e| fail(&ctx, e))?;
     Ok(draft_view(&draft))
 }
 

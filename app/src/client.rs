@@ -27,7 +27,10 @@ pub fn page_csrf_token() -> Option<String> {
 /// Replaces the page's CSRF token (browser only), e.g. after the session changed.
 pub fn set_page_csrf_token(token: &str) {
     #[cfg(feature = "hydrate")]
-    if let Some(meta) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.query_selector("meta[name=csrf-token]").ok().flatten()) {
+    if let Some(meta) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.query_selector("meta[name=csrf-token]").ok().flatten())
+    {
         let _ = meta.set_attribute("content", token);
     }
     #[cfg(not(feature = "hydrate"))]
@@ -54,7 +57,10 @@ where
         path: &str,
     ) -> impl Future<
         Output = Result<
-            (impl Stream<Item = Result<server_fn::Bytes, server_fn::Bytes>> + Send + 'static, impl Sink<server_fn::Bytes> + Send + 'static),
+            (
+                impl Stream<Item = Result<server_fn::Bytes, server_fn::Bytes>> + Send + 'static,
+                impl Sink<server_fn::Bytes> + Send + 'static,
+            ),
             E,
         >,
     > + Send {

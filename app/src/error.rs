@@ -27,7 +27,14 @@ pub struct ErrorBody {
 
 impl ApiError {
     pub fn new(code: &str, message: impl Into<String>) -> Self {
-        Self { error: ErrorBody { code: code.to_owned(), message: message.into(), field: None, current: None } }
+        Self {
+            error: ErrorBody {
+                code: code.to_owned(),
+                message: message.into(),
+                field: None,
+                current: None,
+            },
+        }
     }
 
     pub fn code(&self) -> &str {
@@ -77,9 +84,10 @@ impl FromServerFnError for ApiError {
             ServerFnErrorErr::Registration(m) => ApiError::new("not_found", m),
             ServerFnErrorErr::Request(m) => ApiError::new("network_error", format!("the server could not be reached: {m}")),
             ServerFnErrorErr::Deserialization(m) => ApiError::new("bad_response", format!("the server's answer was not understood: {m}")),
-            ServerFnErrorErr::Serialization(m) | ServerFnErrorErr::Response(m) | ServerFnErrorErr::ServerError(m) | ServerFnErrorErr::MiddlewareError(m) => {
-                ApiError::new("internal", m)
-            }
+            ServerFnErrorErr::Serialization(m)
+            | ServerFnErrorErr::Response(m)
+            | ServerFnErrorErr::ServerError(m)
+            | ServerFnErrorErr::MiddlewareError(m) => ApiError::new("internal", m),
         };
         #[cfg(feature = "ssr")]
         crate::ssr::respond_with_status(&err);
@@ -93,7 +101,15 @@ mod tests {
 
     #[test]
     fn codes_map_to_client_or_server_statuses() {
-        for code in ["bad_request", "unauthenticated", "csrf_failed", "not_found", "version_conflict", "invalid_input", "payload_too_large"] {
+        for code in [
+            "bad_request",
+            "unauthenticated",
+            "csrf_failed",
+            "not_found",
+            "version_conflict",
+            "invalid_input",
+            "payload_too_large",
+        ] {
             assert!((400..500).contains(&status_for(code)), "{code}");
         }
         assert_eq!(status_for("unavailable"), 503);

@@ -1,9 +1,7 @@
 //! The session as components see it: one resource with the server's session state, refetched
 //! after every action that changes it, and the actions themselves.
 
-use crate::api::{
-    current_session, AddPlatform, Login, Logout, Register, RemovePlatform, RenamePlatform, SwitchPlatform,
-};
+use crate::api::{current_session, AddPlatform, Login, Logout, Register, RemovePlatform, RenamePlatform, SwitchPlatform};
 use crate::error::ApiError;
 use crate::models::{SessionSnapshot, SessionState};
 use leptos::prelude::*;
@@ -49,7 +47,16 @@ impl SessionContext {
                 crate::client::set_page_csrf_token(&snapshot.csrf_token);
             }
         });
-        let ctx = Self { state, login, register, logout, switch, add_platform, rename_platform, remove_platform };
+        let ctx = Self {
+            state,
+            login,
+            register,
+            logout,
+            switch,
+            add_platform,
+            rename_platform,
+            remove_platform,
+        };
         provide_context(ctx);
         ctx
     }
@@ -77,6 +84,9 @@ pub fn signed_in(snapshot: Result<SessionSnapshot, ApiError>) -> Result<SessionS
     let snapshot = snapshot?;
     match snapshot.state {
         Some(state) => Ok(state),
-        None => Err(ApiError::new(snapshot.ended.as_deref().unwrap_or("unauthenticated"), "sign in to continue")),
+        None => Err(ApiError::new(
+            snapshot.ended.as_deref().unwrap_or("unauthenticated"),
+            "sign in to continue",
+        )),
     }
 }

@@ -40,11 +40,19 @@ pub struct CookiePolicy {
 
 impl CookiePolicy {
     pub fn session_name(&self) -> &'static str {
-        if self.secure { "__Host-sb_session" } else { "sb_session" }
+        if self.secure {
+            "__Host-sb_session"
+        } else {
+            "sb_session"
+        }
     }
 
     pub fn pre_session_name(&self) -> &'static str {
-        if self.secure { "__Host-sb_pre" } else { "sb_pre" }
+        if self.secure {
+            "__Host-sb_pre"
+        } else {
+            "sb_pre"
+        }
     }
 
     /// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, a browser-session cookie (the
@@ -249,7 +257,13 @@ pub fn rfc3339(t: Timestamp) -> String {
 }
 
 pub fn platform_view(p: &switchboard::platforms::Platform) -> PlatformView {
-    PlatformView { id: p.id, kind: p.kind.as_str().to_owned(), label: p.label.clone(), instance_url: p.instance_url.clone(), handle: p.handle.clone() }
+    PlatformView {
+        id: p.id,
+        kind: p.kind.as_str().to_owned(),
+        label: p.label.clone(),
+        instance_url: p.instance_url.clone(),
+        handle: p.handle.clone(),
+    }
 }
 
 pub fn draft_view(d: &switchboard::drafts::Draft) -> DraftView {
@@ -265,7 +279,12 @@ pub fn draft_view(d: &switchboard::drafts::Draft) -> DraftView {
 
 pub fn state_view(ctx: &AppContext, s: switchboard::SessionState, csrf_token: String) -> SessionState {
     SessionState {
-        user: UserView { id: s.user.id, email: s.user.email, display_name: s.user.display_name, is_admin: s.user.is_admin },
+        user: UserView {
+            id: s.user.id,
+            email: s.user.email,
+            display_name: s.user.display_name,
+            is_admin: s.user.is_admin,
+        },
         platform: s.platform.as_ref().map(platform_view),
         platforms: s.platforms.iter().map(platform_view).collect(),
         session: SessionView {

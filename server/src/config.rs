@@ -45,7 +45,9 @@ impl Span {
         let s = s.trim();
         let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
         let (digits, unit) = s.split_at(split);
-        let n: u64 = digits.parse().map_err(|_| format!("{s:?} is not a duration like 90s, 30m or 12h"))?;
+        let n: u64 = digits
+            .parse()
+            .map_err(|_| format!("{s:?} is not a duration like 90s, 30m or 12h"))?;
         let d = match unit.trim() {
             "" | "s" => Duration::from_secs(n),
             "ms" => Duration::from_millis(n),
@@ -106,7 +108,12 @@ pub struct PoolConfig {
 
 impl Default for PoolConfig {
     fn default() -> Self {
-        Self { max_connections: 8, min_connections: 0, acquire_timeout: Span(Duration::from_secs(3)), busy_timeout: Span(Duration::from_secs(5)) }
+        Self {
+            max_connections: 8,
+            min_connections: 0,
+            acquire_timeout: Span(Duration::from_secs(3)),
+            busy_timeout: Span(Duration::from_secs(5)),
+        }
     }
 }
 
@@ -121,7 +128,10 @@ pub struct FeatureConfig {
 
 impl Default for FeatureConfig {
     fn default() -> Self {
-        Self { registration: true, cross_tab_sync: true }
+        Self {
+            registration: true,
+            cross_tab_sync: true,
+        }
     }
 }
 
@@ -186,7 +196,10 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn new(key: impl Into<String>, problem: impl Into<String>) -> Self {
-        Self { key: key.into(), problem: problem.into() }
+        Self {
+            key: key.into(),
+            problem: problem.into(),
+        }
     }
 }
 
@@ -219,12 +232,18 @@ fn env_value(raw: &str) -> toml::Value {
     match raw {
         "true" => toml::Value::Boolean(true),
         "false" => toml::Value::Boolean(false),
-        _ => raw.parse::<i64>().map(toml::Value::Integer).unwrap_or_else(|_| toml::Value::String(raw.to_owned())),
+        _ => raw
+            .parse::<i64>()
+            .map(toml::Value::Integer)
+            .unwrap_or_else(|_| toml::Value::String(raw.to_owned())),
     }
 }
 
 fn defaults_for(profile: Profile) -> Settings {
-    let mut s = Settings { profile: Some(profile), ..Settings::default() };
+    let mut s = Settings {
+        profile: Some(profile),
+        ..Settings::default()
+    };
     match profile {
         Profile::Dev => {}
         Profile::Test => {
@@ -248,9 +267,14 @@ impl Settings {
         // Every override as (dotted key, value, where it came from), applied in order.
         let mut overrides: Vec<(String, toml::Value, String)> = Vec::new();
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::new("config", format!("cannot read {}: {e}", path.display())))?;
-            let table: toml::Table = text.parse().map_err(|e| ConfigError::new("config", format!("{} is not valid TOML: {e}", path.display())))?;
-            flatten("", table, &mut |key, value| overrides.push((key, value, path.display().to_string())));
+            let text =
+                std::fs::read_to_string(path).map_err(|e| ConfigError::new("config", format!("cannot read {}: {e}", path.display())))?;
+            let table: toml::Table = text
+                .parse()
+                .map_err(|e| ConfigError::new("config", format!("{} is not valid TOML: {e}", path.display())))?;
+            flatten("", table, &mut |key, value| {
+                overrides.push((key, value, path.display().to_string()))
+            });
         }
         for (var, raw) in env {
             if NOT_SETTINGS.contains(&var.as_str()) || TOOLING_PREFIXES.iter().any(|p| var.starts_with(p)) {
@@ -325,7 +349,10 @@ impl Settings {
         }
         if self.profile() == Profile::Prod {
             if !self.cookie_secure {
-                return err("cookie_secure", "must be true in the prod profile: without Secure, session cookies travel over plain HTTP");
+                return err(
+                    "cookie_secure",
+                    "must be true in the prod profile: without Secure, session cookies travel over plain HTTP",
+                );
             }
             if self.public_origin.as_deref().is_some_and(|o| o.starts_with("http://")) {
                 return err("public_origin", "must be https:// in the prod profile");
@@ -391,8 +418,13 @@ fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) {
 
 /// `postgres://user:secret@host/db` → `postgres://user:****@host/db`.
 pub fn mask_url_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let (authority, tail) = rest.split_once('/').map(|(a, t)| (a, format!("/{t}"))).unwrap_or((rest, String::new()));
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = rest
+        .split_once('/')
+        .map(|(a, t)| (a, format!("/{t}")))
+        .unwrap_or((rest, String::new()));
     match authority.rsplit_once('@') {
         Some((creds, host)) => match creds.split_once(':') {
             Some((user, _)) => format!("{scheme}://{user}:****@{host}{tail}"),
@@ -424,11 +456,20 @@ mod tests {
     fn environment_overrides_file_overrides_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("switchboard.toml");
-        std::fs::write(&file, "idle_timeout = \"10m\"\nbind = \"127.0.0.1:4000\"\n[pool]\nmax_connections = 3\n").unwrap();
+        std::fs::write(
+            &file,
+            "idle_timeout = \"10m\"\nbind = \"127.0.0.1:4000\"\n[pool]\nmax_connections = 3\n",
+        )
+        .unwrap();
         let s = Settings::load(
             Profile::Test,
             Some(&file),
-            &env(&[("SWITCHBOARD_BIND", "127.0.0.1:5000"), ("SWITCHBOARD_POOL_ACQUIRE_TIMEOUT", "250ms"), ("SWITCHBOARD_FEATURE_REGISTRATION", "false"), ("SWITCHBOARD_TEST_POSTGRES_URL", "ignored")]),
+            &env(&[
+                ("SWITCHBOARD_BIND", "127.0.0.1:5000"),
+                ("SWITCHBOARD_POOL_ACQUIRE_TIMEOUT", "250ms"),
+                ("SWITCHBOARD_FEATURE_REGISTRATION", "false"),
+                ("SWITCHBOARD_TEST_POSTGRES_URL", "ignored"),
+            ]),
         )
         .unwrap();
         assert_eq!(s.idle_timeout.0, Duration::from_secs(600));
@@ -472,9 +513,17 @@ mod tests {
 
     #[test]
     fn masked_output_hides_database_passwords() {
-        assert_eq!(mask_url_password("postgres://app:s3cret@db:5432/sb"), "postgres://app:****@db:5432/sb");
+        assert_eq!(
+            mask_url_password("postgres://app:s3cret@db:5432/sb"),
+            "postgres://app:****@db:5432/sb"
+        );
         assert_eq!(mask_url_password("sqlite://data/x.db"), "sqlite://data/x.db");
-        let s = Settings::load(Profile::Dev, None, &env(&[("SWITCHBOARD_DATABASE_URL", "postgres://app:s3cret@db/sb")])).unwrap();
+        let s = Settings::load(
+            Profile::Dev,
+            None,
+            &env(&[("SWITCHBOARD_DATABASE_URL", "postgres://app:s3cret@db/sb")]),
+        )
+        .unwrap();
         assert!(!s.masked_toml().contains("s3cret"));
     }
 }

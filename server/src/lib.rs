@@ -40,8 +40,13 @@ pub async fn build_state(settings: Settings, db: Db, clock: Arc<dyn Clock>) -> R
     let ctx = AppContext {
         engine,
         csrf,
-        cookies: CookiePolicy { secure: settings.cookie_secure },
-        features: Features { registration: settings.features.registration, cross_tab_sync: settings.features.cross_tab_sync },
+        cookies: CookiePolicy {
+            secure: settings.cookie_secure,
+        },
+        features: Features {
+            registration: settings.features.registration,
+            cross_tab_sync: settings.features.cross_tab_sync,
+        },
     };
     let leptos_options = LeptosOptions::builder()
         .output_name("switchboard")
@@ -49,7 +54,11 @@ pub async fn build_state(settings: Settings, db: Db, clock: Arc<dyn Clock>) -> R
         .site_pkg_dir("pkg")
         .site_addr(settings.bind)
         .build();
-    Ok(AppState { leptos_options, ctx, settings: Arc::new(settings) })
+    Ok(AppState {
+        leptos_options,
+        ctx,
+        settings: Arc::new(settings),
+    })
 }
 
 pub async fn build_default_state(settings: Settings) -> Result<AppState, switchboard::Error> {

@@ -82,13 +82,20 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     let result = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(settings).await,
             Command::Migrate => migrate(settings).await,
-            Command::User { command: UserCommand::Add { email, name, admin } } => add_user(settings, email, name, admin).await,
-            Command::Config { command: ConfigCommand::Check } => {
+            Command::User {
+                command: UserCommand::Add { email, name, admin },
+            } => add_user(settings, email, name, admin).await,
+            Command::Config {
+                command: ConfigCommand::Check,
+            } => {
                 // A closed pipe (`| head`) is not an error worth a panic.
                 let mut out = std::io::stdout().lock();
                 let _ = write!(out, "{}# ok: the settings are valid\n", settings.masked_toml());
@@ -107,7 +114,10 @@ fn main() -> ExitCode {
 
 async fn migrate(settings: Settings) -> Result<(), String> {
     switchboard_server::open_database(&settings).await.map_err(|e| e.to_string())?;
-    println!("migrations applied to {}", switchboard_server::config::mask_url_password(&settings.database_url));
+    println!(
+        "migrations applied to {}",
+        switchboard_server::config::mask_url_password(&settings.database_url)
+    );
     Ok(())
 }
 
@@ -121,12 +131,20 @@ async fn add_user(settings: Settings, email: String, name: Option<String>, admin
         let _ = std::io::stderr().flush();
     }
     let mut line = String::new();
-    stdin.lock().read_line(&mut line).map_err(|e| format!("cannot read the password: {e}"))?;
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password: {e}"))?;
     let password = Password::parse_new(line.trim_end_matches(['\r', '\n'])).map_err(|e| e.to_string())?;
     let db = switchboard_server::open_database(&settings).await.map_err(|e| e.to_string())?;
     let engine = switchboard::Engine::new(db, settings.session_policy(), std::sync::Arc::new(switchboard::SystemClock));
     let user = engine.register(&email, password, &name, admin).await.map_err(|e| e.to_string())?;
-    println!("created {} (id {}){}", user.email, user.id, if admin { " as administrator" } else { "" });
+    println!(
+        "created {} (id {}){}",
+        user.email,
+        user.id,
+        if admin { " as administrator" } else { "" }
+    );
     Ok(())
 }
 
@@ -143,7 +161,9 @@ async fn serve(settings: Settings) -> Result<(), String> {
         tracing::info!("seeded a demo account with two platforms");
     }
     switchboard_server::spawn_cleanup(&state);
-    let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| format!("cannot listen on {bind}: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|e| format!("cannot listen on {bind}: {e}"))?;
     if profile == Profile::Dev {
         tracing::info!(
             "sign in at http://{bind}/login as {} with password {} (dev profile demo account)",

@@ -11,7 +11,9 @@ use switchboard::testing::TestDatabase;
 async fn session_cookie(app: &TestApp, b: &support::Browser) -> String {
     let _ = app;
     // The cookie store does not expose values; read it back through a fresh login response.
-    let res = b.post("/api/login", &[("email", "keeper@example.org"), ("password", PASSWORD)]).await;
+    let res = b
+        .post("/api/login", &[("email", "keeper@example.org"), ("password", PASSWORD)])
+        .await;
     let cookie = res.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
     cookie.split(';').next().unwrap().to_owned()
 }
@@ -33,7 +35,14 @@ async fn session_lifecycle(db: TestDatabase) {
     for key in ["user", "platform", "platforms", "session", "csrf_token", "server_time"] {
         assert!(state.get(key).is_some(), "session_state lacks {key}: {state}");
     }
-    for key in ["id", "created_at", "last_seen_at", "idle_expires_at", "absolute_expires_at", "version"] {
+    for key in [
+        "id",
+        "created_at",
+        "last_seen_at",
+        "idle_expires_at",
+        "absolute_expires_at",
+        "version",
+    ] {
         assert!(state["session"].get(key).is_some(), "session lacks {key}");
     }
     assert_eq!(state["session"]["version"], 1);
@@ -57,9 +66,21 @@ async fn login_rotates_and_old_cookie_is_dead(db: TestDatabase) {
     b.refresh_csrf().await;
     let new = session_cookie(&app, &b).await;
     assert_ne!(old, new, "every login issues a new token");
-    let res = app.bare().get(app.url("/api/session_state")).headers(cookie_header(&old)).send().await.unwrap();
+    let res = app
+        .bare()
+        .get(app.url("/api/session_state"))
+        .headers(cookie_header(&old))
+        .send()
+        .await
+        .unwrap();
     assert_error(res, StatusCode::UNAUTHORIZED, "session_revoked").await;
-    let res = app.bare().get(app.url("/api/session_state")).headers(cookie_header(&new)).send().await.unwrap();
+    let res = app
+        .bare()
+        .get(app.url("/api/session_state"))
+        .headers(cookie_header(&new))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 }
 
@@ -69,9 +90,13 @@ async fn wrong_password_and_unknown_email_answer_alike(db: TestDatabase) {
     b.register("bea@example.org").await;
     b.post("/api/logout", &[]).await;
     b.refresh_csrf().await;
-    let wrong = b.post("/api/login", &[("email", "bea@example.org"), ("password", "not the password")]).await;
+    let wrong = b
+        .post("/api/login", &[("email", "bea@example.org"), ("password", "not the password")])
+        .await;
     let wrong = assert_error(wrong, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
-    let unknown = b.post("/api/login", &[("email", "nobody@example.org"), ("password", PASSWORD)]).await;
+    let unknown = b
+        .post("/api/login", &[("email", "nobody@example.org"), ("password", PASSWORD)])
+        .await;
     let unknown = assert_error(unknown, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
     assert_eq!(wrong, unknown);
 }
@@ -84,7 +109,13 @@ async fn idle_and_absolute_expiry_over_http(db: TestDatabase) {
     assert_eq!(b.state().await.0, StatusCode::OK);
     app.clock.advance(Duration::from_secs(11 * 60));
     let res = b.get("/api/session_state").await;
-    assert!(res.headers().get_all("set-cookie").iter().any(|c| c.to_str().unwrap().contains("Max-Age=0")), "the dead cookie is cleared");
+    assert!(
+        res.headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().contains("Max-Age=0")),
+        "the dead cookie is cleared"
+    );
     assert_error(res, StatusCode::UNAUTHORIZED, "session_expired").await;
 
     let mut b = app.browser().await;
@@ -101,13 +132,36 @@ async fn bad_cookies_are_401_not_500(db: TestDatabase) {
     let app = spawn_app(db, &[]).await;
     let well_formed_but_unknown = format!("sb_session={}", "A".repeat(43));
     let huge = format!("sb_session={}", "x".repeat(6000));
-    for cookie in ["sb_session=garbage", "sb_session=", "sb_session=%00%ff", well_formed_but_unknown.as_str(), huge.as_str(), "sb_session"] {
-        let res = app.bare().get(app.url("/api/session_state")).headers(cookie_header(cookie)).send().await.unwrap();
+    for cookie in [
+        "sb_session=garbage",
+        "sb_session=",
+        "sb_session=%00%ff",
+        well_formed_but_unknown.as_str(),
+        huge.as_str(),
+        "sb_session",
+    ] {
+        let res = app
+            .bare()
+            .get(app.url("/api/session_state"))
+            .headers(cookie_header(cookie))
+            .send()
+            .await
+            .unwrap();
         assert_error(res, StatusCode::UNAUTHORIZED, "unauthenticated").await;
     }
     let oversized = format!("sb_session={}", "x".repeat(200_000));
-    let res = app.bare().get(app.url("/api/session_state")).headers(cookie_header(&oversized)).send().await.unwrap();
-    assert!(res.status().is_client_error(), "an absurd header is refused as a client error, got {}", res.status());
+    let res = app
+        .bare()
+        .get(app.url("/api/session_state"))
+        .headers(cookie_header(&oversized))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        res.status().is_client_error(),
+        "an absurd header is refused as a client error, got {}",
+        res.status()
+    );
 }
 
 async fn csrf_is_required_everywhere(db: TestDatabase) {
@@ -120,18 +174,49 @@ async fn csrf_is_required_everywhere(db: TestDatabase) {
 
     let res = b.http.post(b.url("/api/login")).form(&login).send().await.unwrap();
     assert_error(res, StatusCode::FORBIDDEN, "csrf_failed").await;
-    let res = b.http.post(b.url("/api/login")).header("X-CSRF-Token", "forged").form(&login).send().await.unwrap();
+    let res = b
+        .http
+        .post(b.url("/api/login"))
+        .header("X-CSRF-Token", "forged")
+        .form(&login)
+        .send()
+        .await
+        .unwrap();
     assert_error(res, StatusCode::FORBIDDEN, "csrf_failed").await;
-    let res = b.http.post(b.url("/api/login")).header("X-CSRF-Token", &b.csrf).header("Origin", "https://evil.example").form(&login).send().await.unwrap();
+    let res = b
+        .http
+        .post(b.url("/api/login"))
+        .header("X-CSRF-Token", &b.csrf)
+        .header("Origin", "https://evil.example")
+        .form(&login)
+        .send()
+        .await
+        .unwrap();
     assert_error(res, StatusCode::FORBIDDEN, "csrf_failed").await;
-    let res = b.http.post(b.url("/api/login")).header("X-CSRF-Token", &b.csrf).header("Sec-Fetch-Site", "cross-site").form(&login).send().await.unwrap();
+    let res = b
+        .http
+        .post(b.url("/api/login"))
+        .header("X-CSRF-Token", &b.csrf)
+        .header("Sec-Fetch-Site", "cross-site")
+        .form(&login)
+        .send()
+        .await
+        .unwrap();
     assert_error(res, StatusCode::FORBIDDEN, "csrf_failed").await;
 
     // The form field works as well as the header, and a same-origin Origin is accepted.
     let mut with_field = login.to_vec();
     with_field.push(("csrf_token", &b.csrf));
     let origin = app.base.clone();
-    let res = b.http.post(b.url("/api/login")).header("Origin", origin).header("Sec-Fetch-Site", "same-origin").form(&with_field).send().await.unwrap();
+    let res = b
+        .http
+        .post(b.url("/api/login"))
+        .header("Origin", origin)
+        .header("Sec-Fetch-Site", "same-origin")
+        .form(&with_field)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 
     // After login the pre-session token no longer counts.
@@ -145,7 +230,12 @@ impl support::Browser {
         self.http
             .post(self.url("/api/add_platform"))
             .header("X-CSRF-Token", token)
-            .form(&[("kind", "other"), ("label", "X"), ("instance_url", "https://x.org"), ("handle", "x")])
+            .form(&[
+                ("kind", "other"),
+                ("label", "X"),
+                ("instance_url", "https://x.org"),
+                ("handle", "x"),
+            ])
             .send()
             .await
             .unwrap()
@@ -165,21 +255,54 @@ async fn switch_is_compare_and_set_over_http(db: TestDatabase) {
     let (_, s) = b.state().await;
     let v = s["session"]["version"].as_i64().unwrap();
 
-    let res = b.post("/api/switch_platform", &[("platform_id", &c.to_string()), ("expected_version", &v.to_string())]).await;
+    let res = b
+        .post(
+            "/api/switch_platform",
+            &[("platform_id", &c.to_string()), ("expected_version", &v.to_string())],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let switched: Value = res.json().await.unwrap();
     assert_eq!(switched["platform"]["id"], c);
     assert_eq!(switched["session"]["version"], v + 1);
 
-    let res = b.post("/api/switch_platform", &[("platform_id", &a.to_string()), ("expected_version", &v.to_string())]).await;
+    let res = b
+        .post(
+            "/api/switch_platform",
+            &[("platform_id", &a.to_string()), ("expected_version", &v.to_string())],
+        )
+        .await;
     let body = assert_error(res, StatusCode::CONFLICT, "version_conflict").await;
-    assert_eq!(body["error"]["current"]["platform"]["id"], c, "a conflict carries the current state");
+    assert_eq!(
+        body["error"]["current"]["platform"]["id"], c,
+        "a conflict carries the current state"
+    );
     assert_eq!(body["error"]["current"]["session"]["version"], v + 1);
 
-    assert_error(b.post("/api/switch_platform", &[("platform_id", &foreign.to_string())]).await, StatusCode::NOT_FOUND, "not_found").await;
-    assert_error(b.post("/api/switch_platform", &[("platform_id", "424242")]).await, StatusCode::NOT_FOUND, "not_found").await;
-    assert_error(b.post("/api/switch_platform", &[("platform_id", "abc")]).await, StatusCode::BAD_REQUEST, "bad_request").await;
-    assert_error(b.post("/api/switch_platform", &[("platform_id", "0")]).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await;
+    assert_error(
+        b.post("/api/switch_platform", &[("platform_id", &foreign.to_string())]).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    assert_error(
+        b.post("/api/switch_platform", &[("platform_id", "424242")]).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    assert_error(
+        b.post("/api/switch_platform", &[("platform_id", "abc")]).await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    assert_error(
+        b.post("/api/switch_platform", &[("platform_id", "0")]).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_input",
+    )
+    .await;
     assert_error(b.post("/api/switch_platform", &[]).await, StatusCode::BAD_REQUEST, "bad_request").await;
     let res = b.post("/api/switch_platform", &[("platform_id", &a.to_string())]).await;
     assert_eq!(res.status(), StatusCode::OK, "without expected_version the switch is unconditional");
@@ -189,23 +312,81 @@ async fn malformed_requests_are_4xx_json(db: TestDatabase) {
     let app = spawn_app(db, &[("SWITCHBOARD_MAX_BODY_BYTES", "4096")]).await;
     let mut b = app.browser().await;
     b.register("gil@example.org").await;
-    let body = assert_error(b.post("/api/add_draft", &[("title", "t"), ("body", "b"), ("platform_id", "3")]).await, StatusCode::BAD_REQUEST, "bad_request").await;
+    let body = assert_error(
+        b.post("/api/add_draft", &[("title", "t"), ("body", "b"), ("platform_id", "3")])
+            .await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
     assert_eq!(body["error"]["field"], "platform_id");
-    let dup = b.http.post(b.url("/api/add_draft")).header("X-CSRF-Token", &b.csrf).header("Content-Type", "application/x-www-form-urlencoded").body("title=a&title=b&body=c").send().await.unwrap();
+    let dup = b
+        .http
+        .post(b.url("/api/add_draft"))
+        .header("X-CSRF-Token", &b.csrf)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("title=a&title=b&body=c")
+        .send()
+        .await
+        .unwrap();
     assert_error(dup, StatusCode::BAD_REQUEST, "bad_request").await;
-    let json = b.http.post(b.url("/api/add_draft")).header("X-CSRF-Token", &b.csrf).json(&serde_json::json!({"title": "t", "body": "b"})).send().await.unwrap();
+    let json = b
+        .http
+        .post(b.url("/api/add_draft"))
+        .header("X-CSRF-Token", &b.csrf)
+        .json(&serde_json::json!({"title": "t", "body": "b"}))
+        .send()
+        .await
+        .unwrap();
     assert_error(json, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
     let big = "b".repeat(10_000);
-    assert_error(b.post("/api/add_draft", &[("title", "t"), ("body", &big)]).await, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
-    let bad_utf8 = b.http.post(b.url("/api/add_draft")).header("X-CSRF-Token", &b.csrf).header("Content-Type", "application/x-www-form-urlencoded").body(vec![b't', b'=', 0xff, 0xfe]).send().await.unwrap();
+    assert_error(
+        b.post("/api/add_draft", &[("title", "t"), ("body", &big)]).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    )
+    .await;
+    let bad_utf8 = b
+        .http
+        .post(b.url("/api/add_draft"))
+        .header("X-CSRF-Token", &b.csrf)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(vec![b't', b'=', 0xff, 0xfe])
+        .send()
+        .await
+        .unwrap();
     assert_error(bad_utf8, StatusCode::BAD_REQUEST, "bad_request").await;
-    assert_error(b.post("/api/add_draft", &[("title", "only a title")]).await, StatusCode::BAD_REQUEST, "bad_request").await;
-    assert_error(b.post("/api/add_draft", &[("title", "t"), ("body", "b")]).await, StatusCode::CONFLICT, "no_active_platform").await;
+    assert_error(
+        b.post("/api/add_draft", &[("title", "only a title")]).await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    assert_error(
+        b.post("/api/add_draft", &[("title", "t"), ("body", "b")]).await,
+        StatusCode::CONFLICT,
+        "no_active_platform",
+    )
+    .await;
     b.add_platform("P").await;
-    let body = assert_error(b.post("/api/add_draft", &[("title", ""), ("body", "b")]).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await;
+    let body = assert_error(
+        b.post("/api/add_draft", &[("title", ""), ("body", "b")]).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_input",
+    )
+    .await;
     assert_eq!(body["error"]["field"], "title");
     let body = assert_error(
-        b.post("/api/add_platform", &[("kind", "myspace"), ("label", "x"), ("instance_url", "https://x.org"), ("handle", "x")]).await,
+        b.post(
+            "/api/add_platform",
+            &[
+                ("kind", "myspace"),
+                ("label", "x"),
+                ("instance_url", "https://x.org"),
+                ("handle", "x"),
+            ],
+        )
+        .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid_input",
     )
@@ -213,7 +394,12 @@ async fn malformed_requests_are_4xx_json(db: TestDatabase) {
     assert_eq!(body["error"]["field"], "kind");
     assert_error(b.post("/api/no_such_function", &[]).await, StatusCode::NOT_FOUND, "not_found").await;
     assert_error(b.get("/api/no_such_thing").await, StatusCode::NOT_FOUND, "not_found").await;
-    assert_error(b.post("/api/delete_draft", &[("draft_id", "99999999999999999999999")]).await, StatusCode::BAD_REQUEST, "bad_request").await;
+    assert_error(
+        b.post("/api/delete_draft", &[("draft_id", "99999999999999999999999")]).await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
 }
 
 async fn plain_forms_redirect(db: TestDatabase) {
@@ -224,21 +410,43 @@ async fn plain_forms_redirect(db: TestDatabase) {
     b.refresh_csrf().await;
     let referer = app.url("/login");
     let form = |password: &'static str| [("email", "hal@example.org"), ("password", password)];
-    let res = b.http.post(b.url("/api/login")).header("Accept", "text/html").header("Referer", &referer).form(&{
-        let mut f = form("wrong password!").to_vec();
-        f.push(("csrf_token", &b.csrf));
-        f
-    }).send().await.unwrap();
+    let res = b
+        .http
+        .post(b.url("/api/login"))
+        .header("Accept", "text/html")
+        .header("Referer", &referer)
+        .form(&{
+            let mut f = form("wrong password!").to_vec();
+            f.push(("csrf_token", &b.csrf));
+            f
+        })
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::FOUND);
     let location = res.headers()["location"].to_str().unwrap();
-    assert!(location.starts_with(&referer) && location.contains("__err="), "errors go back to the form: {location}");
+    assert!(
+        location.starts_with(&referer) && location.contains("__err="),
+        "errors go back to the form: {location}"
+    );
     let page = b.get(&location[app.base.len()..]).await.text().await.unwrap();
-    assert!(page.contains("the email or password is not correct"), "the form shows the error without JavaScript");
-    let res = b.http.post(b.url("/api/login")).header("Accept", "text/html").header("Referer", &referer).form(&{
-        let mut f = form(PASSWORD).to_vec();
-        f.push(("csrf_token", &b.csrf));
-        f
-    }).send().await.unwrap();
+    assert!(
+        page.contains("the email or password is not correct"),
+        "the form shows the error without JavaScript"
+    );
+    let res = b
+        .http
+        .post(b.url("/api/login"))
+        .header("Accept", "text/html")
+        .header("Referer", &referer)
+        .form(&{
+            let mut f = form(PASSWORD).to_vec();
+            f.push(("csrf_token", &b.csrf));
+            f
+        })
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::FOUND);
     assert_eq!(res.headers()["location"], "/");
     let page = b.get("/").await.text().await.unwrap();
@@ -251,14 +459,31 @@ async fn pages_redirect_when_signed_out(db: TestDatabase) {
     let res = app.bare().get(app.url("/")).header("Accept", "text/html").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::FOUND);
     assert_eq!(res.headers()["location"], "/login");
-    let res = app.bare().get(app.url("/login")).header("Accept", "text/html").send().await.unwrap();
+    let res = app
+        .bare()
+        .get(app.url("/login"))
+        .header("Accept", "text/html")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(res.headers().get_all("set-cookie").iter().any(|c| c.to_str().unwrap().starts_with("sb_pre=")));
+    assert!(res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .any(|c| c.to_str().unwrap().starts_with("sb_pre=")));
     assert!(res.text().await.unwrap().contains(r#"name="csrf_token""#));
 }
 
 async fn exhausted_pool_answers_503(db: TestDatabase) {
-    let app = spawn_app(db, &[("SWITCHBOARD_POOL_MAX_CONNECTIONS", "1"), ("SWITCHBOARD_POOL_ACQUIRE_TIMEOUT", "200ms")]).await;
+    let app = spawn_app(
+        db,
+        &[
+            ("SWITCHBOARD_POOL_MAX_CONNECTIONS", "1"),
+            ("SWITCHBOARD_POOL_ACQUIRE_TIMEOUT", "200ms"),
+        ],
+    )
+    .await;
     let mut b = app.browser().await;
     b.register("ivy@example.org").await;
     let held = app.state.ctx.engine.db().reader().acquire().await.unwrap();
@@ -275,7 +500,10 @@ async fn drafts_follow_the_active_platform(db: TestDatabase) {
     b.register("jo@example.org").await;
     let p1 = b.add_platform("One").await;
     let p2 = b.add_platform("Two").await;
-    assert_eq!(b.post("/api/add_draft", &[("title", "for one"), ("body", "")]).await.status(), StatusCode::OK);
+    assert_eq!(
+        b.post("/api/add_draft", &[("title", "for one"), ("body", "")]).await.status(),
+        StatusCode::OK
+    );
     b.post("/api/switch_platform", &[("platform_id", &p2.to_string())]).await;
     let drafts: Value = b.get("/api/list_drafts").await.json().await.unwrap();
     assert_eq!(drafts, serde_json::json!([]));
@@ -303,31 +531,28 @@ async fn the_token_never_reaches_a_page_or_body(db: TestDatabase) {
     assert_eq!(token.len(), 43, "256-bit token, base64url");
     let bare = app.bare();
     for path in ["/", "/platforms", "/api/session_state", "/api/session"] {
-        let body = bare.get(app.url(path)).headers(cookie_header(&cookie)).send().await.unwrap().text().await.unwrap();
+        let body = bare
+            .get(app.url(path))
+            .headers(cookie_header(&cookie))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         assert!(!body.contains(&token), "{path} leaks the session token");
     }
     b.refresh_csrf().await;
-    let set_cookie = b.post("/api/login", &[("email", "keeper@example.org"), ("password", PASSWORD)]).await;
+    let set_cookie = b
+        .post("/api/login", &[("email", "keeper@example.org"), ("password", PASSWORD)])
+        .await;
     let header = set_cookie.headers()["set-cookie"].to_str().unwrap().to_owned();
     for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(header.contains(attr), "{header} lacks {attr}");
     }
 }
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::TestDatabase::sqlite().await).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::TestDatabase::postgres().await).await })*
-        }
-    };
-}
-
-on_both_backends!(
+switchboard::on_both_backends!(
     session_lifecycle,
     login_rotates_and_old_cookie_is_dead,
     wrong_password_and_unknown_email_answer_alike,

@@ -9,7 +9,12 @@ fn switchboard(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
 }
@@ -20,7 +25,14 @@ fn text(bytes: &[u8]) -> String {
 
 #[test]
 fn config_check_prints_settings_with_secrets_masked() {
-    let out = switchboard(&["config", "check"], &[("SWITCHBOARD_DATABASE_URL", "postgres://app:hunter2@db/sb"), ("SWITCHBOARD_IDLE_TIMEOUT", "20m")], "");
+    let out = switchboard(
+        &["config", "check"],
+        &[
+            ("SWITCHBOARD_DATABASE_URL", "postgres://app:hunter2@db/sb"),
+            ("SWITCHBOARD_IDLE_TIMEOUT", "20m"),
+        ],
+        "",
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("idle_timeout = \"20m\""), "{stdout}");
@@ -33,7 +45,11 @@ fn bad_settings_stop_with_the_key_named() {
     let out = switchboard(&["config", "check"], &[("SWITCHBOARD_ABSOLUTE_LIFETIME", "forever")], "");
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("absolute_lifetime"), "{}", text(&out.stderr));
-    let out = switchboard(&["config", "check"], &[("SWITCHBOARD_PROFILE", "prod"), ("SWITCHBOARD_COOKIE_SECURE", "false")], "");
+    let out = switchboard(
+        &["config", "check"],
+        &[("SWITCHBOARD_PROFILE", "prod"), ("SWITCHBOARD_COOKIE_SECURE", "false")],
+        "",
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("cookie_secure"), "{}", text(&out.stderr));
     let out = switchboard(&["serve"], &[("SWITCHBOARD_PROFILE", "staging")], "");
@@ -50,7 +66,11 @@ fn migrate_and_add_users() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(dir.path().join("nested/sb.db").exists());
 
-    let out = switchboard(&["user", "add", "--email", "Root@Example.org", "--admin"], &env, "a long admin password\n");
+    let out = switchboard(
+        &["user", "add", "--email", "Root@Example.org", "--admin"],
+        &env,
+        "a long admin password\n",
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("created root@example.org"), "{}", text(&out.stdout));
     assert!(text(&out.stdout).contains("administrator"));

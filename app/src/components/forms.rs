@@ -13,7 +13,11 @@ pub fn CsrfField() -> impl IntoView {
 /// Shows an action's error, if its last run failed.
 #[component]
 pub fn ErrorNote(#[prop(into)] error: Signal<Option<ApiError>>) -> impl IntoView {
-    move || error.get().map(|e| view! { <p class="error" role="alert">{e.message().to_owned()}</p> })
+    move || {
+        error
+            .get()
+            .map(|e| view! { <p class="error" role="alert">{e.message().to_owned()}</p> })
+    }
 }
 
 /// The error of `action`'s last run: from the action when JavaScript ran it, else from the URL

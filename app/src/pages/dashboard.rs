@@ -31,7 +31,15 @@ fn Dashboard(state: SessionState) -> impl IntoView {
     let edit = ServerAction::<EditDraft>::new();
     let delete = ServerAction::<DeleteDraft>::new();
     let drafts = Resource::new(
-        move || (s.switch.version().get(), s.remove_platform.version().get(), add.version().get(), edit.version().get(), delete.version().get()),
+        move || {
+            (
+                s.switch.version().get(),
+                s.remove_platform.version().get(),
+                add.version().get(),
+                edit.version().get(),
+                delete.version().get(),
+            )
+        },
         |_| list_drafts(),
     );
     let add_error = action_error(add);

@@ -20,7 +20,8 @@ use std::net::SocketAddr;
 
 pub fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
     let mut res = (status, axum::Json(ApiError::new(code, message))).into_response();
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }
 
@@ -49,7 +50,9 @@ pub async fn request_layer(State(state): State<AppState>, req: Request, next: Ne
             Ok(body) => {
                 // The body was re-encoded without `csrf_token`.
                 parts.headers.remove(header::CONTENT_LENGTH);
-                parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
+                parts
+                    .headers
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
                 body
             }
             Err(rejection) => return with_cookies(&state, &auth, rejection),
@@ -59,7 +62,8 @@ pub async fn request_layer(State(state): State<AppState>, req: Request, next: Ne
     parts.extensions.insert(auth.clone());
     let mut res = next.run(Request::from_parts(parts, body)).await;
     if path.starts_with("/api/") {
-        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     with_cookies(&state, &auth, res)
 }
@@ -67,7 +71,10 @@ pub async fn request_layer(State(state): State<AppState>, req: Request, next: Ne
 fn with_cookies(state: &AppState, auth: &RequestAuth, mut res: Response) -> Response {
     if auth.new_pre_session {
         let cookies = state.ctx.cookies;
-        res.headers_mut().append(header::SET_COOKIE, cookies.set(cookies.pre_session_name(), auth.pre_session.expose()));
+        res.headers_mut().append(
+            header::SET_COOKIE,
+            cookies.set(cookies.pre_session_name(), auth.pre_session.expose()),
+        );
     }
     res
 }
@@ -106,9 +113,13 @@ async fn check_unsafe(state: &AppState, headers: &HeaderMap, path: &str, body: B
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     let limit = state.settings.max_body_bytes;
-    let bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| json_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", &format!("the request body is larger than {limit} bytes")))?;
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            &format!("the request body is larger than {limit} bytes"),
+        )
+    })?;
     if !bytes.is_empty() && media != "application/x-www-form-urlencoded" {
         return Err(json_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -116,21 +127,29 @@ async fn check_unsafe(state: &AppState, headers: &HeaderMap, path: &str, body: B
             "send the fields form-encoded (application/x-www-form-urlencoded)",
         ));
     }
-    let text = std::str::from_utf8(&bytes).map_err(|_| json_error(StatusCode::BAD_REQUEST, "bad_request", "the request body is not valid UTF-8"))?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| json_error(StatusCode::BAD_REQUEST, "bad_request", "the request body is not valid UTF-8"))?;
 
     let mut seen = HashSet::new();
     let mut fields = Vec::new();
     let mut form_token = None;
     for (key, value) in form_urlencoded::parse(text.as_bytes()) {
         if !seen.insert(key.to_string()) {
-            return Err(json_error(StatusCode::BAD_REQUEST, "bad_request", &format!("the field `{key}` appears more than once")));
+            return Err(json_error(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                &format!("the field `{key}` appears more than once"),
+            ));
         }
         if key == "csrf_token" {
             form_token = Some(value.into_owned());
         } else if allowed.contains(&key.as_ref()) {
             fields.push((key.into_owned(), value.into_owned()));
         } else {
-            let mut e = ApiError::new("bad_request", format!("unknown field `{key}`; this endpoint takes: {}", allowed.join(", ")));
+            let mut e = ApiError::new(
+                "bad_request",
+                format!("unknown field `{key}`; this endpoint takes: {}", allowed.join(", ")),
+            );
             e.error.field = Some(key.into_owned());
             return Err((StatusCode::BAD_REQUEST, axum::Json(e)).into_response());
         }

@@ -43,9 +43,18 @@ pub fn router(state: AppState) -> Router {
         .route("/api/{*rest}", any(api_not_found))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::request_layer))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked");
             json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side")
@@ -57,7 +66,10 @@ pub fn router(state: AppState) -> Router {
 /// `GET /api/csrf`: the caller's CSRF token (and, before login, the pre-session cookie it is
 /// bound to). For clients that do not render pages, such as scripts and tests.
 async fn csrf_token(State(_): State<AppState>, Extension(auth): Extension<RequestAuth>) -> impl IntoResponse {
-    ([(header::CACHE_CONTROL, "no-store")], Json(serde_json::json!({ "csrf_token": auth.csrf_token })))
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(serde_json::json!({ "csrf_token": auth.csrf_token })),
+    )
 }
 
 async fn api_not_found() -> Response {

@@ -27,9 +27,16 @@ pub async fn spawn_app(database: TestDatabase, env: &[(&str, &str)]) -> TestApp 
     let base = format!("http://{}", listener.local_addr().unwrap());
     let app = switchboard_server::http::router(state.clone());
     tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.unwrap();
+        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .await
+            .unwrap();
     });
-    TestApp { base, clock, state, _database: database }
+    TestApp {
+        base,
+        clock,
+        state,
+        _database: database,
+    }
 }
 
 /// A browser-like client: keeps cookies, knows its CSRF token.
@@ -46,8 +53,17 @@ const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl TestApp {
     pub async fn browser(&self) -> Browser {
-        let http = Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).timeout(REQUEST_TIMEOUT).build().unwrap();
-        let mut b = Browser { http, base: self.base.clone(), csrf: String::new() };
+        let http = Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .unwrap();
+        let mut b = Browser {
+            http,
+            base: self.base.clone(),
+            csrf: String::new(),
+        };
         b.refresh_csrf().await;
         b
     }
@@ -58,7 +74,11 @@ impl TestApp {
 
     /// A client without a cookie store, for hand-made cookies.
     pub fn bare(&self) -> Client {
-        Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(REQUEST_TIMEOUT).build().unwrap()
+        Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .unwrap()
     }
 }
 
@@ -74,7 +94,13 @@ impl Browser {
 
     /// POSTs form fields with the CSRF header, as the hydrated app does.
     pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
-        self.http.post(self.url(path)).header("X-CSRF-Token", &self.csrf).form(fields).send().await.unwrap()
+        self.http
+            .post(self.url(path))
+            .header("X-CSRF-Token", &self.csrf)
+            .form(fields)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn get(&self, path: &str) -> Response {
@@ -82,7 +108,12 @@ impl Browser {
     }
 
     pub async fn register(&mut self, email: &str) -> Value {
-        let res = self.post("/api/register", &[("email", email), ("password", PASSWORD), ("display_name", "Tester")]).await;
+        let res = self
+            .post(
+                "/api/register",
+                &[("email", email), ("password", PASSWORD), ("display_name", "Tester")],
+            )
+            .await;
         assert_eq!(res.status(), StatusCode::OK, "register failed");
         let state: Value = res.json().await.unwrap();
         self.csrf = state["csrf_token"].as_str().unwrap().to_owned();
@@ -90,7 +121,17 @@ impl Browser {
     }
 
     pub async fn add_platform(&self, label: &str) -> i64 {
-        let res = self.post("/api/add_platform", &[("kind", "mastodon"), ("label", label), ("instance_url", "https://mastodon.social"), ("handle", "@me")]).await;
+        let res = self
+            .post(
+                "/api/add_platform",
+                &[
+                    ("kind", "mastodon"),
+                    ("label", label),
+                    ("instance_url", "https://mastodon.social"),
+                    ("handle", "@me"),
+                ],
+            )
+            .await;
         assert_eq!(res.status(), StatusCode::OK);
         res.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
     }
