@@ -30,15 +30,7 @@ impl TestDatabase {
     pub async fn postgres() -> Self {
         let admin = std::env::var("SWITCHBOARD_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
         let schema = format!("sb_test_{:016x}", rand::rngs::OsRng.next_u64());
-        let db = Db::connect(
-            &admin,
-            &PoolSettings {
-                max_connections: 1,
-                ..PoolSettings::default()
-            },
-        )
-        .await
-        .unwrap_or_else(|e| {
+        let db = admin_db(&admin).await.unwrap_or_else(|e| {
             panic!("PostgreSQL is not reachable at {admin} ({e}). Start it, or set SWITCHBOARD_TEST_POSTGRES_URL; `make test` does both.")
         });
         sqlx::query(&format!("CREATE SCHEMA {schema}"))
@@ -67,6 +59,18 @@ impl TestDatabase {
     }
 }
 
+/// One connection to the database that test schemas are made in.
+async fn admin_db(admin_url: &str) -> crate::Result<Db> {
+    Db::connect(
+        admin_url,
+        &PoolSettings {
+            max_connections: 1,
+            ..PoolSettings::default()
+        },
+    )
+    .await
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         if let Some((admin, schema)) = self.schema.take() {
@@ -74,15 +78,7 @@ impl Drop for TestDatabase {
             let _ = std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
                 rt.block_on(async {
-                    let db = Db::connect(
-                        &admin,
-                        &PoolSettings {
-                            max_connections: 1,
-                            ..PoolSettings::default()
-                        },
-                    )
-                    .await
-                    .ok()?;
+                    let db = admin_db(&admin).await.ok()?;
                     let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
                         .execute(db.writer())
                         .await;

@@ -10,7 +10,7 @@ use server_fn::codec::GetUrl;
 
 #[cfg(feature = "ssr")]
 use crate::ssr::{
-    app_context, append_header, draft_view, fail, no_store, platform_view, request_auth, require_session, respond, state_view,
+    app_context, append_header, draft_view, fail, no_store, platform_view, request_auth, require_session, respond, signed_in, state_view,
 };
 #[cfg(feature = "ssr")]
 use switchboard::domain as d;
@@ -80,7 +80,6 @@ pub async fn current_session() -> Result<SessionSnapshot, ApiError> {
 /// Signs in. Always issues a new session token and ends the one the browser held.
 #[server(prefix = "/api", endpoint = "login", client = CsrfClient)]
 pub async fn login(email: String, password: String) -> Result<SessionState, ApiError> {
-    use switchboard::csrf::CsrfBinding;
     no_store();
     let ctx = app_context()?;
     let auth = request_auth()?;
@@ -90,19 +89,12 @@ pub async fn login(email: String, password: String) -> Result<SessionState, ApiE
         .login(&email, password, auth.meta.clone(), auth.token.as_ref())
         .await
         .map_err(|e| fail(&ctx, e))?;
-    append_header(
-        http::header::SET_COOKIE,
-        ctx.cookies.set(ctx.cookies.session_name(), token.expose()),
-    );
-    let csrf = ctx.csrf.token_for(CsrfBinding::Session(&state.session.public_id));
-    leptos_axum::redirect("/");
-    Ok(state_view(&ctx, state, csrf))
+    Ok(signed_in(&ctx, &token, state))
 }
 
 /// Creates an account and signs it in (when the `registration` feature is on).
 #[server(prefix = "/api", endpoint = "register", client = CsrfClient)]
 pub async fn register(email: String, password: String, display_name: String) -> Result<SessionState, ApiError> {
-    use switchboard::csrf::CsrfBinding;
     no_store();
     let ctx = app_context()?;
     if !ctx.features.registration {
@@ -131,13 +123,7 @@ pub async fn register(email: String, password: String, display_name: String) -> 
         .await
         .map_err(|e| fail(&ctx, e))?;
     let state = ctx.engine.state_of(&session).await.map_err(|e| fail(&ctx, e))?;
-    append_header(
-        http::header::SET_COOKIE,
-        ctx.cookies.set(ctx.cookies.session_name(), token.expose()),
-    );
-    let csrf = ctx.csrf.token_for(CsrfBinding::Session(&state.session.public_id));
-    leptos_axum::redirect("/");
-    Ok(state_view(&ctx, state, csrf))
+    Ok(signed_in(&ctx, &token, state))
 }
 
 /// Ends the session (idempotent) and clears the cookie.

@@ -304,3 +304,12 @@ pub fn state_view(ctx: &AppContext, s: switchboard::SessionState, csrf_token: St
 pub fn no_store() {
     append_header(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
+
+/// The answer to a successful login or registration: the session cookie, a redirect to the
+/// dashboard for plain form posts, and the new state with its session-bound CSRF token.
+pub fn signed_in(ctx: &AppContext, token: &SessionToken, state: switchboard::SessionState) -> SessionState {
+    append_header(SET_COOKIE, ctx.cookies.set(ctx.cookies.session_name(), token.expose()));
+    let csrf = ctx.csrf.token_for(CsrfBinding::Session(&state.session.public_id));
+    leptos_axum::redirect("/");
+    state_view(ctx, state, csrf)
+}

@@ -172,37 +172,25 @@ async fn csrf_is_required_everywhere(db: TestDatabase) {
     b.refresh_csrf().await;
     let login = [("email", "dee@example.org"), ("password", PASSWORD)];
 
-    let res = b.http.post(b.url("/api/login")).form(&login).send().await.unwrap();
-    assert_error(res, StatusCode::FORBIDDEN, "csrf_failed").await;
-    let res = b
-        .http
-        .post(b.url("/api/login"))
-        .header("X-CSRF-Token", "forged")
-        .form(&login)
-        .send()
-        .await
-        .unwrap();
-    assert_error(res, StatusCode::FORBIDDEN, "csrf_failed").await;
-    let res = b
-        .http
-        .post(b.url("/api/login"))
-        .header("X-CSRF-Token", &b.csrf)
-        .header("Origin", "https://evil.example")
-        .form(&login)
-        .send()
-        .await
-        .unwrap();
-    assert_error(res, StatusCode::FORBIDDEN, "csrf_failed").await;
-    let res = b
-        .http
-        .post(b.url("/api/login"))
-        .header("X-CSRF-Token", &b.csrf)
-        .header("Sec-Fetch-Site", "cross-site")
-        .form(&login)
-        .send()
-        .await
-        .unwrap();
-    assert_error(res, StatusCode::FORBIDDEN, "csrf_failed").await;
+    let attempt = |headers: &'static [(&'static str, &'static str)], token: Option<String>| {
+        let mut req = b.http.post(b.url("/api/login")).form(&login);
+        if let Some(token) = token {
+            req = req.header("X-CSRF-Token", token);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        async move { req.send().await.unwrap() }
+    };
+    let refused: [(&[(&str, &str)], Option<String>); 4] = [
+        (&[], None),
+        (&[], Some("forged".into())),
+        (&[("Origin", "https://evil.example")], Some(b.csrf.clone())),
+        (&[("Sec-Fetch-Site", "cross-site")], Some(b.csrf.clone())),
+    ];
+    for (headers, token) in refused {
+        assert_error(attempt(headers, token).await, StatusCode::FORBIDDEN, "csrf_failed").await;
+    }
 
     // The form field works as well as the header, and a same-origin Origin is accepted.
     let mut with_field = login.to_vec();
