@@ -6,7 +6,8 @@
 #   SWITCHBOARD_TEST_POSTGRES_URL  use this database as is (not created, not dropped); otherwise a
 #                                  fresh switchboard_test_* database on 127.0.0.1:5432 is created
 #                                  and dropped on exit
-#   SWITCHBOARD_E2E_PORT           port of the server Playwright tests against (default 3100)
+#   SWITCHBOARD_E2E_PORT           port of the server Playwright tests against (default 3100); a
+#                                  second server with a 12 s idle timeout uses the next port
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,6 +19,8 @@ readonly PG_PORT=5432
 readonly PG_USER=postgres
 readonly E2E_PORT="${SWITCHBOARD_E2E_PORT:-3100}"
 readonly E2E_URL="http://127.0.0.1:$E2E_PORT"
+readonly E2E_SHORT_PORT=$((E2E_PORT + 1))
+readonly E2E_SHORT_URL="http://127.0.0.1:$E2E_SHORT_PORT"
 readonly SERVER_BIN="$ROOT/target/release/switchboard"
 readonly SERVER_READY_TIMEOUT=60
 
@@ -32,9 +35,9 @@ log() { printf '[test] %s\n' "$*"; }
 # ---- state used by the exit trap ---------------------------------------------------------------
 created_db=""          # database to drop on exit
 pg_admin_url=""        # where to drop it from
-server_pid=""          # server to kill on exit
+server_pids=()         # servers to stop on exit
 e2e_tmp=""             # temp dir to remove on exit
-server_log=""
+server_logs=()
 logs_dir="$(mktemp -d -t switchboard-test-logs.XXXXXX)"
 current_phase=""
 phase_t0=0
@@ -64,11 +67,13 @@ die() {
 }
 
 print_server_log_tail() {
-	if [[ -n "$server_log" && -f "$server_log" ]]; then
-		printf '\n[test] ----- last 100 lines of the server log (%s) -----\n' "$server_log" >&2
-		tail -n 100 "$server_log" >&2 || true
+	local log
+	for log in "${server_logs[@]}"; do
+		[[ -f "$log" ]] || continue
+		printf '\n[test] ----- last 60 lines of the server log (%s) -----\n' "$log" >&2
+		tail -n 60 "$log" >&2 || true
 		printf '[test] ----- end of server log -----\n' >&2
-	fi
+	done
 }
 
 # shellcheck disable=SC2317 # called from the exit trap
@@ -101,16 +106,18 @@ cleanup() {
 		phase_secs+=($((SECONDS - phase_t0)))
 		phase_status+=("FAILED")
 	fi
-	if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-		log "stopping server (pid $server_pid)"
-		kill -TERM "$server_pid" 2>/dev/null
+	local pid
+	for pid in "${server_pids[@]}"; do
+		kill -0 "$pid" 2>/dev/null || continue
+		log "stopping server (pid $pid)"
+		kill -TERM "$pid" 2>/dev/null
 		for _ in $(seq 1 50); do
-			kill -0 "$server_pid" 2>/dev/null || break
+			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.2
 		done
-		kill -KILL "$server_pid" 2>/dev/null
-		wait "$server_pid" 2>/dev/null
-	fi
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
 	if [[ -n "$e2e_tmp" && -d "$e2e_tmp" ]]; then
 		rm -rf -- "$e2e_tmp"
 	fi
@@ -270,44 +277,55 @@ cargo leptos build --release || die "cargo leptos build --release failed"
 [[ -d "$ROOT/target/site" ]] || die "the release build did not produce target/site"
 phase_done
 
-# ---- e. start the server -----------------------------------------------------------------------
-phase "start server"
-# Refuse to test whatever else may be listening on the port (a stale server would pass or fail
-# the tests for the wrong reasons).
-if (exec 3<>"/dev/tcp/127.0.0.1/$E2E_PORT") 2>/dev/null; then
-	die "something already listens on $E2E_URL; stop it or set SWITCHBOARD_E2E_PORT"
-fi
+# ---- e. start the servers ----------------------------------------------------------------------
+# Two servers, each on its own SQLite file: the main one with the test profile, and a "short" one
+# whose sessions go idle after a few seconds (for the expiry and "Stay signed in" tests).
+phase "start servers"
 e2e_tmp="$(mktemp -d -t switchboard-e2e.XXXXXX)"
-server_log="$e2e_tmp/server.log"
-log "starting $SERVER_BIN serve on 127.0.0.1:$E2E_PORT (data in $e2e_tmp, log $server_log)"
-SWITCHBOARD_PROFILE=test \
-	SWITCHBOARD_BIND="127.0.0.1:$E2E_PORT" \
-	SWITCHBOARD_DATABASE_URL="sqlite://$e2e_tmp/e2e.db" \
-	"$SERVER_BIN" serve >"$server_log" 2>&1 </dev/null &
-server_pid=$!
-deadline=$((SECONDS + SERVER_READY_TIMEOUT))
-while :; do
-	code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$E2E_URL/health" || true)"
-	[[ "$code" == "200" ]] && break
-	if ! kill -0 "$server_pid" 2>/dev/null; then
-		server_rc=0
-		wait "$server_pid" || server_rc=$?
-		server_pid=""
-		print_server_log_tail
-		die "the server exited (status $server_rc) before $E2E_URL/health answered 200"
+
+# start_server NAME PORT [VAR=VALUE...]: starts the release server and waits for /health.
+start_server() {
+	local name="$1" port="$2"
+	shift 2
+	local url="http://127.0.0.1:$port" log="$e2e_tmp/$name.log" pid code deadline
+	# Refuse to test whatever else may be listening on the port (a stale server would pass or
+	# fail the tests for the wrong reasons).
+	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+		die "something already listens on $url; stop it or set SWITCHBOARD_E2E_PORT"
 	fi
-	if ((SECONDS >= deadline)); then
-		print_server_log_tail
-		die "$E2E_URL/health did not answer 200 within ${SERVER_READY_TIMEOUT}s (last status: ${code:-none})"
-	fi
-	sleep 0.5
-done
-log "server is up: $E2E_URL/health answered 200"
+	log "starting $name server on $url (log $log)"
+	env SWITCHBOARD_PROFILE=test \
+		SWITCHBOARD_BIND="127.0.0.1:$port" \
+		SWITCHBOARD_DATABASE_URL="sqlite://$e2e_tmp/$name.db" \
+		"$@" "$SERVER_BIN" serve >"$log" 2>&1 </dev/null &
+	pid=$!
+	server_pids+=("$pid")
+	server_logs+=("$log")
+	deadline=$((SECONDS + SERVER_READY_TIMEOUT))
+	while :; do
+		code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url/health" || true)"
+		[[ "$code" == "200" ]] && break
+		if ! kill -0 "$pid" 2>/dev/null; then
+			print_server_log_tail
+			die "the $name server exited before $url/health answered 200"
+		fi
+		if ((SECONDS >= deadline)); then
+			print_server_log_tail
+			die "$url/health did not answer 200 within ${SERVER_READY_TIMEOUT}s (last status: ${code:-none})"
+		fi
+		sleep 0.5
+	done
+	log "$name server is up: $url/health answered 200"
+}
+
+start_server main "$E2E_PORT"
+start_server short "$E2E_SHORT_PORT" \
+	SWITCHBOARD_IDLE_TIMEOUT=12s SWITCHBOARD_IDLE_WARNING=8s SWITCHBOARD_TOUCH_INTERVAL=1s SWITCHBOARD_SYNC_CHECK_INTERVAL=2s
 phase_done
 
 # ---- f. Playwright -----------------------------------------------------------------------------
 phase "playwright"
-if ! (cd "$ROOT/end2end" && SWITCHBOARD_E2E_URL="$E2E_URL" npx --no-install playwright test) 2>&1 |
+if ! (cd "$ROOT/end2end" && SWITCHBOARD_E2E_URL="$E2E_URL" SWITCHBOARD_E2E_SHORT_URL="$E2E_SHORT_URL" npx --no-install playwright test) 2>&1 |
 	tee "$logs_dir/playwright.log"; then
 	print_server_log_tail
 	die "Playwright tests failed (see above; test-results in end2end/test-results)"

@@ -72,6 +72,13 @@ impl EndReason {
     }
 }
 
+/// Whether resolving a session counts as activity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Touch {
+    IfDue,
+    Never,
+}
+
 /// A live session as the engine sees it. `id` is internal; `public_id` is what clients see.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -219,6 +226,38 @@ impl Engine {
     /// Resolves a token to its live session, enforcing both deadlines server-side. Writes only
     /// when the session expires or `last_seen_at` is older than the touch interval.
     pub async fn authenticate(&self, token: &SessionToken) -> Result<Session> {
+        self.resolve(token, Touch::IfDue).await
+    }
+
+    /// Like [`Engine::authenticate`], but never counts as activity: `last_seen_at` is left alone,
+    /// so background checks (a browser tab asking "am I still signed in?") do not keep an idle
+    /// session alive. An expired session is still ended.
+    pub async fn peek(&self, token: &SessionToken) -> Result<Session> {
+        self.resolve(token, Touch::Never).await
+    }
+
+    /// Counts as activity now, whatever the touch interval: the idle deadline moves to
+    /// `now + idle_timeout` (capped by the absolute deadline). "Stay signed in" calls this.
+    pub async fn extend(&self, session: &Session) -> Result<SessionState> {
+        let now = self.now();
+        let idle_cutoff = Timestamp(now.millis() - self.policy().idle_timeout.as_millis() as i64);
+        // Only a session that is still live: not ended and within both deadlines.
+        let touched = sqlx::query(
+            "UPDATE sessions SET last_seen_at = $1 \
+             WHERE id = $2 AND ended_at IS NULL AND last_seen_at > $3 AND absolute_expires_at > $1",
+        )
+        .bind(now.millis())
+        .bind(session.id)
+        .bind(idle_cutoff.millis())
+        .execute(self.db().writer())
+        .await?;
+        if touched.rows_affected() == 0 {
+            return Err(Error::SessionRevoked);
+        }
+        self.state_of(session).await
+    }
+
+    async fn resolve(&self, token: &SessionToken, touch: Touch) -> Result<Session> {
         let row = sqlx::query(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1"))
             .bind(token.hash().as_str())
             .fetch_optional(self.db().reader())
@@ -234,7 +273,7 @@ impl Engine {
             tracing::info!(session = %session.public_id, "session expired");
             return Err(Error::SessionExpired);
         }
-        if now.since(session.last_seen_at) >= self.policy().touch_interval {
+        if touch == Touch::IfDue && now.since(session.last_seen_at) >= self.policy().touch_interval {
             let touched = sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND ended_at IS NULL")
                 .bind(now.millis())
                 .bind(session.id)

@@ -209,6 +209,32 @@ async fn reads_do_not_write_on_every_hit(db: TestDatabase) {
     assert_eq!(stored, h.clock_now().millis());
 }
 
+async fn background_checks_do_not_keep_a_session_alive(db: TestDatabase) {
+    let h = harness(db).await;
+    h.user("ivy@example.org").await;
+    let (token, session) = h.login("ivy@example.org").await;
+    for _ in 0..5 {
+        h.clock.advance(Duration::from_secs(5 * 60));
+        let peeked = h.engine.peek(&token).await.unwrap();
+        assert_eq!(peeked.last_seen_at, session.last_seen_at, "a peek is not activity");
+    }
+    // 25 minutes of peeks, then "Stay signed in": the idle deadline restarts from now.
+    let extended = h.engine.extend(&h.engine.peek(&token).await.unwrap()).await.unwrap();
+    assert_eq!(extended.session.last_seen_at, h.clock_now());
+    assert_eq!(extended.session.version, session.version, "extending is not a state change");
+    h.clock.advance(Duration::from_secs(29 * 60));
+    assert!(h.engine.peek(&token).await.is_ok(), "alive 29 min after the extension");
+    h.clock.advance(Duration::from_secs(2 * 60));
+    assert!(
+        matches!(h.engine.peek(&token).await, Err(Error::SessionExpired)),
+        "peeks still end an expired session"
+    );
+    assert!(
+        matches!(h.engine.extend(&extended.session).await, Err(Error::SessionRevoked)),
+        "an ended session cannot be extended"
+    );
+}
+
 impl Harness {
     fn clock_now(&self) -> Timestamp {
         use switchboard::Clock;
@@ -521,6 +547,7 @@ async fn sweep_expires_and_purges(db: TestDatabase) {
 }
 
 switchboard::on_both_backends!(
+    background_checks_do_not_keep_a_session_alive,
     register_login_logout,
     duplicate_email_is_refused,
     unknown_email_and_wrong_password_look_the_same,

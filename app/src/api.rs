@@ -18,7 +18,8 @@ use switchboard::domain as d;
 /// The fields each POST endpoint accepts, besides `csrf_token`. The server's request layer
 /// answers 400 to any other field, so a typo is an error instead of a silently ignored value.
 pub const FORM_FIELDS: &[(&str, &[&str])] = &[
-    ("/api/login", &["email", "password"]),
+    ("/api/login", &["email", "password", "next"]),
+    ("/api/extend_session", &[]),
     ("/api/register", &["email", "password", "display_name"]),
     ("/api/logout", &[]),
     ("/api/switch_platform", &["platform_id", "expected_version"]),
@@ -39,57 +40,58 @@ pub async fn get_session_state() -> Result<SessionState, ApiError> {
     Ok(state_view(&ctx, state, request_auth()?.csrf_token))
 }
 
-/// The app's own view of the session: 200 whether or not the caller is signed in.
+/// The app's own view of the session: 200 whether or not the caller is signed in. Loading it
+/// counts as activity (it is what a page does when the user opens it).
 #[server(prefix = "/api", endpoint = "session", input = GetUrl, client = CsrfClient)]
 pub async fn current_session() -> Result<SessionSnapshot, ApiError> {
-    use crate::ssr::AuthFailure;
     no_store();
-    let ctx = app_context()?;
-    let auth = request_auth()?;
-    let ended = match &auth.session {
-        Ok(session) => match ctx.engine.state_of(session).await {
-            Ok(state) => {
-                let csrf = auth.csrf_token.clone();
-                return Ok(SessionSnapshot {
-                    state: Some(state_view(&ctx, state, csrf.clone())),
-                    ended: None,
-                    csrf_token: csrf,
-                });
-            }
-            Err(switchboard::Error::SessionExpired) => AuthFailure::Expired,
-            Err(switchboard::Error::SessionRevoked) => AuthFailure::Revoked,
-            Err(e) => return Err(fail(&ctx, e)),
-        },
-        Err(failure @ (AuthFailure::Unavailable | AuthFailure::Internal)) => return Err(respond(failure.to_api_error())),
-        Err(failure) => *failure,
-    };
-    if matches!(ended, AuthFailure::Expired | AuthFailure::Revoked) {
-        append_header(http::header::SET_COOKIE, ctx.cookies.clear(ctx.cookies.session_name()));
-    }
-    // Signed out: the token is bound to the pre-session, which is what the next login needs.
-    let csrf = ctx
-        .csrf
-        .token_for(switchboard::csrf::CsrfBinding::PreSession(auth.pre_session.expose()));
-    Ok(SessionSnapshot {
-        state: None,
-        ended: Some(ended.to_api_error().code().to_owned()),
-        csrf_token: csrf,
-    })
+    crate::ssr::session_snapshot().await
 }
 
-/// Signs in. Always issues a new session token and ends the one the browser held.
+/// The same answer as `GET /api/session`, for a tab's background check: it never counts as
+/// activity, so an open tab does not keep an idle session alive. (The request layer resolves
+/// this path without touching the session.)
+#[server(prefix = "/api", endpoint = "session_check", input = GetUrl, client = CsrfClient)]
+pub async fn check_session() -> Result<SessionSnapshot, ApiError> {
+    no_store();
+    crate::ssr::session_snapshot().await
+}
+
+/// The path of the background check, which the request layer resolves without touching.
+pub const BACKGROUND_CHECK_PATH: &str = "/api/session_check";
+
+/// "Stay signed in": restarts the idle deadline now. Answers the new state.
+#[server(prefix = "/api", endpoint = "extend_session", client = CsrfClient)]
+pub async fn extend_session() -> Result<SessionState, ApiError> {
+    no_store();
+    let (ctx, session) = require_session()?;
+    let state = ctx.engine.extend(&session).await.map_err(|e| fail(&ctx, e))?;
+    Ok(state_view(&ctx, state, request_auth()?.csrf_token))
+}
+
+/// Signs in. Always issues a new session token and ends the one the browser held. A plain form
+/// post is sent on to `next` (a path on this site, e.g. the page a session expired on), else `/`.
 #[server(prefix = "/api", endpoint = "login", client = CsrfClient)]
-pub async fn login(email: String, password: String) -> Result<SessionState, ApiError> {
+pub async fn login(email: String, password: String, #[server(default)] next: Option<String>) -> Result<SessionState, ApiError> {
     no_store();
     let ctx = app_context()?;
     let auth = request_auth()?;
     let password = d::Password::parse_attempt(&password).map_err(|e| fail(&ctx, e))?;
+    let next = match next.as_deref().filter(|n| !n.is_empty()) {
+        None => "/",
+        Some(n) => crate::models::local_path(Some(n)).ok_or_else(|| {
+            fail(
+                &ctx,
+                switchboard::Error::invalid("next", "must be a path on this site, like /platforms"),
+            )
+        })?,
+    };
     let (token, state) = ctx
         .engine
         .login(&email, password, auth.meta.clone(), auth.token.as_ref())
         .await
         .map_err(|e| fail(&ctx, e))?;
-    Ok(signed_in(&ctx, &token, state))
+    Ok(signed_in(&ctx, &token, state, next))
 }
 
 /// Creates an account and signs it in (when the `registration` feature is on).
@@ -123,20 +125,22 @@ pub async fn register(email: String, password: String, display_name: String) -> 
         .await
         .map_err(|e| fail(&ctx, e))?;
     let state = ctx.engine.state_of(&session).await.map_err(|e| fail(&ctx, e))?;
-    Ok(signed_in(&ctx, &token, state))
+    Ok(signed_in(&ctx, &token, state, "/"))
 }
 
-/// Ends the session (idempotent) and clears the cookie.
+/// Ends the session (idempotent) and clears the cookie. Answers the signed-out state, whose CSRF
+/// token is the one the next login needs.
 #[server(prefix = "/api", endpoint = "logout", client = CsrfClient)]
-pub async fn logout() -> Result<(), ApiError> {
+pub async fn logout() -> Result<SessionSnapshot, ApiError> {
     no_store();
     let ctx = app_context()?;
-    if let Some(token) = request_auth()?.token {
-        ctx.engine.logout(&token).await.map_err(|e| fail(&ctx, e))?;
+    let auth = request_auth()?;
+    if let Some(token) = &auth.token {
+        ctx.engine.logout(token).await.map_err(|e| fail(&ctx, e))?;
     }
     append_header(http::header::SET_COOKIE, ctx.cookies.clear(ctx.cookies.session_name()));
-    leptos_axum::redirect("/login");
-    Ok(())
+    leptos_axum::redirect("/login?reason=logged_out");
+    Ok(crate::ssr::signed_out_snapshot(&ctx, &auth, "logged_out"))
 }
 
 /// Makes `platform_id` active. With `expected_version`, only if the session is still at that

@@ -50,7 +50,18 @@ where
         if let Some(token) = page_csrf_token() {
             req.headers().append("X-CSRF-Token", &token);
         }
-        <BrowserClient as Client<E, IS, OS>>::send(req)
+        let sent = <BrowserClient as Client<E, IS, OS>>::send(req);
+        async move {
+            let res = sent.await;
+            // Every answer tells the session layer whether the server is reachable and whether
+            // the session is still alive (a 401 from any call starts a check).
+            let status = res
+                .as_ref()
+                .ok()
+                .map(<BrowserResponse as server_fn::response::ClientRes<E>>::status);
+            crate::sync::observe_response(status);
+            res
+        }
     }
 
     fn open_websocket(

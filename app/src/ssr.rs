@@ -2,7 +2,7 @@
 //! what the request layer learned about the caller, cookies, and error mapping.
 
 use crate::error::ApiError;
-use crate::models::{DraftView, PlatformView, SessionState, SessionView, UserView};
+use crate::models::{ClientSettings, DraftView, PlatformView, SessionSnapshot, SessionState, SessionView, UserView};
 use http::header::{ACCEPT, COOKIE, SET_COOKIE, USER_AGENT};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use leptos::prelude::*;
@@ -20,6 +20,8 @@ pub struct AppContext {
     pub csrf: CsrfKey,
     pub cookies: CookiePolicy,
     pub features: Features,
+    /// What the browser side needs to know (sync on/off, check interval, idle warning).
+    pub client: ClientSettings,
 }
 
 /// Feature flags that change what the app offers.
@@ -27,7 +29,7 @@ pub struct AppContext {
 pub struct Features {
     /// Whether visitors may create accounts.
     pub registration: bool,
-    /// Whether the browser keeps tabs in step (the next issue builds on it).
+    /// Whether the browser keeps tabs in step (BroadcastChannel, one leader tab checking).
     pub cross_tab_sync: bool,
 }
 
@@ -127,13 +129,26 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// Whether a request counts as the user's activity (and so may move the idle deadline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    /// Pages, forms and API calls the user made.
+    User,
+    /// A tab's background check (`GET /api/session_check`): never keeps a session alive.
+    Background,
+}
+
 /// Resolves the caller: session (if any), pre-session, CSRF token. One database read when a
 /// session cookie is present, none otherwise.
-pub async fn resolve_request(ctx: &AppContext, headers: &HeaderMap, peer_ip: Option<String>) -> RequestAuth {
+pub async fn resolve_request(ctx: &AppContext, headers: &HeaderMap, peer_ip: Option<String>, activity: Activity) -> RequestAuth {
     let token = cookie(headers, ctx.cookies.session_name()).and_then(SessionToken::parse);
     let had_cookie = cookie(headers, ctx.cookies.session_name()).is_some();
     let session = match &token {
-        Some(token) => ctx.engine.authenticate(token).await.map_err(|e| match e {
+        Some(token) => match activity {
+            Activity::User => ctx.engine.authenticate(token).await,
+            Activity::Background => ctx.engine.peek(token).await,
+        }
+        .map_err(|e| match e {
             EngineError::SessionExpired => AuthFailure::Expired,
             EngineError::SessionRevoked => AuthFailure::Revoked,
             EngineError::Unauthenticated => AuthFailure::NoSession,
@@ -307,9 +322,51 @@ pub fn no_store() {
 
 /// The answer to a successful login or registration: the session cookie, a redirect to the
 /// dashboard for plain form posts, and the new state with its session-bound CSRF token.
-pub fn signed_in(ctx: &AppContext, token: &SessionToken, state: switchboard::SessionState) -> SessionState {
+pub fn signed_in(ctx: &AppContext, token: &SessionToken, state: switchboard::SessionState, next: &str) -> SessionState {
     append_header(SET_COOKIE, ctx.cookies.set(ctx.cookies.session_name(), token.expose()));
     let csrf = ctx.csrf.token_for(CsrfBinding::Session(&state.session.public_id));
-    leptos_axum::redirect("/");
+    leptos_axum::redirect(next);
     state_view(ctx, state, csrf)
+}
+
+/// The caller's session as the app reads it: the state when signed in, else why not. Clears a
+/// dead session's cookie. Never a 401: being signed out is an answer, not an error.
+pub async fn session_snapshot() -> Result<SessionSnapshot, ApiError> {
+    let ctx = app_context()?;
+    let auth = request_auth()?;
+    let ended = match &auth.session {
+        Ok(session) => match ctx.engine.state_of(session).await {
+            Ok(state) => {
+                let csrf = auth.csrf_token.clone();
+                return Ok(SessionSnapshot {
+                    state: Some(state_view(&ctx, state, csrf.clone())),
+                    ended: None,
+                    csrf_token: csrf,
+                    server_time: rfc3339(ctx.engine.now()),
+                    client: ctx.client,
+                });
+            }
+            Err(EngineError::SessionExpired) => AuthFailure::Expired,
+            Err(EngineError::SessionRevoked) => AuthFailure::Revoked,
+            Err(e) => return Err(fail(&ctx, e)),
+        },
+        Err(failure @ (AuthFailure::Unavailable | AuthFailure::Internal)) => return Err(respond(failure.to_api_error())),
+        Err(failure) => *failure,
+    };
+    if matches!(ended, AuthFailure::Expired | AuthFailure::Revoked) {
+        append_header(SET_COOKIE, ctx.cookies.clear(ctx.cookies.session_name()));
+    }
+    Ok(signed_out_snapshot(&ctx, &auth, ended.to_api_error().code()))
+}
+
+/// A signed-out answer for `ended`. Its CSRF token is bound to the pre-session, which is what
+/// the next login needs.
+pub fn signed_out_snapshot(ctx: &AppContext, auth: &RequestAuth, ended: &str) -> SessionSnapshot {
+    SessionSnapshot {
+        state: None,
+        ended: Some(ended.to_owned()),
+        csrf_token: ctx.csrf.token_for(CsrfBinding::PreSession(auth.pre_session.expose())),
+        server_time: rfc3339(ctx.engine.now()),
+        client: ctx.client,
+    }
 }

@@ -1,36 +1,7 @@
-import { test, expect, type APIRequestContext, type Page } from "@playwright/test";
+import { test, expect, type Page } from "@playwright/test";
+import { PASSWORD, seedAccount, uniqueEmail, waitSynced } from "./support";
 
-const PASSWORD = "correct horse battery";
-
-/** Creates an account with two platforms and a draft on each, through the HTTP API. */
-async function seedAccount(request: APIRequestContext, email: string) {
-  const csrf = async () => (await (await request.get("/api/csrf")).json()).csrf_token as string;
-  const post = async (path: string, form: Record<string, string>, token: string) => {
-    const res = await request.post(path, { form, headers: { "X-CSRF-Token": token } });
-    expect(res.status(), `${path}: ${await res.text()}`).toBe(200);
-    return res.json();
-  };
-  const state = await post("/api/register", { email, password: PASSWORD, display_name: "Smoke Tester" }, await csrf());
-  const token = state.csrf_token as string;
-  const mastodon = await post("/api/add_platform", { kind: "mastodon", label: "Mastodon main", instance_url: "https://mastodon.social", handle: "@smoke" }, token);
-  await post("/api/add_draft", { title: "Toot about sessions", body: "on mastodon" }, token);
-  const pixelfed = await post("/api/add_platform", { kind: "pixelfed", label: "Pixelfed photos", instance_url: "https://pixelfed.social", handle: "@smoke.pics" }, token);
-  await post("/api/switch_platform", { platform_id: String(pixelfed.id) }, token);
-  await post("/api/add_draft", { title: "Photo of the bay", body: "on pixelfed" }, token);
-  await post("/api/switch_platform", { platform_id: String(mastodon.id) }, token);
-  await post("/api/logout", {}, token);
-}
-
-function collectConsoleErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on("console", (msg) => {
-    if (msg.type() === "error") errors.push(msg.text());
-  });
-  page.on("pageerror", (err) => errors.push(err.message));
-  return errors;
-}
-
-async function signInSwitchSignOut(page: Page, email: string) {
+async function signInSwitchSignOut(page: Page, email: string, javascript: boolean) {
   await page.goto("/");
   await expect(page).toHaveURL(/\/login$/);
   await page.getByLabel("Email").fill(email);
@@ -45,16 +16,24 @@ async function signInSwitchSignOut(page: Page, email: string) {
 
   const switcher = page.getByRole("combobox", { name: "Active platform" });
   await expect(switcher).toHaveValue(/\d+/);
-  await switcher.selectOption({ label: "Pixelfed photos" });
-  await page.getByRole("button", { name: "Switch" }).click();
+  if (javascript) {
+    // Hydrated, the switcher switches on change and the plain-form button is gone.
+    await waitSynced(page);
+    await expect(page.getByRole("button", { name: "Switch" })).toBeHidden();
+    await switcher.selectOption({ label: "Pixelfed photos" });
+  } else {
+    await switcher.selectOption({ label: "Pixelfed photos" });
+    await page.getByRole("button", { name: "Switch" }).click();
+  }
 
   await expect(page.getByRole("heading", { name: "Pixelfed photos" })).toBeVisible();
   await expect(drafts.getByText("Photo of the bay")).toBeVisible();
   await expect(drafts.getByText("Toot about sessions")).toHaveCount(0);
 
   await page.getByRole("button", { name: "Sign out" }).click();
-  await expect(page).toHaveURL(/\/login$/);
+  await expect(page).toHaveURL(/\/login\?reason=logged_out$/);
   await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+  await expect(page.getByText("You signed out.")).toBeVisible();
 
   // Signed out for real: the API says so too.
   const state = await page.request.get("/api/session_state");
@@ -62,13 +41,17 @@ async function signInSwitchSignOut(page: Page, email: string) {
 }
 
 test("sign in, see the dashboard, switch platform, see its drafts, sign out", async ({ page, playwright, baseURL }) => {
-  const email = `smoke-${Date.now()}@example.org`;
+  const email = uniqueEmail("smoke");
   const api = await playwright.request.newContext({ baseURL });
   await seedAccount(api, email);
   await api.dispose();
 
-  const errors = collectConsoleErrors(page);
-  await signInSwitchSignOut(page, email);
+  const errors: string[] = [];
+  page.on("console", (msg) => {
+    if (msg.type() === "error" || (msg.type() === "warning" && /hydrat/i.test(msg.text()))) errors.push(msg.text());
+  });
+  page.on("pageerror", (err) => errors.push(err.message));
+  await signInSwitchSignOut(page, email, true);
   expect(errors, errors.join("\n")).toEqual([]);
 });
 
@@ -76,11 +59,11 @@ test.describe("without JavaScript", () => {
   test.use({ javaScriptEnabled: false });
 
   test("the same flow works as plain forms", async ({ page, playwright, baseURL }) => {
-    const email = `nojs-${Date.now()}@example.org`;
+    const email = uniqueEmail("nojs");
     const api = await playwright.request.newContext({ baseURL });
     await seedAccount(api, email);
     await api.dispose();
-    await signInSwitchSignOut(page, email);
+    await signInSwitchSignOut(page, email, false);
   });
 
   test("a failed sign-in shows the error on the form", async ({ page }) => {

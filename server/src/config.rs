@@ -152,6 +152,10 @@ pub struct Settings {
     /// The origin browsers use, e.g. `https://switchboard.example.org`; when unset, the request's
     /// Host header is the expected origin.
     pub public_origin: Option<String>,
+    /// How long before the idle timeout the browser warns and offers "Stay signed in".
+    pub idle_warning: Span,
+    /// How often the leader tab of each browser checks the session with the server.
+    pub sync_check_interval: Span,
     /// How often ended and expired sessions are cleaned up.
     pub cleanup_interval: Span,
     /// How long ended sessions are kept before deletion (for audits).
@@ -177,6 +181,8 @@ impl Default for Settings {
             touch_interval: Span(Duration::from_secs(60)),
             cookie_secure: false,
             public_origin: None,
+            idle_warning: Span(Duration::from_secs(2 * 60)),
+            sync_check_interval: Span(Duration::from_secs(60)),
             cleanup_interval: Span(Duration::from_secs(10 * 60)),
             session_retention: Span(Duration::from_secs(7 * 86_400)),
             site_root: PathBuf::from("target/site"),
@@ -248,6 +254,8 @@ fn defaults_for(profile: Profile) -> Settings {
         Profile::Dev => {}
         Profile::Test => {
             s.log = "warn,switchboard=info".into();
+            // Browser tests watch tabs check the session; a minute would make them slow.
+            s.sync_check_interval = Span(Duration::from_secs(5));
         }
         Profile::Prod => {
             s.cookie_secure = true;
@@ -323,6 +331,12 @@ impl Settings {
         }
         if self.touch_interval.0 >= self.idle_timeout.0 {
             return err("touch_interval", "must be shorter than idle_timeout");
+        }
+        if self.idle_warning.0 >= self.idle_timeout.0 {
+            return err("idle_warning", "must be shorter than idle_timeout");
+        }
+        if self.sync_check_interval.0 < Duration::from_secs(1) || self.sync_check_interval.0 > Duration::from_secs(3600) {
+            return err("sync_check_interval", "must be between 1s and 1h");
         }
         if self.cleanup_interval.0 < Duration::from_secs(1) {
             return err("cleanup_interval", "must be at least 1s");
@@ -450,6 +464,14 @@ mod tests {
         assert_eq!(s.database_url, "sqlite://data/switchboard.db");
         assert_eq!(s.bind.to_string(), "127.0.0.1:3000");
         assert!(!s.cookie_secure);
+        assert_eq!(s.sync_check_interval.0, Duration::from_secs(60));
+        assert_eq!(s.idle_warning.0, Duration::from_secs(120));
+        let test = Settings::load(Profile::Test, None, &env(&[])).unwrap();
+        assert_eq!(
+            test.sync_check_interval.0,
+            Duration::from_secs(5),
+            "browser tests need short checks"
+        );
     }
 
     #[test]
@@ -487,6 +509,9 @@ mod tests {
             ("SWITCHBOARD_DATABASE_URL", "mysql://x", "database_url"),
             ("SWITCHBOARD_TOUCH_INTERVAL", "2h", "touch_interval"),
             ("SWITCHBOARD_POOL_MAX_CONNECTIONS", "0", "pool.max_connections"),
+            ("SWITCHBOARD_IDLE_WARNING", "30m", "idle_warning"),
+            ("SWITCHBOARD_SYNC_CHECK_INTERVAL", "500ms", "sync_check_interval"),
+            ("SWITCHBOARD_SYNC_CHECK_INTERVAL", "2h", "sync_check_interval"),
             ("SWITCHBOARD_NO_SUCH_THING", "1", "no_such_thing"),
         ];
         for (var, value, key) in cases {

@@ -3,6 +3,7 @@
 pub mod config;
 pub mod http;
 
+use app::models::ClientSettings;
 use app::ssr::{AppContext, CookiePolicy, Features};
 use axum::extract::FromRef;
 use config::Settings;
@@ -47,6 +48,11 @@ pub async fn build_state(settings: Settings, db: Db, clock: Arc<dyn Clock>) -> R
             registration: settings.features.registration,
             cross_tab_sync: settings.features.cross_tab_sync,
         },
+        client: ClientSettings {
+            sync: settings.features.cross_tab_sync,
+            check_interval_ms: millis(settings.sync_check_interval.0),
+            idle_warning_ms: millis(settings.idle_warning.0),
+        },
     };
     let leptos_options = LeptosOptions::builder()
         .output_name("switchboard")
@@ -59,6 +65,10 @@ pub async fn build_state(settings: Settings, db: Db, clock: Arc<dyn Clock>) -> R
         ctx,
         settings: Arc::new(settings),
     })
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 pub async fn build_default_state(settings: Settings) -> Result<AppState, switchboard::Error> {

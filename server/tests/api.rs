@@ -449,6 +449,18 @@ async fn pages_redirect_when_signed_out(db: TestDatabase) {
     assert_eq!(res.headers()["location"], "/login");
     let res = app
         .bare()
+        .get(app.url("/platforms"))
+        .header("Accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers()["location"],
+        "/login?next=%2Fplatforms",
+        "the page to come back to is kept"
+    );
+    let res = app
+        .bare()
         .get(app.url("/login"))
         .header("Accept", "text/html")
         .send()
@@ -540,7 +552,116 @@ async fn the_token_never_reaches_a_page_or_body(db: TestDatabase) {
     }
 }
 
+async fn background_checks_are_not_activity_and_stay_signed_in_is(db: TestDatabase) {
+    let app = spawn_app(db, &[("SWITCHBOARD_IDLE_TIMEOUT", "10m"), ("SWITCHBOARD_IDLE_WARNING", "2m")]).await;
+    let mut b = app.browser().await;
+    let state = b.register("tab@example.org").await;
+    let deadline = state["session"]["idle_expires_at"].as_str().unwrap().to_owned();
+
+    // A tab checking every few minutes does not keep the session alive.
+    for _ in 0..3 {
+        app.clock.advance(Duration::from_secs(3 * 60));
+        let check: Value = b.get("/api/session_check").await.json().await.unwrap();
+        assert_eq!(
+            check["state"]["session"]["idle_expires_at"],
+            deadline.as_str(),
+            "a check is not activity"
+        );
+        assert_eq!(check["client"]["idle_warning_ms"], 120_000);
+        assert_eq!(check["client"]["sync"], true);
+    }
+    // 9 minutes idle: "Stay signed in" restarts the 10 minutes.
+    let res = b.post("/api/extend_session", &[]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let extended: Value = res.json().await.unwrap();
+    assert_ne!(extended["session"]["idle_expires_at"], deadline.as_str());
+    assert_eq!(extended["session"]["version"], state["session"]["version"]);
+    app.clock.advance(Duration::from_secs(9 * 60));
+    let check: Value = b.get("/api/session_check").await.json().await.unwrap();
+    assert!(check["state"].is_object(), "alive 9 minutes after extending: {check}");
+    app.clock.advance(Duration::from_secs(2 * 60));
+    let check: Value = b.get("/api/session_check").await.json().await.unwrap();
+    assert_eq!(check["state"], Value::Null);
+    assert_eq!(check["ended"], "session_expired", "the check itself reports the expiry");
+    // The session's CSRF token died with it: the tab must reload its state first.
+    assert_error(b.post("/api/extend_session", &[]).await, StatusCode::FORBIDDEN, "csrf_failed").await;
+    b.refresh_csrf().await;
+    assert_error(
+        b.post("/api/extend_session", &[]).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+
+    // A page view or an API call is activity.
+    let mut b = app.browser().await;
+    b.register("busy@example.org").await;
+    for _ in 0..4 {
+        app.clock.advance(Duration::from_secs(4 * 60));
+        assert_eq!(b.get("/api/session").await.status(), StatusCode::OK);
+    }
+    let check: Value = b.get("/api/session_check").await.json().await.unwrap();
+    assert!(
+        check["state"].is_object(),
+        "16 minutes of activity keep a 10-minute session: {check}"
+    );
+}
+
+async fn logout_answers_the_signed_out_state(db: TestDatabase) {
+    let app = spawn_app(db, &[]).await;
+    let mut b = app.browser().await;
+    let state = b.register("out@example.org").await;
+    let res = b.post("/api/logout", &[]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let out: Value = res.json().await.unwrap();
+    assert_eq!(out["state"], Value::Null);
+    assert_eq!(out["ended"], "logged_out");
+    let token = out["csrf_token"].as_str().unwrap().to_owned();
+    assert_ne!(token, state["csrf_token"].as_str().unwrap(), "the session's token died with it");
+    // That token is the one the next login takes.
+    b.csrf = token;
+    let res = b.post("/api/login", &[("email", "out@example.org"), ("password", PASSWORD)]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+async fn login_goes_on_to_a_local_next_page_only(db: TestDatabase) {
+    let app = spawn_app(db, &[]).await;
+    let mut b = app.browser().await;
+    b.register("next@example.org").await;
+    b.post("/api/logout", &[]).await;
+    b.refresh_csrf().await;
+    let login = |next: &'static str| {
+        b.http
+            .post(b.url("/api/login"))
+            .header("Accept", "text/html")
+            .header("Referer", app.url("/login"))
+            .form(&[
+                ("email", "next@example.org"),
+                ("password", PASSWORD),
+                ("next", next),
+                ("csrf_token", b.csrf.as_str()),
+            ])
+            .send()
+    };
+    for bad in ["https://evil.example/", "//evil.example", "/\\evil.example"] {
+        let res = b
+            .post(
+                "/api/login",
+                &[("email", "next@example.org"), ("password", PASSWORD), ("next", bad)],
+            )
+            .await;
+        let body = assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await;
+        assert_eq!(body["error"]["field"], "next");
+    }
+    let res = login("/platforms").await.unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(res.headers()["location"], "/platforms");
+}
+
 switchboard::on_both_backends!(
+    background_checks_are_not_activity_and_stay_signed_in_is,
+    logout_answers_the_signed_out_state,
+    login_goes_on_to_a_local_next_page_only,
     session_lifecycle,
     login_rotates_and_old_cookie_is_dead,
     wrong_password_and_unknown_email_answer_alike,

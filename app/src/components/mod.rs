@@ -1,3 +1,6 @@
 pub mod forms;
 pub mod guards;
 pub mod nav;
+pub mod session_card;
+pub mod status;
+pub mod toasts;

@@ -1,8 +1,11 @@
-//! The navigation bar: who is signed in, the active platform switcher, sign out.
+//! The navigation bar: who is signed in, the active platform switcher, the session indicator,
+//! sign out. With JavaScript the switcher switches on change (optimistically); without it, it is
+//! a plain form with a "Switch" button.
 
 use crate::components::forms::{action_error, first_error, CsrfField, ErrorNote};
-use crate::models::SessionState;
-use crate::session::use_session_context;
+use crate::components::status::{IdleWarning, OfflineBanner, SessionIndicator};
+use crate::components::toasts::Toaster;
+use crate::session::{use_session, use_session_context};
 use leptos::either::Either;
 use leptos::prelude::*;
 
@@ -14,57 +17,118 @@ pub fn Nav() -> impl IntoView {
             <a href="/" class="brand">"Switchboard"</a>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
-                    match crate::session::signed_in(s.state.await) {
-                        Ok(state) => Either::Left(view! { <SignedIn state/> }),
-                        Err(_) => Either::Right(view! {
-                            <nav class="links">
-                                <a href="/login">"Sign in"</a>
-                                <a href="/register">"Create account"</a>
-                            </nav>
-                        }),
-                    }
+                    let _ = s.state.await;
+                    view! { <NavBody/> }
                 })}
             </Transition>
         </header>
+        <OfflineBanner/>
+        <Toaster/>
     }
 }
 
 #[component]
-fn SignedIn(state: SessionState) -> impl IntoView {
+fn NavBody() -> impl IntoView {
+    let session = use_session();
+    // Re-render the signed-in part only when who is signed in, or their platforms, change.
+    let who = Memo::new(move |_| session.state().get().map(|st| (st.session.id, st.user.id, st.platforms)));
+    move || match who.get() {
+        Some(_) => Either::Left(view! { <SignedIn/> }),
+        None => Either::Right(view! {
+            <nav class="links">
+                <a href="/login">"Sign in"</a>
+                <a href="/register">"Create account"</a>
+            </nav>
+        }),
+    }
+}
+
+#[component]
+fn SignedIn() -> impl IntoView {
     let s = use_session_context();
-    let active = state.platform.as_ref().map(|p| p.id);
+    let session = use_session();
+    let platforms = session.platforms().get_untracked();
     let switch_error = first_error(vec![action_error(s.switch), action_error(s.logout)]);
-    let switcher = if state.platforms.is_empty() {
+    let user = move || session.user().get().map(|u| u.display_name).unwrap_or_default();
+    let email = move || session.user().get().map(|u| u.email).unwrap_or_default();
+    let switcher = if platforms.is_empty() {
         Either::Left(view! { <a href="/platforms">"Add a platform"</a> })
     } else {
-        let options = state
-            .platforms
-            .iter()
-            .map(|p| view! { <option value=p.id selected=Some(p.id) == active>{p.label.clone()}</option> })
-            .collect_view();
-        Either::Right(view! {
-            <ActionForm action=s.switch attr:class="switcher">
-                <CsrfField/>
-                <input type="hidden" name="expected_version" value=state.session.version/>
-                <label for="active-platform">"Active platform"</label>
-                <select id="active-platform" name="platform_id">{options}</select>
-                <button type="submit">"Switch"</button>
-            </ActionForm>
-        })
+        Either::Right(view! { <Switcher/> })
     };
     view! {
         <nav class="links">
             <a href="/">"Dashboard"</a>
             <a href="/platforms">"Platforms"</a>
+            <a href="/session">"Session"</a>
         </nav>
         <div class="session">
-            <span class="user" title=state.user.email.clone()>{state.user.display_name.clone()}</span>
+            <span class="user" title=email>{user}</span>
             {switcher}
             <ActionForm action=s.logout attr:class="logout">
                 <CsrfField/>
                 <button type="submit">"Sign out"</button>
             </ActionForm>
         </div>
+        <SessionIndicator/>
         <ErrorNote error=switch_error/>
+        <IdleWarning/>
+    }
+}
+
+/// The active-platform switcher. Shows the pending choice at once (the same frame as the change
+/// event), marked as pending until the server confirms.
+#[component]
+fn Switcher() -> impl IntoView {
+    let s = use_session_context();
+    let session = use_session();
+    let platforms = session.platforms().get_untracked();
+    let committed = session.committed_platform();
+    let shown = session.platform();
+    let pending = session.pending_platform();
+    let can_switch = session.can_switch();
+    // Only without JavaScript is the button needed; hydration hides it.
+    let hydrated = Signal::derive(move || s.now.get().is_some());
+    let select = NodeRef::<leptos::html::Select>::new();
+    let chosen = move || select.get_untracked().and_then(|el| el.value().parse::<i64>().ok());
+    let initial = committed.get_untracked().map(|p| p.id);
+    let options = platforms
+        .into_iter()
+        .map(|p| view! { <option value=p.id selected=Some(p.id) == initial>{p.label}</option> })
+        .collect_view();
+    view! {
+        <form
+            method="post"
+            action="/api/switch_platform"
+            class="switcher"
+            class:pending=move || pending.get().is_some()
+            on:submit=move |ev| {
+                ev.prevent_default();
+                if let Some(id) = chosen() {
+                    s.switch_to(id);
+                }
+            }
+        >
+            <CsrfField/>
+            <input type="hidden" name="expected_version" prop:value=move || session.version().get().unwrap_or_default().to_string()/>
+            <label for="active-platform">"Active platform"</label>
+            <select
+                id="active-platform"
+                name="platform_id"
+                node_ref=select
+                aria-busy=move || pending.get().is_some().to_string()
+                prop:value=move || shown.get().map(|p| p.id.to_string()).unwrap_or_default()
+                disabled=move || !can_switch.get()
+                on:change=move |_| {
+                    if let Some(id) = chosen() {
+                        s.switch_to(id);
+                    }
+                }
+            >
+                {options}
+            </select>
+            <span class="pending-badge" hidden=move || pending.get().is_none()>"Switching…"</span>
+            <button type="submit" hidden=move || hydrated.get()>"Switch"</button>
+        </form>
     }
 }

@@ -5,7 +5,6 @@ use crate::components::forms::{action_error, first_error, CsrfField, ErrorNote};
 use crate::components::guards::RequireSession;
 use crate::models::{DraftView, SessionState};
 use crate::pages::not_available;
-use crate::session::use_session_context;
 use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -26,20 +25,13 @@ fn Dashboard(state: SessionState) -> impl IntoView {
             <p>"No platform is active. " <a href="/platforms">"Add a platform"</a> " to start writing drafts."</p>
         });
     };
-    let s = use_session_context();
+    // This view is rebuilt whenever the active platform changes (here or in another tab), so
+    // the drafts only refetch after their own edits.
     let add = ServerAction::<AddDraft>::new();
     let edit = ServerAction::<EditDraft>::new();
     let delete = ServerAction::<DeleteDraft>::new();
     let drafts = Resource::new(
-        move || {
-            (
-                s.switch.version().get(),
-                s.remove_platform.version().get(),
-                add.version().get(),
-                edit.version().get(),
-                delete.version().get(),
-            )
-        },
+        move || (add.version().get(), edit.version().get(), delete.version().get()),
         |_| list_drafts(),
     );
     let add_error = action_error(add);

@@ -1,20 +1,29 @@
 use crate::components::forms::{action_error, CsrfField, ErrorNote};
 use crate::components::guards::SignedOutOnly;
+use crate::models::local_path;
 use crate::session::use_session_context;
+use crate::sync::protocol::ended_message;
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let s = use_session_context();
     let error = action_error(s.login);
+    let query = use_query_map();
+    // Why the visitor is here (a session that ended) and where to go after signing in.
+    let notice = move || query.with(|q| q.get("reason")).and_then(|r| ended_message(&r));
+    let next = move || query.with(|q| q.get("next")).filter(|n| local_path(Some(n)).is_some());
     view! {
         <Title text="Sign in · Switchboard"/>
         <SignedOutOnly>
             <section class="card narrow">
                 <h1>"Sign in"</h1>
+                {move || notice().map(|text| view! { <p class="notice" role="status">{text}</p> })}
                 <ActionForm action=s.login>
                     <CsrfField/>
+                    {move || next().map(|next| view! { <input type="hidden" name="next" value=next/> })}
                     <label>"Email" <input type="email" name="email" autocomplete="username" required/></label>
                     <label>"Password" <input type="password" name="password" autocomplete="current-password" required/></label>
                     <button type="submit">"Sign in"</button>

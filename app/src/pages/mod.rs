@@ -2,6 +2,7 @@ pub mod dashboard;
 pub mod login;
 pub mod platforms;
 pub mod register;
+pub mod session;
 
 use crate::error::ApiError;
 use leptos::prelude::*;

@@ -9,7 +9,7 @@
 use crate::AppState;
 use app::api::FORM_FIELDS;
 use app::error::ApiError;
-use app::ssr::{resolve_request, RequestAuth};
+use app::ssr::{resolve_request, Activity, RequestAuth};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
@@ -40,7 +40,12 @@ pub async fn request_layer(State(state): State<AppState>, req: Request, next: Ne
         return next.run(req).await;
     }
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
-    let auth = resolve_request(&state.ctx, req.headers(), peer).await;
+    let activity = if path == app::api::BACKGROUND_CHECK_PATH {
+        Activity::Background
+    } else {
+        Activity::User
+    };
+    let auth = resolve_request(&state.ctx, req.headers(), peer, activity).await;
     let (mut parts, body) = req.into_parts();
 
     let body = if is_safe(&parts.method) {

@@ -1,0 +1,113 @@
+//! What the session is doing, where the user can see it: the indicator in the nav, the idle
+//! warning with "Stay signed in", and the offline banner.
+
+use crate::session::{use_session, use_session_context};
+use crate::sync::protocol::{countdown, parse_ms, warning_due, SyncStatus};
+use leptos::prelude::*;
+
+/// User, active platform (the pending choice, marked), time left before the idle timeout (the
+/// same in every tab: counted from the server's deadline), and sync status. The `data-*`
+/// attributes are for tests and tools.
+#[component]
+pub fn SessionIndicator() -> impl IntoView {
+    let session = use_session();
+    let platform = session.platform();
+    let committed = session.committed_platform();
+    let pending = session.pending_platform();
+    let status = session.sync_status();
+    let left = session.idle_left_ms();
+    let version = session.version();
+    view! {
+        <div
+            class="session-indicator"
+            aria-label="Session"
+            data-platform-id=move || platform.get().map(|p| p.id.to_string()).unwrap_or_default()
+            data-committed-id=move || committed.get().map(|p| p.id.to_string()).unwrap_or_default()
+            data-pending=move || pending.get().is_some().to_string()
+            data-version=move || version.get().unwrap_or_default().to_string()
+            data-sync=move || sync_code(status.get())
+        >
+            <span class="indicator-user">{move || session.user().get().map(|u| u.display_name).unwrap_or_default()}</span>
+            " · "
+            <span class="indicator-platform" class:pending=move || pending.get().is_some()>
+                {move || platform.get().map(|p| p.label).unwrap_or_else(|| "no platform".into())}
+                {move || pending.get().map(|_| " (switching…)")}
+            </span>
+            " · "
+            <span class="indicator-idle" title="Time left before the session ends from inactivity">
+                "Idle timeout in " {move || left.get().map(countdown).unwrap_or_default()}
+            </span>
+            " · "
+            <span class="indicator-sync" class:degraded=move || !status.get().healthy()>{move || status.get().label()}</span>
+        </div>
+    }
+}
+
+fn sync_code(s: SyncStatus) -> &'static str {
+    match s {
+        SyncStatus::Starting => "starting",
+        SyncStatus::Leader => "leader",
+        SyncStatus::Follower => "follower",
+        SyncStatus::Storage => "storage",
+        SyncStatus::LeaderLost => "leader_lost",
+        SyncStatus::Alone => "alone",
+        SyncStatus::Off => "off",
+    }
+}
+
+/// A few minutes before the idle timeout: a warning with "Stay signed in". Extending or
+/// dismissing in one tab does it in all.
+#[component]
+pub fn IdleWarning() -> impl IntoView {
+    let s = use_session_context();
+    let session = use_session();
+    let left = session.idle_left_ms();
+    let deadline = Memo::new(move |_| {
+        session
+            .state()
+            .get()
+            .map(|st| parse_ms(&st.session.idle_expires_at))
+            .unwrap_or_default()
+    });
+    let due = Memo::new(move |_| {
+        let warn = s
+            .current()
+            .get()
+            .and_then(Result::ok)
+            .map(|k| k.snapshot.client.idle_warning_ms)
+            .unwrap_or_default();
+        warning_due(left.get(), warn, deadline.get(), s.dismissed_warning.get())
+    });
+    move || {
+        due.get().then(|| {
+            view! {
+                <div class="idle-warning" role="alertdialog" aria-labelledby="idle-warning-text">
+                    <p id="idle-warning-text">
+                        "Your session will end in " {move || left.get().map(countdown).unwrap_or_default()}
+                        " because of inactivity."
+                    </p>
+                    <button type="button" on:click=move |_| s.extend()>"Stay signed in"</button>
+                    <button type="button" class="secondary" on:click=move |_| s.dismiss_warning(deadline.get_untracked())>
+                        "Dismiss"
+                    </button>
+                </div>
+            }
+        })
+    }
+}
+
+/// Offline (the browser says so) or the server unreachable (requests fail): switching pauses.
+#[component]
+pub fn OfflineBanner() -> impl IntoView {
+    let s = use_session_context();
+    move || {
+        let text = if !s.online.get() {
+            Some("You are offline. Switching platforms is paused until the connection returns.")
+        } else if !s.reachable.get() {
+            Some("The server cannot be reached. Retrying…")
+        } else {
+            None
+        };
+        text.map(|t| view! { <div class="offline-banner" role="status">{t}</div> })
+    }
+}

@@ -1,0 +1,473 @@
+//! The browser side of tab sync: moves protocol messages over BroadcastChannel (or localStorage
+//! `storage` events where BroadcastChannel is missing), elects the leader with Web Locks (or
+//! heartbeats), and runs the leader's checks. Decisions are in `protocol`; this file only wires.
+
+use super::protocol::{
+    on_record, Action, Body, Election, Known, Liveness, Peer, Record, Stamp, StorageAction, SyncStatus, HEARTBEAT_EVERY_MS, LEADER_LOCK,
+    MIN_CHECK_GAP_MS, PING_EVERY_MS, RECORD_KEY, TAB_ID_KEY,
+};
+use crate::models::SessionSnapshot;
+use crate::session::SessionContext;
+use gloo_storage::{LocalStorage, SessionStorage, Storage};
+use leptos::prelude::*;
+use std::cell::RefCell;
+use std::time::Duration;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+/// How often a tab that lost the server retries on its own.
+const RETRY_UNREACHABLE_MS: f64 = 3_000.0;
+
+struct Bus {
+    ctx: SessionContext,
+    peer: Peer,
+    channel: Option<web_sys::BroadcastChannel>,
+    /// No BroadcastChannel: follow other tabs through the localStorage record.
+    storage_mode: bool,
+    sync_on: bool,
+    leading: bool,
+    /// Leader election by heartbeats, where Web Locks are missing.
+    election: Option<Election>,
+    liveness: Liveness,
+    checking: bool,
+    last_check: f64,
+    /// The knowledge last sent or received, so a received state is not echoed back.
+    last_shared: Option<Stamp>,
+    last_snapshot: Option<SessionSnapshot>,
+}
+
+thread_local! {
+    static BUS: RefCell<Option<Bus>> = const { RefCell::new(None) };
+}
+
+fn with_bus<R>(f: impl FnOnce(&mut Bus) -> R) -> Option<R> {
+    BUS.with(|b| b.borrow_mut().as_mut().map(f))
+}
+
+fn now() -> f64 {
+    js_sys::Date::now()
+}
+
+fn tab_id() -> String {
+    if let Ok(id) = SessionStorage::get::<String>(TAB_ID_KEY) {
+        return id;
+    }
+    let id = format!("{:012x}", (js_sys::Math::random() * 2f64.powi(48)) as u64);
+    let _ = SessionStorage::set(TAB_ID_KEY, &id);
+    id
+}
+
+fn js_has(target: &JsValue, name: &str) -> bool {
+    js_sys::Reflect::get(target, &JsValue::from_str(name)).is_ok_and(|v| !v.is_undefined() && !v.is_null())
+}
+
+pub fn start(ctx: SessionContext) {
+    if BUS.with(|b| b.borrow().is_some()) {
+        return;
+    }
+    let win = window();
+    let settings = ctx.settings();
+    let sync_on = settings.sync;
+    let channel = if sync_on && js_has(&win, "BroadcastChannel") {
+        web_sys::BroadcastChannel::new(super::protocol::CHANNEL).ok()
+    } else {
+        None
+    };
+    let storage_ok = LocalStorage::raw().length().is_ok();
+    let storage_mode = sync_on && channel.is_none() && storage_ok;
+    BUS.with(|b| {
+        *b.borrow_mut() = Some(Bus {
+            ctx,
+            peer: Peer::new(tab_id(), now() as u64 * 1000),
+            channel: channel.clone(),
+            storage_mode,
+            sync_on,
+            leading: false,
+            election: None,
+            liveness: Liveness::default(),
+            checking: false,
+            last_check: 0.0,
+            last_shared: None,
+            last_snapshot: None,
+        })
+    });
+
+    if let Some(channel) = &channel {
+        let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(|e: web_sys::MessageEvent| {
+            if let Some(raw) = e.data().as_string() {
+                receive(&raw);
+            }
+        });
+        channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        on_message.forget();
+    }
+
+    window_event_listener(leptos::ev::storage, |e: web_sys::StorageEvent| {
+        if e.key().as_deref() == Some(RECORD_KEY) {
+            on_storage(e.new_value());
+        }
+    });
+
+    // Who checks: the Web Lock holder; else the heartbeat election; else every tab for itself.
+    let navigator = win.navigator();
+    if !sync_on || (channel.is_none() && !storage_mode) {
+        become_leader();
+    } else if !request_leader_lock(&navigator) {
+        if channel.is_some() {
+            with_bus(|b| b.election = Some(Election::new(b.peer.tab.clone(), now())));
+        } else {
+            // Storage fallback without Web Locks: nobody can coordinate, so every tab checks.
+            become_leader();
+        }
+    }
+
+    ctx.online.set(navigator.on_line());
+    ctx.now.set(Some(now()));
+    update_status();
+
+    // Share every committed change this tab makes (or learns from the server).
+    Effect::new(move |_| {
+        if let Some(Ok(known)) = ctx.current().get() {
+            share(known);
+        }
+    });
+
+    let _ = set_interval_with_handle(tick, Duration::from_millis(HEARTBEAT_EVERY_MS as u64));
+    let _ = set_interval_with_handle(
+        || {
+            if should_check_for_itself() {
+                check_now();
+            }
+        },
+        Duration::from_millis(settings.check_interval_ms.max(1000)),
+    );
+
+    for event in ["focus", "online"] {
+        window_event_listener_untyped(event, move |_| {
+            if let Some(ctx) = with_bus(|b| b.ctx) {
+                ctx.online.set(window().navigator().on_line());
+            }
+            request_check();
+        });
+    }
+    window_event_listener_untyped("offline", |_| {
+        if let Some(ctx) = with_bus(|b| b.ctx) {
+            ctx.online.set(false);
+        }
+    });
+    window_event_listener_untyped("pageshow", |e| {
+        if js_sys::Reflect::get(&e, &JsValue::from_str("persisted")).is_ok_and(|p| p.is_truthy()) {
+            request_check();
+        }
+    });
+    let _ = document().add_event_listener_with_callback(
+        "visibilitychange",
+        Closure::<dyn FnMut()>::new(|| {
+            if document().visibility_state() == web_sys::VisibilityState::Visible {
+                request_check();
+            }
+        })
+        .into_js_value()
+        .unchecked_ref(),
+    );
+
+    send(Body::Hello);
+}
+
+/// Asks for the leader lock; `true` if Web Locks exist. The callback runs when this tab gets the
+/// lock and holds it (a promise that never settles) until the tab goes away.
+fn request_leader_lock(navigator: &web_sys::Navigator) -> bool {
+    let Ok(locks) = js_sys::Reflect::get(navigator, &JsValue::from_str("locks")) else {
+        return false;
+    };
+    let Some(request) = js_sys::Reflect::get(&locks, &JsValue::from_str("request"))
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+    else {
+        return false;
+    };
+    let on_granted = Closure::<dyn FnMut(JsValue) -> js_sys::Promise>::new(|_lock: JsValue| {
+        become_leader();
+        js_sys::Promise::new(&mut |_, _| {})
+    });
+    let asked = request.call2(&locks, &JsValue::from_str(LEADER_LOCK), on_granted.as_ref().unchecked_ref());
+    on_granted.forget();
+    asked.is_ok()
+}
+
+fn become_leader() {
+    with_bus(|b| b.leading = true);
+    update_status();
+    check_now();
+}
+
+fn update_status() {
+    let Some((ctx, status)) = with_bus(|b| {
+        let status = if !b.sync_on {
+            SyncStatus::Off
+        } else if b.storage_mode {
+            SyncStatus::Storage
+        } else if b.channel.is_none() {
+            SyncStatus::Alone
+        } else if b.leading {
+            SyncStatus::Leader
+        } else if !b.liveness.answering(now()) {
+            SyncStatus::LeaderLost
+        } else {
+            SyncStatus::Follower
+        };
+        (b.ctx, status)
+    }) else {
+        return;
+    };
+    if ctx.sync.get_untracked() != status {
+        ctx.sync.set(status);
+    }
+}
+
+/// Whether this tab runs the interval check: the leader does, and so does any tab that cannot
+/// rely on one (sync off, alone, or the leader stopped answering).
+fn should_check_for_itself() -> bool {
+    with_bus(|b| b.leading || !b.liveness.answering(now())).unwrap_or(false)
+}
+
+/// Every second: the clock for countdowns, heartbeats and pings, and checks that are due.
+fn tick() {
+    let t = now();
+    let Some(ctx) = with_bus(|b| b.ctx) else { return };
+    ctx.now.set(Some(t));
+
+    // Without Web Locks: the heartbeat election.
+    let heartbeat = with_bus(|b| match b.election.as_mut() {
+        Some(e) => {
+            let leading = e.tick(t);
+            let changed = leading != b.leading;
+            b.leading = leading;
+            (leading, changed)
+        }
+        None => (false, false),
+    });
+    if let Some((leading, changed)) = heartbeat {
+        if leading {
+            send(Body::Heartbeat);
+        }
+        if changed && leading {
+            check_now();
+        }
+    }
+
+    // Followers ask whether the leader is there.
+    let ping = with_bus(|b| {
+        let due = b.channel.is_some() && !b.leading && b.liveness.last_ping.is_none_or(|p| t - p >= PING_EVERY_MS);
+        if due {
+            b.liveness.last_ping = Some(t);
+        }
+        due
+    });
+    if ping == Some(true) {
+        send(Body::Ping);
+    }
+    update_status();
+
+    // At the idle deadline, or while the server is unreachable, check (the leader, or a tab on
+    // its own).
+    let known = ctx.current_untracked();
+    let at_deadline = known.as_ref().and_then(|k| k.idle_left_ms(Some(t))) == Some(0);
+    let unreachable = !ctx.reachable.get_untracked() && ctx.online.get_untracked();
+    let last = with_bus(|b| b.last_check).unwrap_or(0.0);
+    if (at_deadline && should_check_for_itself() && t - last >= RETRY_UNREACHABLE_MS) || (unreachable && t - last >= RETRY_UNREACHABLE_MS) {
+        check_now();
+    }
+}
+
+/// Focus, visibility, `pageshow` or `online` in this tab: the leader checks (asked over the
+/// channel if it is another tab).
+fn request_check() {
+    let ask_leader = with_bus(|b| b.channel.is_some() && !b.leading && b.liveness.answering(now())).unwrap_or(false);
+    if ask_leader {
+        send(Body::CheckRequest);
+    } else {
+        check_now();
+    }
+}
+
+/// Checks the session with the server from this tab (one at a time, at most one per second).
+pub fn check_now() {
+    let t = now();
+    let Some(Some(ctx)) = with_bus(|b| {
+        if b.checking || t - b.last_check < MIN_CHECK_GAP_MS {
+            return None;
+        }
+        b.checking = true;
+        b.last_check = t;
+        Some(b.ctx)
+    }) else {
+        return;
+    };
+    leptos::task::spawn_local(async move {
+        let result = crate::api::check_session().await;
+        with_bus(|b| b.checking = false);
+        match result {
+            Ok(snapshot) => {
+                ctx.reachable.set(true);
+                ctx.adopt(Known {
+                    snapshot,
+                    received_at: Some(now()),
+                });
+            }
+            Err(e) if e.code() == "network_error" => ctx.reachable.set(false),
+            Err(_) => {}
+        }
+    });
+}
+
+pub fn observe_response(status: Option<u16>) {
+    let Some(ctx) = with_bus(|b| b.ctx) else { return };
+    match status {
+        None => {
+            if ctx.reachable.get_untracked() {
+                ctx.reachable.set(false);
+            }
+            ctx.online.set(window().navigator().on_line());
+        }
+        // Not signed in (any more), or a CSRF token from a session that changed: find out.
+        Some(401 | 403) => check_now(),
+        Some(_) => {
+            if !ctx.reachable.get_untracked() {
+                ctx.reachable.set(true);
+            }
+        }
+    }
+}
+
+/// Posts a message to the other tabs (over the channel; nothing without one).
+pub fn send(body: Body) {
+    let Some(Some((channel, raw))) = with_bus(|b| {
+        let v = b
+            .ctx
+            .current_untracked()
+            .and_then(|k| k.snapshot.state)
+            .map_or(0, |s| s.session.version);
+        let channel = b.channel.clone()?;
+        Some((channel, b.peer.envelope(v, body)))
+    }) else {
+        return;
+    };
+    if channel.post_message(&JsValue::from_str(&raw)).is_err() {
+        // A closed or broken channel: say so instead of drifting silently.
+        with_bus(|b| b.channel = None);
+        update_status();
+    }
+}
+
+fn receive(raw: &str) {
+    let Some(Ok(actions)) = with_bus(|b| {
+        let known = b.ctx.current_untracked();
+        b.peer.receive(raw, known.as_ref(), b.leading)
+    }) else {
+        return;
+    };
+    let Some(ctx) = with_bus(|b| b.ctx) else { return };
+    for action in actions {
+        match action {
+            Action::Adopt(known) => {
+                with_bus(|b| b.last_shared = Some(known.stamp()));
+                ctx.adopt(known);
+            }
+            Action::Send(body) => send(body),
+            Action::CheckNow => check_now(),
+            Action::Toast { text, error } => {
+                if error {
+                    ctx.toasts.error(text)
+                } else {
+                    ctx.toasts.info(text)
+                }
+            }
+            Action::DismissWarning(deadline) => ctx.dismissed_warning.set(Some(deadline)),
+            Action::LeaderAnswered => {
+                with_bus(|b| b.liveness.last_pong = Some(now()));
+                update_status();
+            }
+            Action::HeardHeartbeat(from) => {
+                with_bus(|b| {
+                    let t = now();
+                    if let Some(e) = b.election.as_mut() {
+                        e.heard(&from, t);
+                        b.leading = e.leading();
+                    }
+                    b.liveness.last_pong = Some(t);
+                });
+            }
+        }
+    }
+}
+
+/// A committed change in this tab: tell the others (unless it came from them) and keep the
+/// localStorage record in step.
+pub fn share(mut known: Known) {
+    // The server-rendered answer has no arrival time until the page dates it; it is fresh now.
+    known.received_at.get_or_insert_with(now);
+    let stamp = known.stamp();
+    let Some((fresh, before)) = with_bus(|b| {
+        let fresh = b.last_shared.as_ref() != Some(&stamp);
+        b.last_shared = Some(stamp);
+        (fresh, b.last_snapshot.replace(known.snapshot.clone()))
+    }) else {
+        return;
+    };
+    if fresh {
+        send(Body::State { known: known.clone() });
+    }
+    write_record(before.as_ref(), &known.snapshot);
+}
+
+fn write_record(before: Option<&SessionSnapshot>, now: &SessionSnapshot) {
+    let record = Record::of(before, now);
+    let stored = LocalStorage::raw().get_item(RECORD_KEY).ok().flatten();
+    let unchanged = stored
+        .as_deref()
+        .and_then(Record::parse)
+        .is_some_and(|r| (r.v, r.uid, r.pid) == (record.v, record.uid, record.pid) && (now.state.is_some() || r.ev == record.ev));
+    if now.state.is_some() {
+        if !unchanged {
+            let _ = LocalStorage::raw().set_item(RECORD_KEY, &record.to_json());
+        }
+    } else if stored.is_some() || before.is_some_and(|b| b.state.is_some()) {
+        // The end event reaches storage-fallback tabs, then nothing stays behind.
+        let _ = LocalStorage::raw().set_item(RECORD_KEY, &record.to_json());
+        LocalStorage::delete(RECORD_KEY);
+    }
+}
+
+fn on_storage(new_value: Option<String>) {
+    let Some((ctx, storage_mode)) = with_bus(|b| (b.ctx, b.storage_mode)) else {
+        return;
+    };
+    if !storage_mode {
+        return;
+    }
+    let record = new_value.as_deref().and_then(Record::parse);
+    let known = ctx.current_untracked();
+    match on_record(record, known.as_ref()) {
+        StorageAction::Ignore => {}
+        StorageAction::Check => {
+            with_bus(|b| b.last_check = 0.0);
+            check_now();
+        }
+        StorageAction::Ended(code) => {
+            if let (Some(known), Some(record)) = (known, record) {
+                let mut ended = known.snapshot.clone();
+                ended.state = None;
+                ended.ended = Some(code.to_owned());
+                ended.server_time = super::protocol::format_ms(record.at);
+                ctx.adopt(Known {
+                    snapshot: ended,
+                    received_at: Some(now()),
+                });
+            }
+            // The server's answer brings the token the next login needs.
+            with_bus(|b| b.last_check = 0.0);
+            check_now();
+        }
+    }
+}
