@@ -99,7 +99,17 @@ test.describe("cross-tab sync", () => {
       const target = targets[i % targets.length];
       for (const page of tabs) await page.evaluate(() => ((window as any).__marks = []));
       await switcher(one).selectOption(String(target.id));
+      // Wait without polling first: Playwright's polling runs in the tabs' renderers and would
+      // compete with them for this machine's two cores while they propagate the switch.
+      await one.waitForTimeout(500);
       await expectCommitted(tabs, target);
+      // Let each tab finish loading the platform's content before the next switch (a person
+      // does not switch several times a second; this keeps one switch's rendering out of the
+      // next one's figures).
+      for (const page of [one, two]) {
+        await expect(page.getByRole("list", { name: "Drafts" }).getByText(DRAFT_OF[target.label])).toBeVisible();
+      }
+      await expect(three.locator(".platform.active strong")).toHaveText(target.label);
       const marks = await one.evaluate(() => (window as any).__marks);
       const change = marks.find((m: any) => m.kind === "change").t;
       const shown = marks.find((m: any) => m.kind === "dom" && m.pending === "true").t;
@@ -147,6 +157,14 @@ test.describe("cross-tab sync", () => {
     await expect(three.getByRole("region", { name: "Your session" })).toContainText("Signed in as Sync Tester");
     await expect(one.getByRole("heading", { name: "Dashboard" })).toBeVisible();
     for (const page of tabs) await expectOnlyAllowlistedStorage(page, [account.email, await csrfOf(page)]);
+
+    // Signing in as someone else in one tab (a new session) moves every tab to that user.
+    const other = await seedAccount(context.request, uniqueEmail("other"), 1);
+    await signIn(context, other.email);
+    await one.reload();
+    await waitSynced(one);
+    for (const page of tabs) await expect(indicator(page)).toHaveAttribute("data-committed-id", String(other.platforms[0].id));
+    await expect(two.locator(".platform strong")).toHaveText([other.platforms[0].label]);
     expect(errors, errors.join("\n")).toEqual([]);
   });
 
@@ -223,6 +241,38 @@ test.describe("cross-tab sync", () => {
       await expect(toasts(page).filter({ hasText: `A switch to ${b.label} in another tab failed` })).toBeVisible();
     }
     await context.unroute("**/api/session_check");
+    for (const route of held) await route.continue().catch(() => {});
+    expect(errors, errors.join("\n")).toEqual([]);
+  });
+
+  test("a request that finds the session ended elsewhere takes every tab to login", async ({ context, playwright, baseURL }) => {
+    // The browser logs the refused requests (the draft, and the drafts list reloading after it).
+    const errors = collectConsoleErrors(context, [/status of 40[13]/]);
+    await setUp(context, "revoked");
+    const tabs = await openTabs(context, ["/", "/"]);
+    await expect.poll(async () => (await indicator(tabs[0]).getAttribute("data-sync")) === "leader" || (await indicator(tabs[1]).getAttribute("data-sync")) === "leader").toBe(true);
+    const leader = (await indicator(tabs[0]).getAttribute("data-sync")) === "leader" ? tabs[0] : tabs[1];
+    const follower = tabs.find((p) => p !== leader)!;
+    // The leader's checks are held, so only the follower's own request can find out.
+    const held: Route[] = [];
+    await leader.route("**/api/session_check", (route) => void held.push(route));
+    const checks = countChecks(context);
+
+    // The session ends on the server (another client with the same cookie signs out); the
+    // browser still holds the now-dead cookie.
+    const elsewhere = await playwright.request.newContext({ baseURL, storageState: await context.storageState() });
+    const res = await elsewhere.post("/api/logout", { headers: { "X-CSRF-Token": await csrfOf(follower) } });
+    expect(res.status()).toBe(200);
+    await elsewhere.dispose();
+
+    await follower.locator("form.draft-form").getByLabel("Title").fill("Written after the session ended");
+    await follower.getByRole("button", { name: "Save draft" }).click();
+    for (const page of tabs) {
+      await expect(page).toHaveURL(/\/login\?reason=session_revoked$/);
+      await expect(page.getByText("Your session was ended. Sign in again to continue.")).toBeVisible();
+    }
+    expect(checks.of(follower), "the tab whose request failed checked").toBeGreaterThan(0);
+    await leader.unroute("**/api/session_check");
     for (const route of held) await route.continue().catch(() => {});
     expect(errors, errors.join("\n")).toEqual([]);
   });
