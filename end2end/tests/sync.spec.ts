@@ -384,6 +384,23 @@ test.describe("cross-tab sync", () => {
     expect(checkingTabs.length, "one tab does the checks").toBe(1);
   });
 
+  test("a tab whose channel fails says it is not in sync, and still checks for itself", async ({ context }) => {
+    await setUp(context, "broken");
+    const [healthy] = await openTabs(context, ["/"]);
+    const broken = await context.newPage();
+    await broken.addInitScript(() => {
+      BroadcastChannel.prototype.postMessage = () => {
+        throw new DOMException("the channel is closed", "InvalidStateError");
+      };
+    });
+    const checks = countChecks(context);
+    await broken.goto("/");
+    await expect(indicator(broken)).toHaveAttribute("data-sync", "alone");
+    await expect(broken.locator(".indicator-sync")).toHaveText("Not in sync: this tab cannot reach the others");
+    await expect.poll(() => checks.of(broken), { message: "it checks the session on its own" }).toBeGreaterThan(0);
+    await expect(indicator(healthy)).toHaveAttribute("data-sync", /^(leader|follower)$/);
+  });
+
   test("without BroadcastChannel, tabs follow each other through localStorage", async ({ context }) => {
     await context.addInitScript(() => {
       delete (window as any).BroadcastChannel;

@@ -226,9 +226,9 @@ fn update_status() {
 }
 
 /// Whether this tab runs the interval check: the leader does, and so does any tab that cannot
-/// rely on one (sync off, alone, or the leader stopped answering).
+/// rely on one (sync off, no channel to the others, or the leader stopped answering).
 fn should_check_for_itself() -> bool {
-    with_bus(|b| b.leading || !b.liveness.answering(now())).unwrap_or(false)
+    with_bus(|b| b.leading || !b.sync_on || (b.channel.is_none() && !b.storage_mode) || !b.liveness.answering(now())).unwrap_or(false)
 }
 
 /// Every second: the clock for countdowns, heartbeats and pings, and checks that are due.
