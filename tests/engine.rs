@@ -104,34 +104,16 @@ async fn duplicate_email_is_refused(db: TestDatabase) {
 async fn unknown_email_and_wrong_password_look_the_same(db: TestDatabase) {
     let h = harness(db).await;
     h.user("carol@example.org").await;
-    let wrong = h
-        .engine
-        .login(
-            "carol@example.org",
-            Password::parse_attempt("nope nope nope").unwrap(),
-            ClientMeta::default(),
-            None,
-        )
-        .await;
-    let unknown = h
-        .engine
-        .login(
-            "nobody@example.org",
-            Password::parse_attempt(PASSWORD).unwrap(),
-            ClientMeta::default(),
-            None,
-        )
-        .await;
-    let malformed = h
-        .engine
-        .login(
-            "not an email",
-            Password::parse_attempt(PASSWORD).unwrap(),
-            ClientMeta::default(),
-            None,
-        )
-        .await;
-    for result in [wrong, unknown, malformed] {
+    // A wrong password, an unknown email and a malformed one.
+    for (email, password) in [
+        ("carol@example.org", "nope nope nope"),
+        ("nobody@example.org", PASSWORD),
+        ("not an email", PASSWORD),
+    ] {
+        let result = h
+            .engine
+            .login(email, Password::parse_attempt(password).unwrap(), ClientMeta::default(), None)
+            .await;
         let err = result.err().expect("must fail");
         assert!(matches!(err, Error::InvalidCredentials), "{err:?}");
         assert_eq!(err.to_string(), Error::InvalidCredentials.to_string());

@@ -9,7 +9,8 @@ use crate::api::{current_session, switch_platform, AddPlatform, Login, Logout, R
 use crate::components::toasts::Toasts;
 use crate::error::ApiError;
 use crate::models::{ClientSettings, PlatformView, SessionSnapshot, SessionState, UserView};
-use crate::sync::protocol::{newest, Body, Known, SyncStatus};
+use crate::sync::leader::SyncStatus;
+use crate::sync::protocol::{newest, Body, Known};
 use leptos::prelude::*;
 
 #[derive(Clone, Copy)]
@@ -162,10 +163,9 @@ impl SessionContext {
         let current = self.current_untracked();
         // The first adoption also dates the server-rendered answer, so the countdown can tick.
         let first = self.live.with_untracked(Option::is_none);
-        let before = current.as_ref().map(Known::stamp);
         let received_at = incoming.received_at;
         let mut chosen = newest(current.clone(), incoming);
-        let changed = before.as_ref() != Some(&chosen.stamp()) || current.as_ref().map(|c| &c.snapshot) != Some(&chosen.snapshot);
+        let changed = current.as_ref().map(|c| &c.snapshot) != Some(&chosen.snapshot);
         if !changed && !first {
             return false;
         }
@@ -334,18 +334,6 @@ pub fn initial_csrf_token() -> String {
     #[cfg(not(feature = "ssr"))]
     {
         crate::client::page_csrf_token().unwrap_or_default()
-    }
-}
-
-/// The signed-in state, or the error that says why there is none.
-pub fn signed_in(snapshot: Result<SessionSnapshot, ApiError>) -> Result<SessionState, ApiError> {
-    let snapshot = snapshot?;
-    match snapshot.state {
-        Some(state) => Ok(state),
-        None => Err(ApiError::new(
-            snapshot.ended.as_deref().unwrap_or("unauthenticated"),
-            "sign in to continue",
-        )),
     }
 }
 

@@ -267,31 +267,17 @@ async fn switch_is_compare_and_set_over_http(db: TestDatabase) {
     );
     assert_eq!(body["error"]["current"]["session"]["version"], v + 1);
 
-    assert_error(
-        b.post("/api/switch_platform", &[("platform_id", &foreign.to_string())]).await,
-        StatusCode::NOT_FOUND,
-        "not_found",
-    )
-    .await;
-    assert_error(
-        b.post("/api/switch_platform", &[("platform_id", "424242")]).await,
-        StatusCode::NOT_FOUND,
-        "not_found",
-    )
-    .await;
-    assert_error(
-        b.post("/api/switch_platform", &[("platform_id", "abc")]).await,
-        StatusCode::BAD_REQUEST,
-        "bad_request",
-    )
-    .await;
-    assert_error(
-        b.post("/api/switch_platform", &[("platform_id", "0")]).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_input",
-    )
-    .await;
-    assert_error(b.post("/api/switch_platform", &[]).await, StatusCode::BAD_REQUEST, "bad_request").await;
+    let foreign = foreign.to_string();
+    let refused: [(&[(&str, &str)], StatusCode, &str); 5] = [
+        (&[("platform_id", &foreign)], StatusCode::NOT_FOUND, "not_found"),
+        (&[("platform_id", "424242")], StatusCode::NOT_FOUND, "not_found"),
+        (&[("platform_id", "abc")], StatusCode::BAD_REQUEST, "bad_request"),
+        (&[("platform_id", "0")], StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
+        (&[], StatusCode::BAD_REQUEST, "bad_request"),
+    ];
+    for (fields, status, code) in refused {
+        assert_error(b.post("/api/switch_platform", fields).await, status, code).await;
+    }
     let res = b.post("/api/switch_platform", &[("platform_id", &a.to_string())]).await;
     assert_eq!(res.status(), StatusCode::OK, "without expected_version the switch is unconditional");
 }

@@ -5,6 +5,7 @@
 
 use crate::error::ApiError;
 use crate::models::{local_path, PlatformView, SessionState, UserView};
+use crate::pages::not_available;
 use crate::session::use_session_context;
 use crate::sync::protocol::Known;
 use leptos::prelude::*;
@@ -101,7 +102,7 @@ where
                             let here = if search.is_empty() { path } else { format!("{path}?{search}") };
                             view! { <Redirect path=login_path(&ended, &here)/> }.into_any()
                         }
-                        PageKey::Failed(e) => view! { <p class="error" role="alert">{e.message().to_owned()}</p> }.into_any(),
+                        PageKey::Failed(e) => not_available(e).into_any(),
                     }
                 })
             }}

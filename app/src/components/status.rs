@@ -2,7 +2,8 @@
 //! warning with "Stay signed in", and the offline banner.
 
 use crate::session::{use_session, use_session_context};
-use crate::sync::protocol::{countdown, parse_ms, warning_due, SyncStatus};
+use crate::sync::leader::SyncStatus;
+use crate::sync::protocol::{countdown, parse_ms, warning_due};
 use leptos::prelude::*;
 
 /// User, active platform (the pending choice, marked), time left before the idle timeout (the

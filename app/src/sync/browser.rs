@@ -2,10 +2,8 @@
 //! `storage` events where BroadcastChannel is missing), elects the leader with Web Locks (or
 //! heartbeats), and runs the leader's checks. Decisions are in `protocol`; this file only wires.
 
-use super::protocol::{
-    on_record, Action, Body, Election, Known, Liveness, Peer, Record, Stamp, StorageAction, SyncStatus, HEARTBEAT_EVERY_MS, LEADER_LOCK,
-    MIN_CHECK_GAP_MS, PING_EVERY_MS, RECORD_KEY, TAB_ID_KEY,
-};
+use super::leader::{Election, Liveness, SyncStatus, HEARTBEAT_EVERY_MS, LEADER_LOCK, PING_EVERY_MS};
+use super::protocol::{on_record, Action, Body, Known, Peer, Record, Stamp, StorageAction, MIN_CHECK_GAP_MS, RECORD_KEY, TAB_ID_KEY};
 use crate::models::SessionSnapshot;
 use crate::session::SessionContext;
 use gloo_storage::{LocalStorage, SessionStorage, Storage};

@@ -1,7 +1,9 @@
-//! Cross-tab session sync. `protocol` is the logic (plain Rust, unit-tested); `browser` wires it
+//! Cross-tab session sync. `protocol` (messages, ordering, the storage record) and `leader` (who
+//! checks) are the logic, plain Rust and unit-tested; `browser` wires them
 //! to BroadcastChannel, localStorage, Web Locks and the page's events (hydrate only). On the
 //! server every entry point here does nothing.
 
+pub mod leader;
 pub mod protocol;
 
 #[cfg(feature = "hydrate")]
