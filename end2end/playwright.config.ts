@@ -11,7 +11,7 @@ const baseURL = process.env.SWITCHBOARD_E2E_URL ?? "http://127.0.0.1:3100";
 export default defineConfig({
   testDir: "tests",
   fullyParallel: false,
-  forbidOnly: !!process.env.CI,
+  forbidOnly: true, // a stray test.only must never pass for a full run, in CI or not
   retries: 0,
   workers: 1, // 2-core machine: the server, Chromium and the runner share it
   reporter: "list",

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs every Switchboard test, stopping at the first failure:
-#   setup -> PostgreSQL -> cargo test (all crates but frontend) -> release build -> start server -> Playwright -> summary
+#   setup -> lint (rustfmt, clippy, tsc) -> PostgreSQL -> cargo test (all crates but frontend)
+#   -> release build -> start servers -> Playwright -> summary
 #
 # Environment:
 #   SWITCHBOARD_TEST_POSTGRES_URL  use this database as is (not created, not dropped); otherwise a
 #                                  fresh switchboard_test_* database on 127.0.0.1:5432 is created
 #                                  and dropped on exit
 #   SWITCHBOARD_E2E_PORT           port of the server Playwright tests against (default 3100); a
-#                                  second server with a 12 s idle timeout uses the next port
+#                                  second server with a 12 s idle timeout uses the next port, and
+#                                  a third with tab sync switched off the one after
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,6 +23,8 @@ readonly E2E_PORT="${SWITCHBOARD_E2E_PORT:-3100}"
 readonly E2E_URL="http://127.0.0.1:$E2E_PORT"
 readonly E2E_SHORT_PORT=$((E2E_PORT + 1))
 readonly E2E_SHORT_URL="http://127.0.0.1:$E2E_SHORT_PORT"
+readonly E2E_NO_SYNC_PORT=$((E2E_PORT + 2))
+readonly E2E_NO_SYNC_URL="http://127.0.0.1:$E2E_NO_SYNC_PORT"
 readonly SERVER_BIN="$ROOT/target/release/switchboard"
 readonly SERVER_READY_TIMEOUT=60
 
@@ -172,7 +176,18 @@ phase "setup"
 bash "$ROOT/scripts/setup.sh" --browser || die "scripts/setup.sh --browser failed"
 phase_done
 
-# ---- b. PostgreSQL -----------------------------------------------------------------------------
+# ---- b. lint -----------------------------------------------------------------------------------
+# Style and type errors fail the run before anything slow: rustfmt, clippy (every crate and
+# target, warnings are errors), the TypeScript of the Playwright specs, and import circles.
+phase "lint"
+cargo fmt --all --check || die "cargo fmt --all --check: run \`cargo fmt --all\`"
+cargo clippy --workspace --all-targets --locked -- -D warnings || die "cargo clippy found problems (see above)"
+(cd "$ROOT/end2end" && npx --no-install tsc --noEmit) || die "tsc --noEmit: the Playwright specs do not type-check"
+python3 "$ROOT/scripts/module_cycles.py" "$ROOT/src" "$ROOT/app/src" "$ROOT/server/src" ||
+	die "modules import each other in a circle (see above; docs/ARCHITECTURE.md)"
+phase_done
+
+# ---- c. PostgreSQL -----------------------------------------------------------------------------
 pg_ready() {
 	command -v pg_isready >/dev/null && pg_isready -q -h "$PG_HOST" -p "$PG_PORT" -t 3
 }
@@ -255,7 +270,7 @@ fi
 log "SWITCHBOARD_TEST_POSTGRES_URL=$(sed -E 's#(://[^:/@]+):[^@]*@#\1:***@#' <<<"$SWITCHBOARD_TEST_POSTGRES_URL")"
 phase_done
 
-# ---- c. cargo test -----------------------------------------------------------------------------
+# ---- d. cargo test -----------------------------------------------------------------------------
 phase "cargo test"
 # `frontend` (the hydrate WASM entry) is excluded: building it in the same cargo invocation as
 # `server` unifies features, so app/leptos get both `ssr` and `hydrate` and every server test
@@ -265,7 +280,7 @@ cargo test --workspace --exclude frontend --locked 2>&1 | tee "$logs_dir/cargo-t
 	die "cargo test --workspace --exclude frontend --locked failed (see above)"
 phase_done
 
-# ---- d. release build --------------------------------------------------------------------------
+# ---- e. release build --------------------------------------------------------------------------
 phase "release build"
 # wasm-opt must be npm binaryen 132 (Debian's binaryen 108 builds a page that never hydrates).
 export PATH="$ROOT/end2end/node_modules/.bin:$PATH"
@@ -277,9 +292,10 @@ cargo leptos build --release || die "cargo leptos build --release failed"
 [[ -d "$ROOT/target/site" ]] || die "the release build did not produce target/site"
 phase_done
 
-# ---- e. start the servers ----------------------------------------------------------------------
-# Two servers, each on its own SQLite file: the main one with the test profile, and a "short" one
-# whose sessions go idle after a few seconds (for the expiry and "Stay signed in" tests).
+# ---- f. start the servers ----------------------------------------------------------------------
+# Three servers, each on its own SQLite file: the main one with the test profile, a "short" one
+# whose sessions go idle after a few seconds (for the expiry and "Stay signed in" tests), and one
+# with tab sync switched off (features.spec.ts).
 phase "start servers"
 e2e_tmp="$(mktemp -d -t switchboard-e2e.XXXXXX)"
 
@@ -321,16 +337,18 @@ start_server() {
 start_server main "$E2E_PORT"
 start_server short "$E2E_SHORT_PORT" \
 	SWITCHBOARD_IDLE_TIMEOUT=12s SWITCHBOARD_IDLE_WARNING=8s SWITCHBOARD_TOUCH_INTERVAL=1s SWITCHBOARD_SYNC_CHECK_INTERVAL=2s
+start_server no-sync "$E2E_NO_SYNC_PORT" SWITCHBOARD_FEATURE_CROSS_TAB_SYNC=false
 phase_done
 
-# ---- f. Playwright -----------------------------------------------------------------------------
+# ---- g. Playwright -----------------------------------------------------------------------------
 phase "playwright"
-if ! (cd "$ROOT/end2end" && SWITCHBOARD_E2E_URL="$E2E_URL" SWITCHBOARD_E2E_SHORT_URL="$E2E_SHORT_URL" npx --no-install playwright test) 2>&1 |
+if ! (cd "$ROOT/end2end" && SWITCHBOARD_E2E_URL="$E2E_URL" SWITCHBOARD_E2E_SHORT_URL="$E2E_SHORT_URL" \
+	SWITCHBOARD_E2E_NO_SYNC_URL="$E2E_NO_SYNC_URL" npx --no-install playwright test) 2>&1 |
 	tee "$logs_dir/playwright.log"; then
 	print_server_log_tail
 	die "Playwright tests failed (see above; test-results in end2end/test-results)"
 fi
 phase_done
 
-# ---- g. summary (printed by the exit trap) -----------------------------------------------------
+# ---- h. summary (printed by the exit trap) -----------------------------------------------------
 exit 0

@@ -3,8 +3,9 @@
 //! issues and accepts the same tokens. Stateless: nothing is written per token.
 
 use crate::error::{Error, Result};
+use crate::ids::PublicSessionId;
 use crate::store::Db;
-use crate::token::hex;
+use crate::token::{hex, PreSessionId};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -18,9 +19,9 @@ use subtle::ConstantTimeEq;
 #[derive(Debug, Clone, Copy)]
 pub enum CsrfBinding<'a> {
     /// A signed-in session, by its public id.
-    Session(&'a str),
+    Session(&'a PublicSessionId),
     /// A visitor before login, by the pre-session cookie.
-    PreSession(&'a str),
+    PreSession(&'a PreSessionId),
 }
 
 #[derive(Clone)]
@@ -72,8 +73,8 @@ impl CsrfKey {
 
     pub fn token_for(&self, binding: CsrfBinding<'_>) -> String {
         let (kind, value) = match binding {
-            CsrfBinding::Session(id) => ("session", id),
-            CsrfBinding::PreSession(id) => ("pre", id),
+            CsrfBinding::Session(id) => ("session", id.as_str()),
+            CsrfBinding::PreSession(id) => ("pre", id.expose()),
         };
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
         mac.update(kind.as_bytes());
@@ -95,17 +96,21 @@ mod tests {
 
     #[test]
     fn tokens_bind_to_their_subject_and_key() {
+        const ID: &str = "abcdefghijklmnopqrstuv";
+        let id = PublicSessionId::parse(ID).unwrap();
+        let other = PublicSessionId::parse("abcdefghijklmnopqrstuw").unwrap();
+        let pre = PreSessionId::parse(ID).unwrap();
         let key = CsrfKey::fixed(7);
-        let t = key.token_for(CsrfBinding::Session("abc"));
-        assert!(key.verify(CsrfBinding::Session("abc"), &t));
-        assert!(!key.verify(CsrfBinding::Session("abd"), &t));
+        let t = key.token_for(CsrfBinding::Session(&id));
+        assert!(key.verify(CsrfBinding::Session(&id), &t));
+        assert!(!key.verify(CsrfBinding::Session(&other), &t));
         assert!(
-            !key.verify(CsrfBinding::PreSession("abc"), &t),
+            !key.verify(CsrfBinding::PreSession(&pre), &t),
             "a session token is not a pre-session token"
         );
-        assert!(!CsrfKey::fixed(8).verify(CsrfBinding::Session("abc"), &t));
-        assert!(!key.verify(CsrfBinding::Session("abc"), ""));
-        assert!(!key.verify(CsrfBinding::Session("abc"), &t[1..]));
+        assert!(!CsrfKey::fixed(8).verify(CsrfBinding::Session(&id), &t));
+        assert!(!key.verify(CsrfBinding::Session(&id), ""));
+        assert!(!key.verify(CsrfBinding::Session(&id), &t[1..]));
     }
 
     #[test]

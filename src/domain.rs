@@ -1,14 +1,33 @@
-//! Values that cross the boundary from clients. Each parses or fails with a message naming the
-//! field: an invalid value cannot exist inside the engine.
+//! Values that cross the boundary from clients. Each parses or fails with a [`ParseError`] naming
+//! the field: an invalid value cannot exist inside the engine. A leaf module: it knows nothing of
+//! the store or the engine's errors (`Error::Invalid` wraps a `ParseError`).
 
-use crate::error::{Error, Result};
 use std::fmt;
+
+/// Why a value a client sent was refused: the field, and a message a person can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ParseError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl ParseError {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+pub type Result<T, E = ParseError> = std::result::Result<T, E>;
 
 fn trimmed_len(field: &'static str, raw: &str, min: usize, max: usize) -> Result<String> {
     let s = raw.trim();
     let n = s.chars().count();
     if n < min {
-        return Err(Error::invalid(
+        return Err(ParseError::new(
             field,
             if min == 1 {
                 "must not be empty".into()
@@ -18,17 +37,17 @@ fn trimmed_len(field: &'static str, raw: &str, min: usize, max: usize) -> Result
         ));
     }
     if n > max {
-        return Err(Error::invalid(field, format!("must be at most {max} characters")));
+        return Err(ParseError::new(field, format!("must be at most {max} characters")));
     }
     if s.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
-        return Err(Error::invalid(field, "must not contain control characters"));
+        return Err(ParseError::new(field, "must not contain control characters"));
     }
     Ok(s.to_owned())
 }
 
 fn single_line(field: &'static str, s: String) -> Result<String> {
     if s.contains(['\n', '\r', '\t']) {
-        return Err(Error::invalid(field, "must be a single line"));
+        return Err(ParseError::new(field, "must be a single line"));
     }
     Ok(s)
 }
@@ -41,7 +60,7 @@ impl Email {
         let s = single_line("email", trimmed_len("email", raw, 3, 254)?)?.to_lowercase();
         let (local, domain) = s
             .split_once('@')
-            .ok_or_else(|| Error::invalid("email", "must look like name@example.org"))?;
+            .ok_or_else(|| ParseError::new("email", "must look like name@example.org"))?;
         let ok = !local.is_empty()
             && !domain.is_empty()
             && !domain.contains('@')
@@ -50,7 +69,7 @@ impl Email {
             && !domain.starts_with('.')
             && !domain.ends_with('.');
         if !ok {
-            return Err(Error::invalid("email", "must look like name@example.org"));
+            return Err(ParseError::new("email", "must look like name@example.org"));
         }
         Ok(Self(s))
     }
@@ -72,23 +91,26 @@ impl Password {
     pub fn parse_new(raw: &str) -> Result<Self> {
         let n = raw.chars().count();
         if n < Self::MIN {
-            return Err(Error::invalid("password", format!("must be at least {} characters", Self::MIN)));
+            return Err(ParseError::new("password", format!("must be at least {} characters", Self::MIN)));
         }
         if n > Self::MAX {
-            return Err(Error::invalid("password", format!("must be at most {} characters", Self::MAX)));
+            return Err(ParseError::new("password", format!("must be at most {} characters", Self::MAX)));
         }
         Ok(Self(raw.to_owned()))
     }
 
-    /// For login: anything is accepted (and simply fails to verify), except absurd sizes.
+    /// For login: anything but an empty field is an attempt. One longer than [`Self::MAX`] cannot
+    /// match a stored password (none is that long), so it simply fails to verify.
     pub fn parse_attempt(raw: &str) -> Result<Self> {
         if raw.is_empty() {
-            return Err(Error::invalid("password", "must not be empty"));
-        }
-        if raw.chars().count() > Self::MAX {
-            return Err(Error::InvalidCredentials);
+            return Err(ParseError::new("password", "must not be empty"));
         }
         Ok(Self(raw.to_owned()))
+    }
+
+    /// Whether this could be anyone's password at all (new passwords obey the length rules).
+    pub fn is_plausible(&self) -> bool {
+        (Self::MIN..=Self::MAX).contains(&self.0.chars().count())
     }
 
     pub fn expose(&self) -> &str {
@@ -128,7 +150,7 @@ impl PlatformKind {
             "mastodon" => Ok(Self::Mastodon),
             "pixelfed" => Ok(Self::Pixelfed),
             "other" => Ok(Self::Other),
-            _ => Err(Error::invalid("kind", "must be one of mastodon, pixelfed, other")),
+            _ => Err(ParseError::new("kind", "must be one of mastodon, pixelfed, other")),
         }
     }
 
@@ -164,7 +186,7 @@ impl InstanceUrl {
         let rest = s
             .strip_prefix("https://")
             .or_else(|| s.strip_prefix("http://"))
-            .ok_or_else(|| Error::invalid(FIELD, "must start with https:// or http://"))?;
+            .ok_or_else(|| ParseError::new(FIELD, "must start with https:// or http://"))?;
         let host = rest.split('/').next().unwrap_or("");
         let host_ok = !host.is_empty()
             && host
@@ -173,7 +195,7 @@ impl InstanceUrl {
             && !host.starts_with('.')
             && !host.starts_with(':');
         if !host_ok || s.contains(['?', '#', ' ', '@']) {
-            return Err(Error::invalid(FIELD, "must be a plain URL such as https://mastodon.social"));
+            return Err(ParseError::new(FIELD, "must be a plain URL such as https://mastodon.social"));
         }
         Ok(Self(s.trim_end_matches('/').to_owned()))
     }
@@ -190,7 +212,7 @@ impl Handle {
     pub fn parse(raw: &str) -> Result<Self> {
         let s = single_line("handle", trimmed_len("handle", raw, 1, 128)?)?;
         if s.contains(char::is_whitespace) {
-            return Err(Error::invalid("handle", "must not contain spaces"));
+            return Err(ParseError::new("handle", "must not contain spaces"));
         }
         Ok(Self(s))
     }
@@ -218,24 +240,16 @@ impl DraftBody {
     pub const MAX: usize = 20_000;
     pub fn parse(raw: &str) -> Result<Self> {
         if raw.chars().count() > Self::MAX {
-            return Err(Error::invalid("body", format!("must be at most {} characters", Self::MAX)));
+            return Err(ParseError::new("body", format!("must be at most {} characters", Self::MAX)));
         }
         if raw.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
-            return Err(Error::invalid("body", "must not contain control characters"));
+            return Err(ParseError::new("body", "must not contain control characters"));
         }
         Ok(Self(raw.to_owned()))
     }
     pub fn as_str(&self) -> &str {
         &self.0
     }
-}
-
-/// Database ids as clients send them: positive integers.
-pub fn parse_id(field: &'static str, id: i64) -> Result<i64> {
-    if id <= 0 {
-        return Err(Error::invalid(field, "must be a positive id"));
-    }
-    Ok(id)
 }
 
 #[cfg(test)]
@@ -256,7 +270,11 @@ mod tests {
         assert!(Password::parse_new(&"x".repeat(300)).is_err());
         let p = Password::parse_new("correct horse battery").unwrap();
         assert!(!format!("{p:?}").contains("horse"));
-        assert!(matches!(Password::parse_attempt(&"x".repeat(300)), Err(Error::InvalidCredentials)));
+        assert!(Password::parse_attempt("").is_err());
+        assert!(
+            !Password::parse_attempt(&"x".repeat(300)).unwrap().is_plausible(),
+            "too long to be anyone's"
+        );
     }
 
     #[test]
@@ -290,12 +308,5 @@ mod tests {
         assert!(DraftBody::parse("multi\nline is fine").is_ok());
         assert!(DraftBody::parse(&"b".repeat(DraftBody::MAX + 1)).is_err());
         assert!(DraftBody::parse("nul\u{0}").is_err());
-    }
-
-    #[test]
-    fn ids_must_be_positive() {
-        assert!(parse_id("platform_id", 0).is_err());
-        assert!(parse_id("platform_id", -3).is_err());
-        assert_eq!(parse_id("platform_id", 7).unwrap(), 7);
     }
 }

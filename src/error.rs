@@ -1,15 +1,33 @@
-//! The engine's one error type. Each variant has a stable code; the HTTP layer maps codes to
-//! status codes in one place.
+//! The engine's one error type. It says what went wrong in the engine's terms; the web layer maps
+//! each variant to a wire code and an HTTP status in one place (`app::auth::ssr`).
 
-use crate::sessions::SessionState;
+use crate::domain::ParseError;
+use crate::ids::SessionVersion;
+use crate::model::{EndReason, SessionState};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// What a `NotFound` was looking for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    Platform,
+    Draft,
+}
+
+impl Entity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Entity::Platform => "platform",
+            Entity::Draft => "draft",
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A value a client sent is not acceptable. `field` names it.
-    #[error("{field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    /// A value a client sent is not acceptable; the parse error names the field.
+    #[error(transparent)]
+    Invalid(#[from] ParseError),
     /// Unknown email or wrong password: deliberately the same error.
     #[error("the email or password is not correct")]
     InvalidCredentials,
@@ -17,15 +35,17 @@ pub enum Error {
     EmailTaken,
     #[error("no valid session")]
     Unauthenticated,
-    #[error("the session has expired")]
-    SessionExpired,
-    #[error("the session has ended")]
-    SessionRevoked,
-    #[error("{0} not found")]
-    NotFound(&'static str),
+    /// The session exists but has ended, for this reason.
+    #[error("{}", ended_message(*.0))]
+    SessionEnded(EndReason),
+    #[error("{} not found", .0.as_str())]
+    NotFound(Entity),
     /// A compare-and-set lost: carries the state that won, so the client can settle on it.
     #[error("the session changed since version {expected}; current version is {}", current.session.version)]
-    VersionConflict { expected: i64, current: Box<SessionState> },
+    VersionConflict {
+        expected: SessionVersion,
+        current: Box<SessionState>,
+    },
     #[error("no platform is active; add or choose one first")]
     NoActivePlatform,
     #[error("{0}")]
@@ -38,30 +58,16 @@ pub enum Error {
     Internal(String),
 }
 
+fn ended_message(reason: EndReason) -> &'static str {
+    match reason {
+        EndReason::Expired => "the session has expired",
+        EndReason::Logout | EndReason::Rotated => "the session has ended",
+    }
+}
+
 impl Error {
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        Error::Invalid {
-            field,
-            message: message.into(),
-        }
-    }
-
-    /// The stable machine-readable code clients switch on.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Error::Invalid { .. } => "invalid_input",
-            Error::InvalidCredentials => "invalid_credentials",
-            Error::EmailTaken => "email_taken",
-            Error::Unauthenticated => "unauthenticated",
-            Error::SessionExpired => "session_expired",
-            Error::SessionRevoked => "session_revoked",
-            Error::NotFound(_) => "not_found",
-            Error::VersionConflict { .. } => "version_conflict",
-            Error::NoActivePlatform => "no_active_platform",
-            Error::LimitReached(_) => "limit_reached",
-            Error::Unavailable => "unavailable",
-            Error::Internal(_) => "internal",
-        }
+        Error::Invalid(ParseError::new(field, message))
     }
 }
 

@@ -4,50 +4,35 @@
 //! SQLite (the embedded default) or PostgreSQL (for many server instances). Nothing here knows
 //! about HTTP or Leptos: the `app` and `server` crates call in, the engine calls the store.
 
+//!
+//! Leaves first: `clock`, `domain` (parsed client values), `ids`, `model` (what is stored and
+//! answered), `policy`, `token`; then `error`, `store`, `engine` (the handle); then the operations
+//! (`users`, `sessions`, `platforms`, `drafts`), each an `impl Engine` block, and `csrf`, `seed`.
+
 pub mod clock;
 pub mod csrf;
 pub mod domain;
 pub mod drafts;
+mod engine;
 pub mod error;
+pub mod ids;
+pub mod model;
 pub mod platforms;
+pub mod policy;
 pub mod seed;
 pub mod sessions;
 pub mod store;
 pub mod token;
 pub mod users;
 
-use std::sync::Arc;
-
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
-pub use error::{Error, Result};
-pub use sessions::{ClientMeta, SessionPolicy, SessionState};
+pub use engine::Engine;
+pub use error::{Entity, Error, Result};
+pub use ids::{DraftId, PlatformId, PublicSessionId, SessionId, SessionVersion, UserId};
+pub use model::{Draft, EndReason, Platform, Session, SessionState, User};
+pub use policy::SessionPolicy;
+pub use sessions::ClientMeta;
 pub use store::{Backend, Db, PoolSettings};
-
-/// The engine: a store, the session policy and a clock. Cheap to clone.
-#[derive(Clone)]
-pub struct Engine {
-    db: Db,
-    policy: SessionPolicy,
-    clock: Arc<dyn Clock>,
-}
-
-impl Engine {
-    pub fn new(db: Db, policy: SessionPolicy, clock: Arc<dyn Clock>) -> Self {
-        Self { db, policy, clock }
-    }
-
-    pub fn db(&self) -> &Db {
-        &self.db
-    }
-
-    pub fn policy(&self) -> &SessionPolicy {
-        &self.policy
-    }
-
-    pub fn now(&self) -> Timestamp {
-        self.clock.now()
-    }
-}
 
 #[cfg(feature = "test-support")]
 pub mod testing;

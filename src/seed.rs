@@ -2,10 +2,11 @@
 //! in an empty database.
 
 use crate::domain::{DisplayName, DraftBody, DraftTitle, Email, Handle, InstanceUrl, Password, PlatformKind, PlatformLabel};
+use crate::engine::Engine;
 use crate::error::Result;
+use crate::model::EndReason;
 use crate::platforms::NewPlatform;
 use crate::sessions::ClientMeta;
-use crate::Engine;
 
 pub const DEMO_EMAIL: &str = "demo@switchboard.test";
 /// A published, dev-only credential: the dev profile prints it so people can sign in.
@@ -21,7 +22,6 @@ pub async fn seed_demo(engine: &Engine) -> Result<bool> {
             &Email::parse(DEMO_EMAIL)?,
             Password::parse_new(DEMO_PASSWORD)?,
             &DisplayName::parse("Demo User")?,
-            false,
         )
         .await?;
     // Platforms and drafts are added through a session, the same way a person would.
@@ -54,13 +54,13 @@ pub async fn seed_demo(engine: &Engine) -> Result<bool> {
                 },
             )
             .await?;
-        let session = engine.switch_platform(&session, platform.id, None).await?.session;
+        engine.switch_platform(&session, platform.id, None).await?;
         for title in drafts {
             engine
                 .add_draft(&session, DraftTitle::parse(title)?, DraftBody::parse("Written by the demo seed.")?)
                 .await?;
         }
     }
-    engine.end_session(session.id, crate::sessions::EndReason::Logout).await?;
+    engine.end_session(session.id, EndReason::Logout).await?;
     Ok(true)
 }

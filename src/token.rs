@@ -1,6 +1,7 @@
 //! Secrets and identifiers: session tokens (only ever stored as hashes), public session ids and
 //! pre-session ids. All come from the operating system's CSPRNG.
 
+use crate::ids::PublicSessionId;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use rand::rngs::OsRng;
@@ -61,9 +62,10 @@ impl TokenHash {
     }
 }
 
-/// The session's public identifier: safe to show, log and send to the browser; not a credential.
-pub fn new_public_id() -> String {
-    random_b64(16)
+/// A fresh public identifier for a session: safe to show, log and send to the browser; not a
+/// credential.
+pub fn new_public_id() -> PublicSessionId {
+    PublicSessionId::new_unchecked(random_b64(16))
 }
 
 /// The identifier in the pre-session cookie that CSRF tokens are bound to before login.
@@ -107,6 +109,8 @@ mod tests {
         assert_eq!(SessionToken::parse(a.expose()), Some(a.clone()));
         assert_eq!(a.hash(), SessionToken::parse(a.expose()).unwrap().hash());
         assert_ne!(a.hash(), b.hash());
+        let id = new_public_id();
+        assert_eq!(PublicSessionId::parse(id.as_str()), Ok(id), "public ids parse back");
     }
 
     #[test]

@@ -1,28 +1,42 @@
-//! Accounts: registration, credential checks (argon2id), administrator creation.
+//! Accounts: registration and credential checks (argon2id).
 
 use crate::domain::{DisplayName, Email, Password};
+use crate::engine::Engine;
 use crate::error::{is_unique_violation, Error, Result};
-use crate::Engine;
+use crate::ids::UserId;
+use crate::model::User;
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use sqlx::Row;
 use std::sync::OnceLock;
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct User {
-    pub id: i64,
-    pub email: String,
-    pub display_name: String,
-    pub is_admin: bool,
+const USER_COLUMNS: &str = "id, email, display_name, is_admin";
+
+/// A user row as stored.
+#[derive(sqlx::FromRow)]
+struct UserRecord {
+    id: UserId,
+    email: Email,
+    display_name: DisplayName,
+    /// 0 or 1 (an integer in both databases).
+    is_admin: i64,
 }
 
-pub(crate) fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User> {
-    Ok(User {
-        id: row.try_get("id")?,
-        email: row.try_get("email")?,
-        display_name: row.try_get("display_name")?,
-        is_admin: row.try_get::<i64, _>("is_admin")? == 1,
-    })
+impl From<UserRecord> for User {
+    fn from(r: UserRecord) -> Self {
+        User {
+            id: r.id,
+            email: r.email,
+            display_name: r.display_name,
+            is_admin: r.is_admin == 1,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Credentials {
+    #[sqlx(flatten)]
+    user: UserRecord,
+    password_hash: String,
 }
 
 async fn hash_password(password: Password) -> Result<String> {
@@ -51,7 +65,7 @@ fn decoy_hash() -> &'static str {
 
 async fn verify_password(password: Password, hash: Option<String>) -> Result<bool> {
     tokio::task::spawn_blocking(move || {
-        let known = hash.is_some();
+        let known = hash.is_some() && password.is_plausible();
         let hash = hash.unwrap_or_else(|| decoy_hash().to_owned());
         let parsed = PasswordHash::new(&hash).map_err(|e| Error::Internal(format!("stored hash unreadable: {e}")))?;
         let ok = Argon2::default().verify_password(password.expose().as_bytes(), &parsed).is_ok();
@@ -63,52 +77,59 @@ async fn verify_password(password: Password, hash: Option<String>) -> Result<boo
 
 impl Engine {
     /// Creates an account. Fails with `EmailTaken` when the email is in use.
-    pub async fn register(&self, email: &Email, password: Password, name: &DisplayName, admin: bool) -> Result<User> {
+    #[tracing::instrument(skip_all)]
+    pub async fn register(&self, email: &Email, password: Password, name: &DisplayName) -> Result<User> {
         let hash = hash_password(password).await?;
-        let row = sqlx::query(
+        let record: UserRecord = sqlx::query_as(&format!(
             "INSERT INTO users (email, display_name, password_hash, is_admin, created_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id, email, display_name, is_admin",
-        )
-        .bind(email.as_str())
-        .bind(name.as_str())
+             VALUES ($1, $2, $3, 0, $4) RETURNING {USER_COLUMNS}"
+        ))
+        .bind(email)
+        .bind(name)
         .bind(hash)
-        .bind(i64::from(admin))
-        .bind(self.now().millis())
+        .bind(self.now())
         .fetch_one(self.db().writer())
         .await
         .map_err(|e| if is_unique_violation(&e) { Error::EmailTaken } else { e.into() })?;
-        let user = user_from_row(&row)?;
-        tracing::info!(user_id = user.id, admin, "account created");
+        let user = User::from(record);
+        tracing::info!(user_id = %user.id, "account created");
         Ok(user)
     }
 
     /// Checks an email and password. Unknown email and wrong password give the same error and
     /// take the same time.
     pub async fn check_credentials(&self, email: &str, password: Password) -> Result<User> {
-        let email = Email::parse(email).map_err(|_| Error::InvalidCredentials);
-        let row = match &email {
+        let found: Option<Credentials> = match Email::parse(email) {
             Ok(email) => {
-                sqlx::query("SELECT id, email, display_name, is_admin, password_hash FROM users WHERE email = $1")
-                    .bind(email.as_str())
+                sqlx::query_as(&format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = $1"))
+                    .bind(email)
                     .fetch_optional(self.db().reader())
                     .await?
             }
             Err(_) => None,
         };
-        let hash = row.as_ref().map(|r| r.try_get::<String, _>("password_hash")).transpose()?;
-        if !verify_password(password, hash).await? {
-            return Err(Error::InvalidCredentials);
-        }
-        match row {
-            Some(row) => user_from_row(&row),
-            None => Err(Error::InvalidCredentials),
+        let (user, hash) = match found {
+            Some(c) => (Some(c.user), Some(c.password_hash)),
+            None => (None, None),
+        };
+        match (verify_password(password, hash).await?, user) {
+            (true, Some(user)) => Ok(user.into()),
+            _ => Err(Error::InvalidCredentials),
         }
     }
 
+    /// One account by id, if it exists.
+    pub async fn user(&self, id: UserId) -> Result<Option<User>> {
+        let record: Option<UserRecord> = sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.db().reader())
+            .await?;
+        Ok(record.map(User::from))
+    }
+
     pub async fn user_count(&self) -> Result<i64> {
-        Ok(sqlx::query("SELECT COUNT(*) AS n FROM users")
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
             .fetch_one(self.db().reader())
-            .await?
-            .try_get("n")?)
+            .await?)
     }
 }

@@ -1,11 +1,76 @@
 //! The one error shape every API answer uses:
 //! `{"error": {"code": "...", "message": "...", "field"?: "...", "current"?: {session state}}}`.
-//! `code` is stable; `status_for` maps it to the HTTP status in one place.
+//! `code` is an [`ErrorCode`]: stable, snake_case on the wire, and the only thing that decides the
+//! HTTP status ([`ErrorCode::status`]; the server's request layer applies it).
 
 use crate::models::SessionState;
 use serde::{Deserialize, Serialize};
 use server_fn::codec::JsonEncoding;
 use server_fn::error::{FromServerFnError, ServerFnErrorErr};
+
+/// Every error code a client can meet. docs/API.md lists them with their statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    Unauthenticated,
+    SessionExpired,
+    SessionRevoked,
+    InvalidCredentials,
+    CsrfFailed,
+    RegistrationClosed,
+    NotFound,
+    MethodNotAllowed,
+    VersionConflict,
+    EmailTaken,
+    NoActivePlatform,
+    LimitReached,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    InvalidInput,
+    Internal,
+    Unavailable,
+    /// Browser only: the request did not reach the server. Never sent by the server.
+    NetworkError,
+    /// Browser only: the server's answer could not be read. Never sent by the server.
+    BadResponse,
+    /// Browser only: a code this build does not know (a newer server). Never sent by the server.
+    #[serde(other)]
+    Unknown,
+}
+
+impl ErrorCode {
+    /// The HTTP status of an answer with this code.
+    pub fn status(self) -> u16 {
+        match self {
+            ErrorCode::BadRequest => 400,
+            ErrorCode::Unauthenticated | ErrorCode::SessionExpired | ErrorCode::SessionRevoked | ErrorCode::InvalidCredentials => 401,
+            ErrorCode::CsrfFailed | ErrorCode::RegistrationClosed => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::VersionConflict | ErrorCode::EmailTaken | ErrorCode::NoActivePlatform | ErrorCode::LimitReached => 409,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::UnsupportedMediaType => 415,
+            ErrorCode::InvalidInput => 422,
+            ErrorCode::Internal | ErrorCode::Unknown => 500,
+            ErrorCode::BadResponse => 502,
+            ErrorCode::Unavailable | ErrorCode::NetworkError => 503,
+        }
+    }
+
+    /// True when the answer means "you are not signed in (any more)".
+    pub fn is_auth_failure(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::Unauthenticated | ErrorCode::SessionExpired | ErrorCode::SessionRevoked
+        )
+    }
+
+    /// True when the session the request carried has ended (its cookie is dead).
+    pub fn ends_session(self) -> bool {
+        matches!(self, ErrorCode::SessionExpired | ErrorCode::SessionRevoked)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{}", .error.message)]
@@ -15,9 +80,9 @@ pub struct ApiError {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
-    /// The input field at fault, for `invalid_input`.
+    /// The input field at fault, for `invalid_input` and `bad_request`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     /// The session's current state, for `version_conflict`.
@@ -26,10 +91,10 @@ pub struct ErrorBody {
 }
 
 impl ApiError {
-    pub fn new(code: &str, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             error: ErrorBody {
-                code: code.to_owned(),
+                code,
                 message: message.into(),
                 field: None,
                 current: None,
@@ -37,8 +102,13 @@ impl ApiError {
         }
     }
 
-    pub fn code(&self) -> &str {
-        &self.error.code
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.error.field = Some(field.into());
+        self
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        self.error.code
     }
 
     pub fn message(&self) -> &str {
@@ -46,29 +116,7 @@ impl ApiError {
     }
 
     pub fn status(&self) -> u16 {
-        status_for(self.code())
-    }
-
-    /// True when the answer means "you are not signed in (any more)".
-    pub fn is_auth_failure(&self) -> bool {
-        matches!(self.code(), "unauthenticated" | "session_expired" | "session_revoked")
-    }
-}
-
-/// The HTTP status for each stable error code.
-pub fn status_for(code: &str) -> u16 {
-    match code {
-        "bad_request" => 400,
-        "unauthenticated" | "session_expired" | "session_revoked" | "invalid_credentials" => 401,
-        "csrf_failed" | "registration_closed" | "forbidden" => 403,
-        "not_found" => 404,
-        "method_not_allowed" => 405,
-        "version_conflict" | "email_taken" | "no_active_platform" | "limit_reached" => 409,
-        "payload_too_large" => 413,
-        "unsupported_media_type" => 415,
-        "invalid_input" => 422,
-        "unavailable" => 503,
-        _ => 500,
+        self.code().status()
     }
 }
 
@@ -76,22 +124,21 @@ impl FromServerFnError for ApiError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        let err = match value {
+        match value {
             ServerFnErrorErr::Args(m) | ServerFnErrorErr::MissingArg(m) => {
-                ApiError::new("bad_request", format!("the request's fields are not valid: {m}"))
+                ApiError::new(ErrorCode::BadRequest, format!("the request's fields are not valid: {m}"))
             }
-            ServerFnErrorErr::UnsupportedRequestMethod(m) => ApiError::new("method_not_allowed", m),
-            ServerFnErrorErr::Registration(m) => ApiError::new("not_found", m),
-            ServerFnErrorErr::Request(m) => ApiError::new("network_error", format!("the server could not be reached: {m}")),
-            ServerFnErrorErr::Deserialization(m) => ApiError::new("bad_response", format!("the server's answer was not understood: {m}")),
+            ServerFnErrorErr::UnsupportedRequestMethod(m) => ApiError::new(ErrorCode::MethodNotAllowed, m),
+            ServerFnErrorErr::Registration(m) => ApiError::new(ErrorCode::NotFound, m),
+            ServerFnErrorErr::Request(m) => ApiError::new(ErrorCode::NetworkError, format!("the server could not be reached: {m}")),
+            ServerFnErrorErr::Deserialization(m) => {
+                ApiError::new(ErrorCode::BadResponse, format!("the server's answer was not understood: {m}"))
+            }
             ServerFnErrorErr::Serialization(m)
             | ServerFnErrorErr::Response(m)
             | ServerFnErrorErr::ServerError(m)
-            | ServerFnErrorErr::MiddlewareError(m) => ApiError::new("internal", m),
-        };
-        #[cfg(feature = "ssr")]
-        crate::ssr::respond_with_status(&err);
-        err
+            | ServerFnErrorErr::MiddlewareError(m) => ApiError::new(ErrorCode::Internal, m),
+        }
     }
 }
 
@@ -100,26 +147,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_map_to_client_or_server_statuses() {
+    fn client_errors_are_4xx_and_our_faults_5xx() {
         for code in [
-            "bad_request",
-            "unauthenticated",
-            "csrf_failed",
-            "not_found",
-            "version_conflict",
-            "invalid_input",
-            "payload_too_large",
+            ErrorCode::BadRequest,
+            ErrorCode::Unauthenticated,
+            ErrorCode::CsrfFailed,
+            ErrorCode::NotFound,
+            ErrorCode::VersionConflict,
+            ErrorCode::InvalidInput,
+            ErrorCode::PayloadTooLarge,
         ] {
-            assert!((400..500).contains(&status_for(code)), "{code}");
+            assert!((400..500).contains(&code.status()), "{code:?}");
         }
-        assert_eq!(status_for("unavailable"), 503);
-        assert_eq!(status_for("anything else"), 500);
+        assert_eq!(ErrorCode::Unavailable.status(), 503);
+        assert_eq!(ErrorCode::Internal.status(), 500);
     }
 
     #[test]
     fn the_json_shape_is_stable() {
-        let json = serde_json::to_value(ApiError::new("csrf_failed", "no token")).unwrap();
+        let json = serde_json::to_value(ApiError::new(ErrorCode::CsrfFailed, "no token")).unwrap();
         assert_eq!(json, serde_json::json!({"error": {"code": "csrf_failed", "message": "no token"}}));
+        let back: ApiError = serde_json::from_value(serde_json::json!({"error": {"code": "from_the_future", "message": "m"}})).unwrap();
+        assert_eq!(
+            back.code(),
+            ErrorCode::Unknown,
+            "an unknown code is still an error the browser can show"
+        );
     }
 
     #[test]

@@ -1,15 +1,19 @@
 //! Switchboard's Leptos application: pages, components and server functions. Server-rendered
 //! from the session, hydrated in the browser; every form also works without JavaScript.
+//!
+//! By feature, leaves first: `models` and `error` (the wire types, shared with the browser),
+//! `auth` (sign-in paths; `auth::ssr` is the server side of a request), `functions` (the server
+//! functions, by resource, and their registry), `sync` (keeping tabs in step), `providers` (the
+//! session context: a resource, its actions, the optimistic switch), then `components` and
+//! `pages`, which read the session only through `providers::use_session()`.
 
-pub mod api;
-pub mod client;
+pub mod auth;
 pub mod components;
 pub mod error;
+pub mod functions;
 pub mod models;
 pub mod pages;
-pub mod session;
-#[cfg(feature = "ssr")]
-pub mod ssr;
+pub mod providers;
 pub mod sync;
 
 use components::nav::Nav;
@@ -21,7 +25,7 @@ use pages::{dashboard::DashboardPage, login::LoginPage, platforms::PlatformsPage
 
 /// The HTML document around the app. Carries the caller's CSRF token for scripts.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    let csrf = session::initial_csrf_token();
+    let csrf = components::forms::page_csrf_token();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -57,7 +61,7 @@ pub fn App() -> impl IntoView {
 /// form errors from the URL, so they are created inside the router.)
 #[component]
 fn Frame() -> impl IntoView {
-    session::SessionContext::provide();
+    providers::provide_session();
     view! {
         <Nav/>
         <main>

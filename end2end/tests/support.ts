@@ -2,9 +2,13 @@ import { expect, type APIRequestContext, type BrowserContext, type Page } from "
 
 export const PASSWORD = "correct horse battery";
 
-/** The main test server, and the one whose sessions go idle after 12 s (scripts/test.sh). */
+/**
+ * The test servers (scripts/test.sh): the main one, one whose sessions go idle after 12 s, and
+ * one with tab sync switched off.
+ */
 export const MAIN_URL = process.env.SWITCHBOARD_E2E_URL ?? "http://127.0.0.1:3100";
 export const SHORT_URL = process.env.SWITCHBOARD_E2E_SHORT_URL ?? "http://127.0.0.1:3101";
+export const NO_SYNC_URL = process.env.SWITCHBOARD_E2E_NO_SYNC_URL ?? "http://127.0.0.1:3102";
 
 export type Platform = { id: number; label: string };
 export type Account = { email: string; platforms: Platform[] };
@@ -65,6 +69,18 @@ export const indicator = (page: Page) => page.locator(".session-indicator");
 /** Waits until the tab has hydrated and joined the others. */
 export async function waitSynced(page: Page) {
   await expect(indicator(page)).toHaveAttribute("data-sync", /^(leader|follower|storage)$/);
+}
+
+/** Opens `paths.length` tabs, signed in, each hydrated (with or without tab sync). */
+export async function openTabsUnsynced(context: BrowserContext, paths: string[]): Promise<Page[]> {
+  const pages: Page[] = [];
+  for (const path of paths) {
+    const page = await context.newPage();
+    await page.goto(path);
+    await expect(indicator(page)).not.toHaveAttribute("data-sync", "starting");
+    pages.push(page);
+  }
+  return pages;
 }
 
 /** Opens `paths.length` tabs, signed in, each hydrated and in sync. */

@@ -3,8 +3,8 @@
 pub mod config;
 pub mod http;
 
+use app::auth::ssr::{AppContext, CookiePolicy, Features};
 use app::models::ClientSettings;
-use app::ssr::{AppContext, CookiePolicy, Features};
 use axum::extract::FromRef;
 use config::Settings;
 use leptos::config::LeptosOptions;
@@ -28,7 +28,7 @@ impl FromRef<AppState> for LeptosOptions {
 
 /// Opens and migrates the database.
 pub async fn open_database(settings: &Settings) -> Result<Db, switchboard::Error> {
-    let db = Db::connect(&settings.database_url, &settings.pool_settings()).await?;
+    let db = Db::connect(settings.database_url.expose(), &settings.pool_settings()).await?;
     db.migrate().await?;
     Ok(db)
 }
@@ -46,12 +46,12 @@ pub async fn build_state(settings: Settings, db: Db, clock: Arc<dyn Clock>) -> R
         },
         features: Features {
             registration: settings.features.registration,
-            cross_tab_sync: settings.features.cross_tab_sync,
         },
         client: ClientSettings {
             sync: settings.features.cross_tab_sync,
-            check_interval_ms: millis(settings.sync_check_interval.0),
-            idle_warning_ms: millis(settings.idle_warning.0),
+            registration: settings.features.registration,
+            check_interval_ms: settings.sync_check_interval.millis(),
+            idle_warning_ms: settings.idle_warning.millis(),
         },
     };
     let leptos_options = LeptosOptions::builder()
@@ -65,10 +65,6 @@ pub async fn build_state(settings: Settings, db: Db, clock: Arc<dyn Clock>) -> R
         ctx,
         settings: Arc::new(settings),
     })
-}
-
-fn millis(d: std::time::Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 pub async fn build_default_state(settings: Settings) -> Result<AppState, switchboard::Error> {

@@ -48,9 +48,6 @@ enum UserCommand {
         /// Display name (default: the part of the email before @).
         #[arg(long)]
         name: Option<String>,
-        /// Make the account an administrator.
-        #[arg(long)]
-        admin: bool,
     },
 }
 
@@ -91,14 +88,14 @@ fn main() -> ExitCode {
             Command::Serve => serve(settings).await,
             Command::Migrate => migrate(settings).await,
             Command::User {
-                command: UserCommand::Add { email, name, admin },
-            } => add_user(settings, email, name, admin).await,
+                command: UserCommand::Add { email, name },
+            } => add_user(settings, email, name).await,
             Command::Config {
                 command: ConfigCommand::Check,
             } => {
                 // A closed pipe (`| head`) is not an error worth a panic.
                 let mut out = std::io::stdout().lock();
-                let _ = write!(out, "{}# ok: the settings are valid\n", settings.masked_toml());
+                let _ = writeln!(out, "{}# ok: the settings are valid", settings.masked_toml());
                 Ok(())
             }
         }
@@ -114,14 +111,11 @@ fn main() -> ExitCode {
 
 async fn migrate(settings: Settings) -> Result<(), String> {
     switchboard_server::open_database(&settings).await.map_err(|e| e.to_string())?;
-    println!(
-        "migrations applied to {}",
-        switchboard_server::config::mask_url_password(&settings.database_url)
-    );
+    println!("migrations applied to {}", settings.database_url);
     Ok(())
 }
 
-async fn add_user(settings: Settings, email: String, name: Option<String>, admin: bool) -> Result<(), String> {
+async fn add_user(settings: Settings, email: String, name: Option<String>) -> Result<(), String> {
     let email = Email::parse(&email).map_err(|e| e.to_string())?;
     let name = name.unwrap_or_else(|| email.as_str().split('@').next().unwrap_or("user").to_owned());
     let name = DisplayName::parse(&name).map_err(|e| e.to_string())?;
@@ -138,13 +132,8 @@ async fn add_user(settings: Settings, email: String, name: Option<String>, admin
     let password = Password::parse_new(line.trim_end_matches(['\r', '\n'])).map_err(|e| e.to_string())?;
     let db = switchboard_server::open_database(&settings).await.map_err(|e| e.to_string())?;
     let engine = switchboard::Engine::new(db, settings.session_policy(), std::sync::Arc::new(switchboard::SystemClock));
-    let user = engine.register(&email, password, &name, admin).await.map_err(|e| e.to_string())?;
-    println!(
-        "created {} (id {}){}",
-        user.email,
-        user.id,
-        if admin { " as administrator" } else { "" }
-    );
+    let user = engine.register(&email, password, &name).await.map_err(|e| e.to_string())?;
+    println!("created {} (id {})", user.email.as_str(), user.id);
     Ok(())
 }
 
@@ -152,7 +141,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
     init_logging(&settings);
     let profile = settings.profile();
     let bind = settings.bind;
-    tracing::info!(profile = profile.as_str(), database = %switchboard_server::config::mask_url_password(&settings.database_url), "starting");
+    tracing::info!(profile = profile.as_str(), database = %settings.database_url, "starting");
     if !settings.site_root.join("pkg").is_dir() {
         tracing::warn!(site_root = %settings.site_root.display(), "no built site found: run `make build` first; pages will not hydrate");
     }

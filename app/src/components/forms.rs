@@ -3,11 +3,24 @@
 use crate::error::ApiError;
 use leptos::prelude::*;
 
+/// The CSRF token the page was rendered with: from the request on the server, from the page's
+/// `<meta name="csrf-token">` in the browser.
+pub fn page_csrf_token() -> String {
+    #[cfg(feature = "ssr")]
+    {
+        crate::auth::ssr::page_csrf_token()
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        crate::functions::client::page_csrf_token().unwrap_or_default()
+    }
+}
+
 /// The hidden CSRF field that lets a form work without JavaScript. (With JavaScript the
 /// client sends the `X-CSRF-Token` header instead.)
 #[component]
 pub fn CsrfField() -> impl IntoView {
-    view! { <input type="hidden" name="csrf_token" value=crate::session::initial_csrf_token()/> }
+    view! { <input type="hidden" name="csrf_token" value=page_csrf_token()/> }
 }
 
 /// Shows an action's error, if its last run failed.

@@ -3,69 +3,52 @@
 //! platform or the platforms change, and goes to `/login` (with the reason and the page to come
 //! back to) when the session ends.
 
+use crate::auth::{local_path, login_path};
 use crate::error::ApiError;
-use crate::models::{local_path, PlatformView, SessionState, UserView};
-use crate::pages::not_available;
-use crate::session::use_session_context;
-use crate::sync::protocol::Known;
+use crate::models::{EndReason, PlatformView, PublicSessionId, SessionState, UserView};
+use crate::providers::{use_session, Session, SessionStatus};
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 use leptos_router::hooks::{use_location, use_query_map};
+
+/// What a page shows when it cannot show its content: a redirect to login when the caller is
+/// not signed in, else the error.
+pub fn not_available(e: ApiError) -> impl IntoView {
+    if e.code().is_auth_failure() {
+        Either::Left(view! { <Redirect path="/login"/> })
+    } else {
+        Either::Right(view! { <p class="error" role="alert">{e.message().to_owned()}</p> })
+    }
+}
 
 /// What a page depends on. Version bumps and countdown changes are not in it, so a page (and
 /// what is typed into it) stays put while the session ticks on.
 #[derive(Debug, Clone, PartialEq)]
 enum PageKey {
     SignedIn {
-        session: String,
+        session: PublicSessionId,
         user: UserView,
         platform: Option<PlatformView>,
         platforms: Vec<PlatformView>,
     },
-    SignedOut(String),
+    SignedOut(EndReason),
     Failed(ApiError),
 }
 
-fn page_key(current: Option<Result<Known, ApiError>>) -> PageKey {
-    match current {
-        None => PageKey::SignedOut("unauthenticated".into()),
-        Some(Err(e)) => PageKey::Failed(e),
-        Some(Ok(k)) => match k.snapshot.state {
-            Some(st) => PageKey::SignedIn {
-                session: st.session.id,
-                user: st.user,
-                platform: st.platform,
-                platforms: st.platforms,
-            },
-            None => PageKey::SignedOut(k.snapshot.ended.unwrap_or_else(|| "unauthenticated".into())),
+/// The page key, following the session (read it in a memo).
+fn page_key(session: Session) -> impl Fn() -> PageKey + Copy {
+    let (status, state) = (session.status(), session.state());
+    move || match (status.get(), state.get()) {
+        (SessionStatus::SignedIn, Some(st)) => PageKey::SignedIn {
+            session: st.session.id,
+            user: st.user,
+            platform: st.platform,
+            platforms: st.platforms,
         },
-    }
-}
-
-/// Percent-encodes a query value.
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// `/login`, with why the session ended (unless it never existed) and the page to return to.
-pub fn login_path(ended: &str, here: &str) -> String {
-    let mut query = Vec::new();
-    if ended != "unauthenticated" {
-        query.push(format!("reason={}", encode(ended)));
-    }
-    if here != "/" && local_path(Some(here)).is_some() {
-        query.push(format!("next={}", encode(here)));
-    }
-    if query.is_empty() {
-        "/login".to_owned()
-    } else {
-        format!("/login?{}", query.join("&"))
+        (SessionStatus::Failed(e), _) => PageKey::Failed(e),
+        (SessionStatus::SignedOut(ended), _) => PageKey::SignedOut(ended),
+        _ => PageKey::SignedOut(EndReason::Unauthenticated),
     }
 }
 
@@ -81,26 +64,27 @@ where
     F: Fn(SessionState) -> V + Clone + Send + Sync + 'static,
     V: IntoView + 'static,
 {
-    let s = use_session_context();
+    let session = use_session();
     let location = use_location();
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || {
                 let page = page.clone();
                 Suspend::new(async move {
-                    let _ = s.state.await;
-                    let key = Memo::new(move |_| page_key(s.current().get()));
+                    session.loaded().await;
+                    let key = page_key(session);
+                    let key = Memo::new(move |_| key());
                     move || match key.get() {
-                        PageKey::SignedIn { .. } => s
-                            .current_untracked()
-                            .and_then(|k| k.snapshot.state)
+                        PageKey::SignedIn { .. } => session
+                            .state()
+                            .get_untracked()
                             .map(|state| page(state).into_any())
                             .unwrap_or_else(|| ().into_any()),
                         PageKey::SignedOut(ended) => {
                             let path = location.pathname.get_untracked();
                             let search = location.search.get_untracked();
                             let here = if search.is_empty() { path } else { format!("{path}?{search}") };
-                            view! { <Redirect path=login_path(&ended, &here)/> }.into_any()
+                            view! { <Redirect path=login_path(ended, &here)/> }.into_any()
                         }
                         PageKey::Failed(e) => not_available(e).into_any(),
                     }
@@ -114,14 +98,15 @@ where
 /// query parameter (a path on this site) or `/`. Follows logins made in other tabs.
 #[component]
 pub fn SignedOutOnly(children: ChildrenFn) -> impl IntoView {
-    let s = use_session_context();
+    let session = use_session();
     let query = use_query_map();
     let children = StoredValue::new(children);
     view! {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
-                let _ = s.state.await;
-                let signed_in = Memo::new(move |_| matches!(page_key(s.current().get()), PageKey::SignedIn { .. }));
+                session.loaded().await;
+                let key = page_key(session);
+                let signed_in = Memo::new(move |_| matches!(key(), PageKey::SignedIn { .. }));
                 move || {
                     if signed_in.get() {
                         let next = query.with_untracked(|q| q.get("next"));
@@ -133,21 +118,5 @@ pub fn SignedOutOnly(children: ChildrenFn) -> impl IntoView {
                 }
             })}
         </Transition>
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::login_path;
-
-    #[test]
-    fn login_keeps_the_reason_and_the_page_to_return_to() {
-        assert_eq!(login_path("unauthenticated", "/"), "/login");
-        assert_eq!(
-            login_path("session_expired", "/platforms"),
-            "/login?reason=session_expired&next=%2Fplatforms"
-        );
-        assert_eq!(login_path("logged_out", "/?a=b&c"), "/login?reason=logged_out&next=%2F%3Fa%3Db%26c");
-        assert_eq!(login_path("unauthenticated", "//evil.example"), "/login");
     }
 }

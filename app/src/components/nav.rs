@@ -5,19 +5,20 @@
 use crate::components::forms::{action_error, first_error, CsrfField, ErrorNote};
 use crate::components::status::{IdleWarning, OfflineBanner, SessionIndicator};
 use crate::components::toasts::Toaster;
-use crate::session::{use_session, use_session_context};
+use crate::models::PlatformId;
+use crate::providers::use_session;
 use leptos::either::Either;
 use leptos::prelude::*;
 
 #[component]
 pub fn Nav() -> impl IntoView {
-    let s = use_session_context();
+    let session = use_session();
     view! {
         <header class="nav">
             <a href="/" class="brand">"Switchboard"</a>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
-                    let _ = s.state.await;
+                    session.loaded().await;
                     view! { <NavBody/> }
                 })}
             </Transition>
@@ -31,13 +32,15 @@ pub fn Nav() -> impl IntoView {
 fn NavBody() -> impl IntoView {
     let session = use_session();
     // Re-render the signed-in part only when who is signed in, or their platforms, change.
-    let who = Memo::new(move |_| session.state().get().map(|st| (st.session.id, st.user.id, st.platforms)));
+    let (state, client) = (session.state(), session.client_settings());
+    let who = Memo::new(move |_| state.get().map(|st| (st.session.id, st.user.id, st.platforms)));
+    let registration = Memo::new(move |_| client.get().is_some_and(|c| c.registration));
     move || match who.get() {
         Some(_) => Either::Left(view! { <SignedIn/> }),
         None => Either::Right(view! {
             <nav class="links">
                 <a href="/login">"Sign in"</a>
-                <a href="/register">"Create account"</a>
+                {move || registration.get().then(|| view! { <a href="/register">"Create account"</a> })}
             </nav>
         }),
     }
@@ -45,12 +48,13 @@ fn NavBody() -> impl IntoView {
 
 #[component]
 fn SignedIn() -> impl IntoView {
-    let s = use_session_context();
     let session = use_session();
+    let actions = session.actions();
     let platforms = session.platforms().get_untracked();
-    let switch_error = first_error(vec![action_error(s.switch), action_error(s.logout)]);
-    let user = move || session.user().get().map(|u| u.display_name).unwrap_or_default();
-    let email = move || session.user().get().map(|u| u.email).unwrap_or_default();
+    let switch_error = first_error(vec![action_error(actions.switch), action_error(actions.logout)]);
+    let who = session.user();
+    let user = move || who.get().map(|u| u.display_name).unwrap_or_default();
+    let email = move || who.get().map(|u| u.email).unwrap_or_default();
     let switcher = if platforms.is_empty() {
         Either::Left(view! { <a href="/platforms">"Add a platform"</a> })
     } else {
@@ -65,7 +69,7 @@ fn SignedIn() -> impl IntoView {
         <div class="session">
             <span class="user" title=email>{user}</span>
             {switcher}
-            <ActionForm action=s.logout attr:class="logout">
+            <ActionForm action=actions.logout attr:class="logout">
                 <CsrfField/>
                 <button type="submit">"Sign out"</button>
             </ActionForm>
@@ -80,7 +84,6 @@ fn SignedIn() -> impl IntoView {
 /// event), marked as pending until the server confirms.
 #[component]
 fn Switcher() -> impl IntoView {
-    let s = use_session_context();
     let session = use_session();
     let platforms = session.platforms().get_untracked();
     let committed = session.committed_platform();
@@ -88,13 +91,14 @@ fn Switcher() -> impl IntoView {
     let pending = session.pending_platform();
     let can_switch = session.can_switch();
     // Only without JavaScript is the button needed; hydration hides it.
-    let hydrated = Signal::derive(move || s.now.get().is_some());
+    let hydrated = session.hydrated();
+    let version = session.version();
     let select = NodeRef::<leptos::html::Select>::new();
-    let chosen = move || select.get_untracked().and_then(|el| el.value().parse::<i64>().ok());
+    let chosen = move || select.get_untracked().and_then(|el| PlatformId::parse(&el.value()));
     let initial = committed.get_untracked().map(|p| p.id);
     let options = platforms
         .into_iter()
-        .map(|p| view! { <option value=p.id selected=Some(p.id) == initial>{p.label}</option> })
+        .map(|p| view! { <option value=p.id.to_string() selected=Some(p.id) == initial>{p.label}</option> })
         .collect_view();
     view! {
         <form
@@ -105,12 +109,16 @@ fn Switcher() -> impl IntoView {
             on:submit=move |ev| {
                 ev.prevent_default();
                 if let Some(id) = chosen() {
-                    s.switch_to(id);
+                    session.switch_platform(id);
                 }
             }
         >
             <CsrfField/>
-            <input type="hidden" name="expected_version" prop:value=move || session.version().get().unwrap_or_default().to_string()/>
+            <input
+                type="hidden"
+                name="expected_version"
+                prop:value=move || version.get().map(|v| v.to_string()).unwrap_or_default()
+            />
             <label for="active-platform">"Active platform"</label>
             <select
                 id="active-platform"
@@ -121,7 +129,7 @@ fn Switcher() -> impl IntoView {
                 disabled=move || !can_switch.get()
                 on:change=move |_| {
                     if let Some(id) = chosen() {
-                        s.switch_to(id);
+                        session.switch_platform(id);
                     }
                 }
             >

@@ -2,8 +2,8 @@
 //! `docs/SESSION_API.md` walks through, shown at `/session`. It follows switches, logins and
 //! expiry in other tabs with no code of its own for that.
 
-use crate::session::{use_session, SessionStatus};
-use crate::sync::protocol::countdown;
+use crate::providers::{use_session, SessionStatus};
+use crate::sync::countdown::countdown;
 use leptos::prelude::*;
 
 #[component]
@@ -19,7 +19,7 @@ pub fn SessionCard() -> impl IntoView {
                 SessionStatus::SignedIn => view! {
                     <p>
                         "Signed in as " <strong>{move || session.user().get().map(|u| u.display_name)}</strong>
-                        ", session version " {move || session.version().get()} "."
+                        ", session version " {move || session.version().get().map(|v| v.0)} "."
                     </p>
                     <p>
                         "Posting to " <strong>{move || platform.get().map(|p| p.label)}</strong>
@@ -41,8 +41,8 @@ pub fn SessionCard() -> impl IntoView {
                 }
                 .into_any(),
                 SessionStatus::Loading => view! { <p>"Loading…"</p> }.into_any(),
-                SessionStatus::SignedOut(why) => view! { <p>"Not signed in (" {why} ")."</p> }.into_any(),
-                SessionStatus::Failed(message) => view! { <p class="error">{message}</p> }.into_any(),
+                SessionStatus::SignedOut(why) => view! { <p>"Not signed in (" {why.as_str()} ")."</p> }.into_any(),
+                SessionStatus::Failed(e) => view! { <p class="error">{e.message().to_owned()}</p> }.into_any(),
             }}
         </section>
     }

@@ -1,9 +1,9 @@
 //! What the session is doing, where the user can see it: the indicator in the nav, the idle
 //! warning with "Stay signed in", and the offline banner.
 
-use crate::session::{use_session, use_session_context};
+use crate::providers::use_session;
+use crate::sync::countdown::countdown;
 use crate::sync::leader::SyncStatus;
-use crate::sync::protocol::{countdown, parse_ms, warning_due};
 use leptos::prelude::*;
 
 /// User, active platform (the pending choice, marked), time left before the idle timeout (the
@@ -12,6 +12,7 @@ use leptos::prelude::*;
 #[component]
 pub fn SessionIndicator() -> impl IntoView {
     let session = use_session();
+    let user = session.user();
     let platform = session.platform();
     let committed = session.committed_platform();
     let pending = session.pending_platform();
@@ -25,10 +26,10 @@ pub fn SessionIndicator() -> impl IntoView {
             data-platform-id=move || platform.get().map(|p| p.id.to_string()).unwrap_or_default()
             data-committed-id=move || committed.get().map(|p| p.id.to_string()).unwrap_or_default()
             data-pending=move || pending.get().is_some().to_string()
-            data-version=move || version.get().unwrap_or_default().to_string()
+            data-version=move || version.get().map_or(0, |v| v.0).to_string()
             data-sync=move || sync_code(status.get())
         >
-            <span class="indicator-user">{move || session.user().get().map(|u| u.display_name).unwrap_or_default()}</span>
+            <span class="indicator-user">{move || user.get().map(|u| u.display_name).unwrap_or_default()}</span>
             " · "
             <span class="indicator-platform" class:pending=move || pending.get().is_some()>
                 {move || platform.get().map(|p| p.label).unwrap_or_else(|| "no platform".into())}
@@ -60,25 +61,10 @@ fn sync_code(s: SyncStatus) -> &'static str {
 /// dismissing in one tab does it in all.
 #[component]
 pub fn IdleWarning() -> impl IntoView {
-    let s = use_session_context();
     let session = use_session();
     let left = session.idle_left_ms();
-    let deadline = Memo::new(move |_| {
-        session
-            .state()
-            .get()
-            .map(|st| parse_ms(&st.session.idle_expires_at))
-            .unwrap_or_default()
-    });
-    let due = Memo::new(move |_| {
-        let warn = s
-            .current()
-            .get()
-            .and_then(Result::ok)
-            .map(|k| k.snapshot.client.idle_warning_ms)
-            .unwrap_or_default();
-        warning_due(left.get(), warn, deadline.get(), s.dismissed_warning.get())
-    });
+    let warning = session.idle_warning();
+    let due = Memo::new(move |_| warning.get().is_some());
     move || {
         due.get().then(|| {
             view! {
@@ -87,8 +73,16 @@ pub fn IdleWarning() -> impl IntoView {
                         "Your session will end in " {move || left.get().map(countdown).unwrap_or_default()}
                         " because of inactivity."
                     </p>
-                    <button type="button" on:click=move |_| s.extend()>"Stay signed in"</button>
-                    <button type="button" class="secondary" on:click=move |_| s.dismiss_warning(deadline.get_untracked())>
+                    <button type="button" on:click=move |_| session.extend()>"Stay signed in"</button>
+                    <button
+                        type="button"
+                        class="secondary"
+                        on:click=move |_| {
+                            if let Some(deadline) = warning.get_untracked() {
+                                session.dismiss_warning(deadline);
+                            }
+                        }
+                    >
                         "Dismiss"
                     </button>
                 </div>
@@ -100,11 +94,12 @@ pub fn IdleWarning() -> impl IntoView {
 /// Offline (the browser says so) or the server unreachable (requests fail): switching pauses.
 #[component]
 pub fn OfflineBanner() -> impl IntoView {
-    let s = use_session_context();
+    let session = use_session();
+    let (online, reachable) = (session.online(), session.reachable());
     move || {
-        let text = if !s.online.get() {
+        let text = if !online.get() {
             Some("You are offline. Switching platforms is paused until the connection returns.")
-        } else if !s.reachable.get() {
+        } else if !reachable.get() {
             Some("The server cannot be reached. Retrying…")
         } else {
             None

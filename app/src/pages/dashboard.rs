@@ -1,10 +1,9 @@
 //! The dashboard: the active platform and its drafts.
 
-use crate::api::{list_drafts, AddDraft, DeleteDraft, EditDraft};
 use crate::components::forms::{action_error, first_error, CsrfField, ErrorNote};
-use crate::components::guards::RequireSession;
+use crate::components::guards::{not_available, RequireSession};
+use crate::functions::{list_drafts, AddDraft, DeleteDraft, EditDraft};
 use crate::models::{DraftView, SessionState};
-use crate::pages::not_available;
 use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -40,7 +39,7 @@ fn Dashboard(state: SessionState) -> impl IntoView {
         <h1>"Dashboard"</h1>
         <section class="card active-platform" aria-label="Platform details">
             <h2>{platform.label.clone()}</h2>
-            <p class="meta">{platform.handle.clone()} " on " {platform.instance_url.clone()} " (" {platform.kind.clone()} ")"</p>
+            <p class="meta">{platform.handle.clone()} " on " {platform.instance_url.clone()} " (" {platform.kind.as_str()} ")"</p>
         </section>
         <section class="card" aria-labelledby="drafts-heading">
             <h2 id="drafts-heading">"Drafts"</h2>
@@ -82,7 +81,7 @@ fn DraftItem(draft: DraftView, edit: ServerAction<EditDraft>, delete: ServerActi
                 <summary>"Edit"</summary>
                 <ActionForm action=edit>
                     <CsrfField/>
-                    <input type="hidden" name="draft_id" value=draft.id/>
+                    <input type="hidden" name="draft_id" value=draft.id.to_string()/>
                     <label>"Title" <input type="text" name="title" value=title required maxlength="200"/></label>
                     <label>"Body" <textarea name="body" rows="4">{body}</textarea></label>
                     <button type="submit">"Save"</button>
@@ -90,7 +89,7 @@ fn DraftItem(draft: DraftView, edit: ServerAction<EditDraft>, delete: ServerActi
             </details>
             <ActionForm action=delete attr:class="inline">
                 <CsrfField/>
-                <input type="hidden" name="draft_id" value=draft.id/>
+                <input type="hidden" name="draft_id" value=draft.id.to_string()/>
                 <button type="submit" aria-label=delete_label>"Delete"</button>
             </ActionForm>
         </li>

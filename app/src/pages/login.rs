@@ -1,27 +1,37 @@
+//! `/login`: the sign-in form, saying why the visitor is here when a session ended.
+
+use crate::auth::local_path;
 use crate::components::forms::{action_error, CsrfField, ErrorNote};
 use crate::components::guards::SignedOutOnly;
-use crate::models::local_path;
-use crate::session::use_session_context;
-use crate::sync::protocol::ended_message;
+use crate::models::EndReason;
+use crate::providers::use_session;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
-    let s = use_session_context();
-    let error = action_error(s.login);
+    let session = use_session();
+    let login = session.actions().login;
+    let error = action_error(login);
+    let client = session.client_settings();
     let query = use_query_map();
     // Why the visitor is here (a session that ended) and where to go after signing in.
-    let notice = move || query.with(|q| q.get("reason")).and_then(|r| ended_message(&r));
+    let notice = move || {
+        query
+            .with(|q| q.get("reason"))
+            .and_then(|r| EndReason::parse(&r))
+            .and_then(EndReason::message)
+    };
     let next = move || query.with(|q| q.get("next")).filter(|n| local_path(Some(n)).is_some());
+    let registration = move || client.get().is_some_and(|c| c.registration);
     view! {
         <Title text="Sign in · Switchboard"/>
         <SignedOutOnly>
             <section class="card narrow">
                 <h1>"Sign in"</h1>
                 {move || notice().map(|text| view! { <p class="notice" role="status">{text}</p> })}
-                <ActionForm action=s.login>
+                <ActionForm action=login>
                     <CsrfField/>
                     {move || next().map(|next| view! { <input type="hidden" name="next" value=next/> })}
                     <label>"Email" <input type="email" name="email" autocomplete="username" required/></label>
@@ -29,7 +39,7 @@ pub fn LoginPage() -> impl IntoView {
                     <button type="submit">"Sign in"</button>
                 </ActionForm>
                 <ErrorNote error/>
-                <p>"New here? " <a href="/register">"Create an account"</a></p>
+                {move || registration().then(|| view! { <p>"New here? " <a href="/register">"Create an account"</a></p> })}
             </section>
         </SignedOutOnly>
     }

@@ -3,7 +3,7 @@
 use crate::components::forms::{action_error, first_error, CsrfField, ErrorNote};
 use crate::components::guards::RequireSession;
 use crate::models::{PlatformView, SessionState};
-use crate::session::use_session_context;
+use crate::providers::use_session;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -17,10 +17,10 @@ pub fn PlatformsPage() -> impl IntoView {
 
 #[component]
 fn Platforms(state: SessionState) -> impl IntoView {
-    let s = use_session_context();
-    let active = state.platform.as_ref().map(|p| p.id);
-    let add_error = action_error(s.add_platform);
-    let change_error = first_error(vec![action_error(s.rename_platform), action_error(s.remove_platform)]);
+    let actions = use_session().actions();
+    let active = state.platform_id();
+    let add_error = action_error(actions.add_platform);
+    let change_error = first_error(vec![action_error(actions.rename_platform), action_error(actions.remove_platform)]);
     view! {
         <h1>"Platforms"</h1>
         <ErrorNote error=change_error/>
@@ -29,7 +29,7 @@ fn Platforms(state: SessionState) -> impl IntoView {
         </ul>
         <section class="card">
             <h2>"Add a platform"</h2>
-            <ActionForm action=s.add_platform attr:class="platform-form">
+            <ActionForm action=actions.add_platform attr:class="platform-form">
                 <CsrfField/>
                 <label>"Kind"
                     <select name="kind">
@@ -50,23 +50,23 @@ fn Platforms(state: SessionState) -> impl IntoView {
 
 #[component]
 fn PlatformItem(platform: PlatformView, is_active: bool) -> impl IntoView {
-    let s = use_session_context();
+    let actions = use_session().actions();
     let label = platform.label.clone();
     let remove_label = format!("Remove {}", platform.label);
     view! {
         <li class="platform" class:active=is_active>
             <strong>{platform.label.clone()}</strong>
             {is_active.then(|| view! { <span class="badge">"active"</span> })}
-            <span class="meta">{platform.handle.clone()} " · " {platform.instance_url.clone()} " · " {platform.kind.clone()}</span>
-            <ActionForm action=s.rename_platform attr:class="inline">
+            <span class="meta">{platform.handle.clone()} " · " {platform.instance_url.clone()} " · " {platform.kind.as_str()}</span>
+            <ActionForm action=actions.rename_platform attr:class="inline">
                 <CsrfField/>
-                <input type="hidden" name="platform_id" value=platform.id/>
+                <input type="hidden" name="platform_id" value=platform.id.to_string()/>
                 <label>"New label" <input type="text" name="label" value=label required maxlength="64"/></label>
                 <button type="submit">"Rename"</button>
             </ActionForm>
-            <ActionForm action=s.remove_platform attr:class="inline">
+            <ActionForm action=actions.remove_platform attr:class="inline">
                 <CsrfField/>
-                <input type="hidden" name="platform_id" value=platform.id/>
+                <input type="hidden" name="platform_id" value=platform.id.to_string()/>
                 <button type="submit" aria-label=remove_label>"Remove"</button>
             </ActionForm>
         </li>

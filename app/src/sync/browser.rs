@@ -1,11 +1,15 @@
 //! The browser side of tab sync: moves protocol messages over BroadcastChannel (or localStorage
 //! `storage` events where BroadcastChannel is missing), elects the leader with Web Locks (or
-//! heartbeats), and runs the leader's checks. Decisions are in `protocol`; this file only wires.
+//! heartbeats), and runs the leader's checks. Decisions are in `messages`, `record` and
+//! `leader`; this file only wires.
 
 use super::leader::{Election, Liveness, SyncStatus, HEARTBEAT_EVERY_MS, LEADER_LOCK, PING_EVERY_MS};
-use super::protocol::{on_record, Action, Body, Known, Peer, Record, Stamp, StorageAction, MIN_CHECK_GAP_MS, RECORD_KEY, TAB_ID_KEY};
-use crate::models::SessionSnapshot;
-use crate::session::SessionContext;
+use super::messages::{Action, Body, Known, Peer, Stamp, CHANNEL, MIN_CHECK_GAP_MS, TAB_ID_KEY};
+use super::record::{on_record, Record, StorageAction, RECORD_KEY};
+use super::tab::TabSignals;
+use crate::error::ErrorCode;
+use crate::models::Timestamp;
+use crate::models::{ClientSettings, SessionSnapshot};
 use gloo_storage::{LocalStorage, SessionStorage, Storage};
 use leptos::prelude::*;
 use std::cell::RefCell;
@@ -17,7 +21,7 @@ use wasm_bindgen::JsCast;
 const RETRY_UNREACHABLE_MS: f64 = 3_000.0;
 
 struct Bus {
-    ctx: SessionContext,
+    tab: TabSignals,
     peer: Peer,
     channel: Option<web_sys::BroadcastChannel>,
     /// No BroadcastChannel: follow other tabs through the localStorage record.
@@ -46,37 +50,44 @@ fn now() -> f64 {
     js_sys::Date::now()
 }
 
-fn tab_id() -> String {
+/// This tab's id: kept in sessionStorage (so a reload keeps it) when syncing, else not stored.
+fn tab_id(sync_on: bool) -> String {
+    if !sync_on {
+        return random_id();
+    }
     if let Ok(id) = SessionStorage::get::<String>(TAB_ID_KEY) {
         return id;
     }
-    let id = format!("{:012x}", (js_sys::Math::random() * 2f64.powi(48)) as u64);
+    let id = random_id();
     let _ = SessionStorage::set(TAB_ID_KEY, &id);
     id
+}
+
+fn random_id() -> String {
+    format!("{:012x}", (js_sys::Math::random() * 2f64.powi(48)) as u64)
 }
 
 fn js_has(target: &JsValue, name: &str) -> bool {
     js_sys::Reflect::get(target, &JsValue::from_str(name)).is_ok_and(|v| !v.is_undefined() && !v.is_null())
 }
 
-pub fn start(ctx: SessionContext) {
+pub fn start(tab: TabSignals, settings: ClientSettings) {
     if BUS.with(|b| b.borrow().is_some()) {
         return;
     }
+    crate::functions::client::observe_responses(observe_response);
     let win = window();
-    let settings = ctx.settings();
     let sync_on = settings.sync;
     let channel = if sync_on && js_has(&win, "BroadcastChannel") {
-        web_sys::BroadcastChannel::new(super::protocol::CHANNEL).ok()
+        web_sys::BroadcastChannel::new(CHANNEL).ok()
     } else {
         None
     };
-    let storage_ok = LocalStorage::raw().length().is_ok();
-    let storage_mode = sync_on && channel.is_none() && storage_ok;
+    let storage_mode = sync_on && channel.is_none() && LocalStorage::raw().length().is_ok();
     BUS.with(|b| {
         *b.borrow_mut() = Some(Bus {
-            ctx,
-            peer: Peer::new(tab_id(), now() as u64 * 1000),
+            tab,
+            peer: Peer::new(tab_id(sync_on), now() as u64 * 1000),
             channel: channel.clone(),
             storage_mode,
             sync_on,
@@ -119,13 +130,13 @@ pub fn start(ctx: SessionContext) {
         }
     }
 
-    ctx.online.set(navigator.on_line());
-    ctx.now.set(Some(now()));
+    tab.online.set(navigator.on_line());
+    tab.now.set(Some(now()));
     update_status();
 
     // Share every committed change this tab makes (or learns from the server).
     Effect::new(move |_| {
-        if let Some(Ok(known)) = ctx.current().get() {
+        if let Some(known) = tab.known.get() {
             share(known);
         }
     });
@@ -142,15 +153,15 @@ pub fn start(ctx: SessionContext) {
 
     for event in ["focus", "online"] {
         window_event_listener_untyped(event, move |_| {
-            if let Some(ctx) = with_bus(|b| b.ctx) {
-                ctx.online.set(window().navigator().on_line());
+            if let Some(tab) = with_bus(|b| b.tab) {
+                tab.online.set(window().navigator().on_line());
             }
             request_check();
         });
     }
     window_event_listener_untyped("offline", |_| {
-        if let Some(ctx) = with_bus(|b| b.ctx) {
-            ctx.online.set(false);
+        if let Some(tab) = with_bus(|b| b.tab) {
+            tab.online.set(false);
         }
     });
     window_event_listener_untyped("pageshow", |e| {
@@ -200,7 +211,7 @@ fn become_leader() {
 }
 
 fn update_status() {
-    let Some((ctx, status)) = with_bus(|b| {
+    let Some((tab, status)) = with_bus(|b| {
         let status = if !b.sync_on {
             SyncStatus::Off
         } else if b.storage_mode {
@@ -214,12 +225,12 @@ fn update_status() {
         } else {
             SyncStatus::Follower
         };
-        (b.ctx, status)
+        (b.tab, status)
     }) else {
         return;
     };
-    if ctx.sync.get_untracked() != status {
-        ctx.sync.set(status);
+    if tab.status.get_untracked() != status {
+        tab.status.set(status);
     }
 }
 
@@ -232,8 +243,8 @@ fn should_check_for_itself() -> bool {
 /// Every second: the clock for countdowns, heartbeats and pings, and checks that are due.
 fn tick() {
     let t = now();
-    let Some(ctx) = with_bus(|b| b.ctx) else { return };
-    ctx.now.set(Some(t));
+    let Some(tab) = with_bus(|b| b.tab) else { return };
+    tab.now.set(Some(t));
 
     // Without Web Locks: the heartbeat election.
     let heartbeat = with_bus(|b| match b.election.as_mut() {
@@ -269,9 +280,9 @@ fn tick() {
 
     // At the idle deadline, or while the server is unreachable, check (the leader, or a tab on
     // its own).
-    let known = ctx.current_untracked();
+    let known = tab.known.get_untracked();
     let at_deadline = known.as_ref().and_then(|k| k.idle_left_ms(Some(t))) == Some(0);
-    let unreachable = !ctx.reachable.get_untracked() && ctx.online.get_untracked();
+    let unreachable = !tab.reachable.get_untracked() && tab.online.get_untracked();
     let last = with_bus(|b| b.last_check).unwrap_or(0.0);
     if (at_deadline && should_check_for_itself() && t - last >= RETRY_UNREACHABLE_MS) || (unreachable && t - last >= RETRY_UNREACHABLE_MS) {
         check_now();
@@ -292,47 +303,49 @@ fn request_check() {
 /// Checks the session with the server from this tab (one at a time, at most one per second).
 pub fn check_now() {
     let t = now();
-    let Some(Some(ctx)) = with_bus(|b| {
+    let Some(Some(tab)) = with_bus(|b| {
         if b.checking || t - b.last_check < MIN_CHECK_GAP_MS {
             return None;
         }
         b.checking = true;
         b.last_check = t;
-        Some(b.ctx)
+        Some(b.tab)
     }) else {
         return;
     };
     leptos::task::spawn_local(async move {
-        let result = crate::api::check_session().await;
+        let result = crate::functions::check_session().await;
         with_bus(|b| b.checking = false);
         match result {
             Ok(snapshot) => {
-                ctx.reachable.set(true);
-                ctx.adopt(Known {
+                tab.reachable.set(true);
+                tab.adopt.run(Known {
                     snapshot,
                     received_at: Some(now()),
                 });
             }
-            Err(e) if e.code() == "network_error" => ctx.reachable.set(false),
+            Err(e) if e.code() == ErrorCode::NetworkError => tab.reachable.set(false),
             Err(_) => {}
         }
     });
 }
 
-pub fn observe_response(status: Option<u16>) {
-    let Some(ctx) = with_bus(|b| b.ctx) else { return };
+/// What an API answer says about the connection: `None` when the request failed to reach the
+/// server, else its status.
+fn observe_response(status: Option<u16>) {
+    let Some(tab) = with_bus(|b| b.tab) else { return };
     match status {
         None => {
-            if ctx.reachable.get_untracked() {
-                ctx.reachable.set(false);
+            if tab.reachable.get_untracked() {
+                tab.reachable.set(false);
             }
-            ctx.online.set(window().navigator().on_line());
+            tab.online.set(window().navigator().on_line());
         }
         // Not signed in (any more), or a CSRF token from a session that changed: find out.
         Some(401 | 403) => check_now(),
         Some(_) => {
-            if !ctx.reachable.get_untracked() {
-                ctx.reachable.set(true);
+            if !tab.reachable.get_untracked() {
+                tab.reachable.set(true);
             }
         }
     }
@@ -341,11 +354,11 @@ pub fn observe_response(status: Option<u16>) {
 /// Posts a message to the other tabs (over the channel; nothing without one).
 pub fn send(body: Body) {
     let Some(Some((channel, raw))) = with_bus(|b| {
-        let v = b
-            .ctx
-            .current_untracked()
-            .and_then(|k| k.snapshot.state)
-            .map_or(0, |s| s.session.version);
+        let v = b.tab.known.with_untracked(|k| {
+            k.as_ref()
+                .and_then(|k| k.snapshot.state.as_ref())
+                .map_or(0, |s| s.session.version.0)
+        });
         let channel = b.channel.clone()?;
         Some((channel, b.peer.envelope(v, body)))
     }) else {
@@ -360,28 +373,22 @@ pub fn send(body: Body) {
 
 fn receive(raw: &str) {
     let Some(Ok(actions)) = with_bus(|b| {
-        let known = b.ctx.current_untracked();
+        let known = b.tab.known.get_untracked();
         b.peer.receive(raw, known.as_ref(), b.leading)
     }) else {
         return;
     };
-    let Some(ctx) = with_bus(|b| b.ctx) else { return };
+    let Some(tab) = with_bus(|b| b.tab) else { return };
     for action in actions {
         match action {
             Action::Adopt(known) => {
                 with_bus(|b| b.last_shared = Some(known.stamp()));
-                ctx.adopt(known);
+                tab.adopt.run(*known);
             }
             Action::Send(body) => send(body),
             Action::CheckNow => check_now(),
-            Action::Toast { text, error } => {
-                if error {
-                    ctx.toasts.error(text)
-                } else {
-                    ctx.toasts.info(text)
-                }
-            }
-            Action::DismissWarning(deadline) => ctx.dismissed_warning.set(Some(deadline)),
+            Action::Toast { text, error } => tab.notify.run((text, error)),
+            Action::DismissWarning(deadline) => tab.dismissed_warning.set(Some(deadline)),
             Action::LeaderAnswered => {
                 with_bus(|b| b.liveness.last_pong = Some(now()));
                 update_status();
@@ -406,15 +413,20 @@ pub fn share(mut known: Known) {
     // The server-rendered answer has no arrival time until the page dates it; it is fresh now.
     known.received_at.get_or_insert_with(now);
     let stamp = known.stamp();
-    let Some((fresh, before)) = with_bus(|b| {
+    let Some(Some((fresh, before))) = with_bus(|b| {
+        if !b.sync_on {
+            return None; // sync off: nothing is sent and nothing is stored
+        }
         let fresh = b.last_shared.as_ref() != Some(&stamp);
         b.last_shared = Some(stamp);
-        (fresh, b.last_snapshot.replace(known.snapshot.clone()))
+        Some((fresh, b.last_snapshot.replace(known.snapshot.clone())))
     }) else {
         return;
     };
     if fresh {
-        send(Body::State { known: known.clone() });
+        send(Body::State {
+            known: Box::new(known.clone()),
+        });
     }
     write_record(before.as_ref(), &known.snapshot);
 }
@@ -438,27 +450,27 @@ fn write_record(before: Option<&SessionSnapshot>, now: &SessionSnapshot) {
 }
 
 fn on_storage(new_value: Option<String>) {
-    let Some((ctx, storage_mode)) = with_bus(|b| (b.ctx, b.storage_mode)) else {
+    let Some((tab, storage_mode)) = with_bus(|b| (b.tab, b.storage_mode)) else {
         return;
     };
     if !storage_mode {
         return;
     }
     let record = new_value.as_deref().and_then(Record::parse);
-    let known = ctx.current_untracked();
+    let known = tab.known.get_untracked();
     match on_record(record, known.as_ref()) {
         StorageAction::Ignore => {}
         StorageAction::Check => {
             with_bus(|b| b.last_check = 0.0);
             check_now();
         }
-        StorageAction::Ended(code) => {
+        StorageAction::Ended(reason) => {
             if let (Some(known), Some(record)) = (known, record) {
                 let mut ended = known.snapshot.clone();
                 ended.state = None;
-                ended.ended = Some(code.to_owned());
-                ended.server_time = super::protocol::format_ms(record.at);
-                ctx.adopt(Known {
+                ended.ended = Some(reason);
+                ended.server_time = Timestamp(record.at);
+                tab.adopt.run(Known {
                     snapshot: ended,
                     received_at: Some(now()),
                 });

@@ -1,29 +1,53 @@
-//! Cross-tab session sync. `protocol` (messages, ordering, the storage record) and `leader` (who
-//! checks) are the logic, plain Rust and unit-tested; `browser` wires them
-//! to BroadcastChannel, localStorage, Web Locks and the page's events (hydrate only). On the
-//! server every entry point here does nothing.
+//! Cross-tab session sync. The logic is plain Rust, unit-tested under `cargo test`:
+//! `messages` (what tabs say to each other, and which knowledge is newer), `record` (the
+//! localStorage record for tabs without BroadcastChannel), `countdown` (the idle countdown and
+//! its warning) and `leader` (who checks). `browser` wires them to BroadcastChannel,
+//! localStorage, Web Locks and the page's events (hydrate only). On the server every entry point
+//! here does nothing.
+//!
+//! Sync knows nothing of the session provider: the provider hands it a [`TabSignals`] (its
+//! signals and two callbacks) at start, and calls [`share`], [`send`] and [`check_now`].
 
+pub mod countdown;
 pub mod leader;
-pub mod protocol;
+pub mod messages;
+pub mod record;
+mod tab;
 
 #[cfg(feature = "hydrate")]
 mod browser;
+#[cfg(test)]
+mod fixtures;
 
-use crate::session::SessionContext;
-use protocol::Body;
+#[cfg(feature = "hydrate")]
+use leptos::prelude::*;
+use messages::{Body, Known};
+pub use tab::TabSignals;
 
-/// Starts syncing this tab (browser only; once per page), after hydration: everything it sets
-/// (the ticking clock, online state, sync status) would otherwise differ from the server's HTML.
-pub fn start(ctx: SessionContext) {
+/// Starts syncing this tab (browser only; once per page), after hydration and once the first
+/// answer is known: everything it sets (the ticking clock, online state, sync status) would
+/// otherwise differ from the server's HTML.
+pub fn start(tab: TabSignals) {
     #[cfg(feature = "hydrate")]
-    leptos::prelude::Effect::new(move |_| leptos::prelude::untrack(|| browser::start(ctx)));
+    Effect::new(move |started: Option<bool>| {
+        if started == Some(true) {
+            return true;
+        }
+        match tab.known.get() {
+            Some(known) => {
+                untrack(|| browser::start(tab, known.snapshot.client));
+                true
+            }
+            None => false,
+        }
+    });
     #[cfg(not(feature = "hydrate"))]
-    let _ = ctx;
+    let _ = tab;
 }
 
 /// Shares committed knowledge with the other tabs now (browser only): the moment this tab learns
 /// it, before it renders it, so other tabs render it at the same time.
-pub fn share(known: &protocol::Known) {
+pub fn share(known: &Known) {
     #[cfg(feature = "hydrate")]
     browser::share(known.clone());
     #[cfg(not(feature = "hydrate"))]
@@ -38,17 +62,20 @@ pub fn send(body: Body) {
     let _ = body;
 }
 
+/// This browser's clock in ms (`Date.now()`), for knowledge received now; `None` on the server.
+pub fn local_now() -> Option<f64> {
+    #[cfg(feature = "hydrate")]
+    {
+        Some(js_sys::Date::now())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        None
+    }
+}
+
 /// Checks the session with the server now, from this tab (browser only).
 pub fn check_now() {
     #[cfg(feature = "hydrate")]
     browser::check_now();
-}
-
-/// What an API answer says about the connection: `None` when the request failed to reach the
-/// server, else its status.
-pub fn observe_response(status: Option<u16>) {
-    #[cfg(feature = "hydrate")]
-    browser::observe_response(status);
-    #[cfg(not(feature = "hydrate"))]
-    let _ = status;
 }

@@ -1,15 +1,15 @@
-//! The request layer in front of every route:
-//! - resolves the caller once (session cookie → session, pre-session cookie, CSRF token) and
-//!   stores it in the request for pages and server functions;
-//! - for state-changing requests, refuses cross-site ones (`Sec-Fetch-Site`, `Origin`), checks
-//!   the body (type, size, encoding, known fields only) and the CSRF token (`X-CSRF-Token`
-//!   header or `csrf_token` field);
-//! - marks API answers `no-store` and sets the pre-session cookie when it was missing.
+//! The request layer in front of every route. Before the handler it resolves the caller once
+//! (session cookie → session, pre-session cookie, CSRF token) and puts the [`Caller`] in the
+//! request for pages and server functions; for state-changing requests it refuses cross-site
+//! ones (`Sec-Fetch-Site`, `Origin`), checks the body (type, size, encoding, only the fields the
+//! endpoint's signature takes) and the CSRF token. After the handler it is the one place that
+//! writes the answer's effects ([`apply_effects`]): the session and pre-session cookies, the
+//! status an error code implies, and `Cache-Control: no-store`.
 
 use crate::AppState;
-use app::api::FORM_FIELDS;
-use app::error::ApiError;
-use app::ssr::{resolve_request, Activity, RequestAuth};
+use app::auth::ssr::{resolve_request, Activity, Caller, CookieChange};
+use app::error::{ApiError, ErrorCode};
+use app::functions::endpoint;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
@@ -18,11 +18,19 @@ use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use std::collections::HashSet;
 use std::net::SocketAddr;
 
-pub fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
-    let mut res = (status, axum::Json(ApiError::new(code, message))).into_response();
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res
+/// The header server functions' error answers carry (set by `server_fn`).
+const SERVER_FN_ERROR: &str = server_fn::error::SERVER_FN_ERROR_HEADER;
+/// Error bodies are small JSON; anything larger is not ours to read.
+const MAX_ERROR_BODY: usize = 256 * 1024;
+
+/// An error answer the layer makes itself (before any handler ran).
+pub fn error_response(err: ApiError) -> Response {
+    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, axum::Json(err)).into_response()
+}
+
+fn refuse(code: ErrorCode, message: impl Into<String>) -> Response {
+    error_response(ApiError::new(code, message))
 }
 
 /// Requests that need no session resolution: static files and probes.
@@ -40,18 +48,23 @@ pub async fn request_layer(State(state): State<AppState>, req: Request, next: Ne
         return next.run(req).await;
     }
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
-    let activity = if path == app::api::BACKGROUND_CHECK_PATH {
-        Activity::Background
-    } else {
-        Activity::User
-    };
-    let auth = resolve_request(&state.ctx, req.headers(), peer, activity).await;
+    let activity = endpoint(&path).map_or(Activity::User, |e| e.activity);
+    let caller = resolve_request(&state.ctx, req.headers(), peer, activity).await;
+    let span = tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = %path,
+        session = tracing::field::Empty,
+    );
+    if let app::auth::ssr::SessionLookup::Live(s) = caller.lookup() {
+        span.record("session", tracing::field::display(&s.public_id));
+    }
     let (mut parts, body) = req.into_parts();
 
     let body = if is_safe(&parts.method) {
         body
     } else {
-        match check_unsafe(&state, &parts.headers, &path, body, &auth).await {
+        match check_unsafe(&state, &parts.headers, &path, body, &caller).await {
             Ok(body) => {
                 // The body was re-encoded without `csrf_token`.
                 parts.headers.remove(header::CONTENT_LENGTH);
@@ -60,32 +73,65 @@ pub async fn request_layer(State(state): State<AppState>, req: Request, next: Ne
                     .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
                 body
             }
-            Err(rejection) => return with_cookies(&state, &auth, rejection),
+            Err(rejection) => return apply_effects(&state, &caller, rejection).await,
         }
     };
 
-    parts.extensions.insert(auth.clone());
-    let mut res = next.run(Request::from_parts(parts, body)).await;
-    if path.starts_with("/api/") {
-        res.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    with_cookies(&state, &auth, res)
+    parts.extensions.insert(caller.clone());
+    let res = tracing::Instrument::instrument(next.run(Request::from_parts(parts, body)), span).await;
+    apply_effects(&state, &caller, res).await
 }
 
-fn with_cookies(state: &AppState, auth: &RequestAuth, mut res: Response) -> Response {
-    if auth.new_pre_session {
-        let cookies = state.ctx.cookies;
-        res.headers_mut().append(
+/// Everything the answer carries because of the session, written here and nowhere else.
+async fn apply_effects(state: &AppState, caller: &Caller, res: Response) -> Response {
+    let (mut parts, mut body) = res.into_parts();
+
+    // A server function's error: its code decides the status (unless Leptos is sending a plain
+    // form post back to its form), and an ended session loses its cookie.
+    let mut ended = false;
+    if parts.headers.contains_key(SERVER_FN_ERROR) {
+        match axum::body::to_bytes(body, MAX_ERROR_BODY).await {
+            Ok(bytes) => {
+                if let Ok(err) = serde_json::from_slice::<ApiError>(&bytes) {
+                    ended = err.code().ends_session();
+                    if !parts.status.is_redirection() {
+                        parts.status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                    }
+                }
+                body = Body::from(bytes);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not read a server function's error answer");
+                return refuse(ErrorCode::Internal, "something went wrong on our side");
+            }
+        }
+    }
+
+    let cookies = state.ctx.cookies;
+    let change = caller.cookie_change().or(ended.then_some(CookieChange::Clear));
+    let headers = &mut parts.headers;
+    match change {
+        Some(CookieChange::Set(token)) => {
+            headers.append(header::SET_COOKIE, cookies.set(cookies.session_name(), token.expose()));
+        }
+        Some(CookieChange::Clear) => {
+            headers.append(header::SET_COOKIE, cookies.clear(cookies.session_name()));
+        }
+        None => {}
+    }
+    if caller.new_pre_session() {
+        headers.append(
             header::SET_COOKIE,
-            cookies.set(cookies.pre_session_name(), auth.pre_session.expose()),
+            cookies.set(cookies.pre_session_name(), caller.pre_session().expose()),
         );
     }
-    res
+    // Pages and API answers depend on the session (and pages carry its CSRF token): never cached.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Response::from_parts(parts, body)
 }
 
-fn forbidden(message: &str) -> Response {
-    json_error(StatusCode::FORBIDDEN, "csrf_failed", message)
+fn csrf_failed(message: &str) -> Response {
+    refuse(ErrorCode::CsrfFailed, message)
 }
 
 /// The origin a browser would send for this server: the configured public origin, else the
@@ -99,73 +145,63 @@ fn origin_matches(state: &AppState, headers: &HeaderMap, origin: &str) -> bool {
     matches!((host, authority), (Some(h), Some(a)) if h.eq_ignore_ascii_case(a))
 }
 
-async fn check_unsafe(state: &AppState, headers: &HeaderMap, path: &str, body: Body, auth: &RequestAuth) -> Result<Body, Response> {
+async fn check_unsafe(state: &AppState, headers: &HeaderMap, path: &str, body: Body, caller: &Caller) -> Result<Body, Response> {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         if !matches!(site, "same-origin" | "none") {
-            return Err(forbidden("cross-site requests are not accepted"));
+            return Err(csrf_failed("cross-site requests are not accepted"));
         }
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let ok = origin.to_str().is_ok_and(|o| origin_matches(state, headers, o));
         if !ok {
-            return Err(forbidden("the request's Origin is not this site"));
+            return Err(csrf_failed("the request's Origin is not this site"));
         }
     }
-    let Some((_, allowed)) = FORM_FIELDS.iter().find(|(p, _)| *p == path) else {
-        return Err(json_error(StatusCode::NOT_FOUND, "not_found", "no such API endpoint"));
+    let Some(allowed) = endpoint(path).filter(|e| e.method == Method::POST).map(|e| e.fields) else {
+        return Err(refuse(ErrorCode::NotFound, "no such API endpoint"));
     };
 
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     let limit = state.settings.max_body_bytes;
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        json_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            &format!("the request body is larger than {limit} bytes"),
-        )
-    })?;
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| refuse(ErrorCode::PayloadTooLarge, format!("the request body is larger than {limit} bytes")))?;
     if !bytes.is_empty() && media != "application/x-www-form-urlencoded" {
-        return Err(json_error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+        return Err(refuse(
+            ErrorCode::UnsupportedMediaType,
             "send the fields form-encoded (application/x-www-form-urlencoded)",
         ));
     }
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|_| json_error(StatusCode::BAD_REQUEST, "bad_request", "the request body is not valid UTF-8"))?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| refuse(ErrorCode::BadRequest, "the request body is not valid UTF-8"))?;
 
     let mut seen = HashSet::new();
     let mut fields = Vec::new();
     let mut form_token = None;
     for (key, value) in form_urlencoded::parse(text.as_bytes()) {
         if !seen.insert(key.to_string()) {
-            return Err(json_error(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                &format!("the field `{key}` appears more than once"),
-            ));
+            return Err(refuse(ErrorCode::BadRequest, format!("the field `{key}` appears more than once")));
         }
         if key == "csrf_token" {
             form_token = Some(value.into_owned());
         } else if allowed.contains(&key.as_ref()) {
             fields.push((key.into_owned(), value.into_owned()));
         } else {
-            let mut e = ApiError::new(
-                "bad_request",
+            let err = ApiError::new(
+                ErrorCode::BadRequest,
                 format!("unknown field `{key}`; this endpoint takes: {}", allowed.join(", ")),
-            );
-            e.error.field = Some(key.into_owned());
-            return Err((StatusCode::BAD_REQUEST, axum::Json(e)).into_response());
+            )
+            .with_field(key.into_owned());
+            return Err(error_response(err));
         }
     }
 
     let header_token = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let Some(token) = header_token.or(form_token) else {
-        return Err(forbidden("a CSRF token is required (X-CSRF-Token header or csrf_token field)"));
+        return Err(csrf_failed("a CSRF token is required (X-CSRF-Token header or csrf_token field)"));
     };
-    if !state.ctx.csrf.verify(auth.csrf_binding(), &token) {
-        return Err(forbidden("the CSRF token does not match this session; reload the page"));
+    if !state.ctx.csrf.verify(caller.csrf_binding(), &token) {
+        return Err(csrf_failed("the CSRF token does not match this session; reload the page"));
     }
 
     let mut out = form_urlencoded::Serializer::new(String::new());

@@ -4,16 +4,17 @@
 mod guard;
 mod health;
 
-pub use guard::json_error;
+pub use guard::error_response;
 
 use crate::AppState;
-use app::ssr::{AppContext, RequestAuth};
+use app::auth::ssr::{AppContext, Caller};
+use app::error::{ApiError, ErrorCode};
 use app::{shell, App};
-use axum::extract::{Extension, State};
+use axum::extract::Extension;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
-use http::{header, HeaderValue, StatusCode};
+use http::{header, HeaderValue};
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use std::sync::OnceLock;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -57,7 +58,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked");
-            json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side")
+            error_response(ApiError::new(ErrorCode::Internal, "something went wrong on our side"))
         }))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
@@ -65,13 +66,10 @@ pub fn router(state: AppState) -> Router {
 
 /// `GET /api/csrf`: the caller's CSRF token (and, before login, the pre-session cookie it is
 /// bound to). For clients that do not render pages, such as scripts and tests.
-async fn csrf_token(State(_): State<AppState>, Extension(auth): Extension<RequestAuth>) -> impl IntoResponse {
-    (
-        [(header::CACHE_CONTROL, "no-store")],
-        Json(serde_json::json!({ "csrf_token": auth.csrf_token })),
-    )
+async fn csrf_token(Extension(caller): Extension<Caller>) -> impl IntoResponse {
+    Json(serde_json::json!({ "csrf_token": caller.csrf_token() }))
 }
 
 async fn api_not_found() -> Response {
-    json_error(StatusCode::NOT_FOUND, "not_found", "no such API endpoint")
+    error_response(ApiError::new(ErrorCode::NotFound, "no such API endpoint"))
 }

@@ -1,8 +1,12 @@
 //! `spawn_app()`: a real server on a random port over a fresh database, and a client for it.
 
+#![allow(dead_code)] // each test binary uses part of it
+
+use app::error::{ApiError, ErrorCode};
+use app::models::{PlatformId, PlatformView, SessionSnapshot, SessionState};
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Client, Response, StatusCode};
-use serde_json::Value;
+use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use switchboard::testing::TestDatabase;
@@ -48,6 +52,9 @@ pub struct Browser {
 
 pub const PASSWORD: &str = "correct horse battery";
 
+/// Form fields, as `(name, value)` pairs.
+pub type Fields<'a> = &'a [(&'a str, &'a str)];
+
 /// A request that takes this long is a hang: fail the test instead of the whole run.
 const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -88,8 +95,12 @@ impl Browser {
     }
 
     pub async fn refresh_csrf(&mut self) {
-        let body: Value = self.http.get(self.url("/api/csrf")).send().await.unwrap().json().await.unwrap();
-        self.csrf = body["csrf_token"].as_str().unwrap().to_owned();
+        #[derive(serde::Deserialize)]
+        struct Csrf {
+            csrf_token: String,
+        }
+        let body: Csrf = self.http.get(self.url("/api/csrf")).send().await.unwrap().json().await.unwrap();
+        self.csrf = body.csrf_token;
     }
 
     /// POSTs form fields with the CSRF header, as the hydrated app does.
@@ -107,20 +118,26 @@ impl Browser {
         self.http.get(self.url(path)).send().await.unwrap()
     }
 
-    pub async fn register(&mut self, email: &str) -> Value {
+    pub async fn register(&mut self, email: &str) -> SessionState {
         let res = self
             .post(
                 "/api/register",
                 &[("email", email), ("password", PASSWORD), ("display_name", "Tester")],
             )
             .await;
-        assert_eq!(res.status(), StatusCode::OK, "register failed");
-        let state: Value = res.json().await.unwrap();
-        self.csrf = state["csrf_token"].as_str().unwrap().to_owned();
+        let state: SessionState = ok(res).await;
+        self.csrf = state.csrf_token.clone();
         state
     }
 
-    pub async fn add_platform(&self, label: &str) -> i64 {
+    /// Signs in again (the account's password is [`PASSWORD`]); keeps the new CSRF token.
+    pub async fn login(&mut self, email: &str) -> SessionState {
+        let state: SessionState = ok(self.post("/api/login", &[("email", email), ("password", PASSWORD)]).await).await;
+        self.csrf = state.csrf_token.clone();
+        state
+    }
+
+    pub async fn add_platform(&self, label: &str) -> PlatformId {
         let res = self
             .post(
                 "/api/add_platform",
@@ -132,23 +149,41 @@ impl Browser {
                 ],
             )
             .await;
-        assert_eq!(res.status(), StatusCode::OK);
-        res.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+        ok::<PlatformView>(res).await.id
     }
 
-    pub async fn state(&self) -> (StatusCode, Value) {
-        let res = self.get("/api/session_state").await;
-        (res.status(), res.json().await.unwrap())
+    /// `GET /api/session_state`, which must succeed.
+    pub async fn state(&self) -> SessionState {
+        ok(self.get("/api/session_state").await).await
+    }
+
+    /// `GET /api/session` (always 200).
+    pub async fn snapshot(&self) -> SessionSnapshot {
+        ok(self.get("/api/session").await).await
+    }
+
+    /// `GET /api/session_check` (always 200).
+    pub async fn check(&self) -> SessionSnapshot {
+        ok(self.get("/api/session_check").await).await
     }
 }
 
-/// Asserts an error answer: status, `error.code`, JSON body.
-pub async fn assert_error(res: Response, status: StatusCode, code: &str) -> Value {
-    assert_eq!(res.status(), status, "expected {status} {code}");
-    let body: Value = res.json().await.expect("error bodies are JSON");
-    assert_eq!(body["error"]["code"], code, "{body}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
-    body
+/// Decodes a 200 answer into its wire type.
+pub async fn ok<T: DeserializeOwned>(res: Response) -> T {
+    let status = res.status();
+    let text = res.text().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not the expected answer ({e}): {text}"))
+}
+
+/// Asserts an error answer: status, code, a message; returns it decoded.
+pub async fn assert_error(res: Response, status: StatusCode, code: ErrorCode) -> ApiError {
+    assert_eq!(res.status(), status, "expected {status} {code:?}");
+    let text = res.text().await.unwrap();
+    let err: ApiError = serde_json::from_str(&text).unwrap_or_else(|e| panic!("error bodies are ApiError JSON ({e}): {text}"));
+    assert_eq!(err.code(), code, "{text}");
+    assert!(!err.message().is_empty(), "{text}");
+    err
 }
 
 pub fn cookie_header(value: &str) -> HeaderMap {

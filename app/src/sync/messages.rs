@@ -1,27 +1,17 @@
-//! The cross-tab protocol as plain data and decisions: what tabs say to each other, which
-//! knowledge is newer, what a tab does with each message, who leads. No browser APIs here; the
+//! Messages and ordering: what tabs say to each other over the channel, which knowledge is
+//! newer, and what a tab does with each message. Plain data and decisions, no browser APIs; the
 //! browser layer (`sync::browser`) only moves strings and calls these functions.
 
-use crate::models::SessionSnapshot;
+use crate::models::{EndReason, PublicSessionId, SessionSnapshot};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use time::format_description::well_known::Rfc3339;
 
 /// The BroadcastChannel every tab of an origin joins.
 pub const CHANNEL: &str = "switchboard-sync";
-/// The one localStorage key Switchboard writes (see [`Record`]).
-pub const RECORD_KEY: &str = "switchboard.sync";
 /// The sessionStorage key holding this tab's id.
 pub const TAB_ID_KEY: &str = "switchboard.tab";
 /// Checks closer together than this are one check (focus and visibility often fire together).
 pub const MIN_CHECK_GAP_MS: f64 = 1_000.0;
-
-/// Milliseconds since the Unix epoch of an RFC 3339 time, or 0 if it is not one.
-pub fn parse_ms(rfc3339: &str) -> i64 {
-    time::OffsetDateTime::parse(rfc3339, &Rfc3339)
-        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
-        .unwrap_or(0)
-}
 
 /// A session answer plus when this browser received it from the server (its local clock, shared
 /// by all its tabs). Tabs pass both along, so every tab derives the same countdown.
@@ -40,7 +30,7 @@ impl Known {
 
     /// The server's clock now, estimated from when this answer was made and received.
     pub fn server_now_ms(&self, local_now: Option<f64>) -> i64 {
-        let made = parse_ms(&self.snapshot.server_time);
+        let made = self.snapshot.server_time.millis();
         match (self.received_at, local_now) {
             (Some(received), Some(now)) => made + (now - received).max(0.0) as i64,
             _ => made,
@@ -50,7 +40,7 @@ impl Known {
     /// Milliseconds left before the idle timeout, if signed in.
     pub fn idle_left_ms(&self, local_now: Option<f64>) -> Option<i64> {
         let state = self.snapshot.state.as_ref()?;
-        Some((parse_ms(&state.session.idle_expires_at) - self.server_now_ms(local_now)).max(0))
+        Some((state.session.idle_expires_at.millis() - self.server_now_ms(local_now)).max(0))
     }
 }
 
@@ -58,7 +48,7 @@ impl Known {
 /// only "Stay signed in" and activity move); across sessions, when the server answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stamp {
-    pub session: Option<String>,
+    pub session: Option<PublicSessionId>,
     pub version: i64,
     pub idle_expires_ms: i64,
     pub server_ms: i64,
@@ -66,12 +56,12 @@ pub struct Stamp {
 
 impl Stamp {
     pub fn of(s: &SessionSnapshot) -> Self {
-        let server_ms = parse_ms(&s.server_time);
+        let server_ms = s.server_time.millis();
         match &s.state {
             Some(st) => Stamp {
                 session: Some(st.session.id.clone()),
-                version: st.session.version,
-                idle_expires_ms: parse_ms(&st.session.idle_expires_at),
+                version: st.session.version.0,
+                idle_expires_ms: st.session.idle_expires_at.millis(),
                 server_ms,
             },
             None => Stamp {
@@ -101,21 +91,13 @@ pub fn newest(current: Option<Known>, incoming: Known) -> Known {
         Some(c) if !incoming.stamp().is_newer_than(&c.stamp()) => c,
         Some(c) if c.snapshot.state.is_none() && incoming.snapshot.state.is_none() => {
             let mut merged = incoming;
-            if c.snapshot.ended.as_deref().is_some_and(|e| e != "unauthenticated") {
+            if c.snapshot.ended.is_some_and(|e| e != EndReason::Unauthenticated) {
                 merged.snapshot.ended = c.snapshot.ended;
             }
             merged
         }
         _ => incoming,
     }
-}
-
-/// RFC 3339 text for milliseconds since the Unix epoch.
-pub fn format_ms(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default()
 }
 
 /// One message on the channel. Every message carries the sender's session version (`v`, 0 when
@@ -134,7 +116,7 @@ pub struct Envelope {
 pub enum Body {
     /// Committed session knowledge (never a pending switch).
     State {
-        known: Known,
+        known: Box<Known>,
     },
     /// Something every tab should tell its user (e.g. a switch in one tab failed).
     Notice {
@@ -159,7 +141,7 @@ pub enum Body {
 /// What a tab should do about a message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    Adopt(Known),
+    Adopt(Box<Known>),
     Send(Body),
     CheckNow,
     Toast { text: String, error: bool },
@@ -229,7 +211,7 @@ impl Peer {
                 } else if leading && current.as_ref().is_some_and(|c| c.is_newer_than(&incoming.stamp())) {
                     // The sender is behind; the leader brings it up to date.
                     vec![Action::Send(Body::State {
-                        known: known.cloned().expect("current implies known"),
+                        known: Box::new(known.cloned().expect("current implies known")),
                     })]
                 } else {
                     return Err(Dropped::Stale);
@@ -257,7 +239,9 @@ impl Peer {
                 actions
             }
             Body::Hello if leading => match known {
-                Some(k) => vec![Action::Send(Body::State { known: k.clone() })],
+                Some(k) => vec![Action::Send(Body::State {
+                    known: Box::new(k.clone()),
+                })],
                 None => vec![],
             },
             Body::Hello => vec![],
@@ -265,217 +249,15 @@ impl Peer {
     }
 }
 
-/// The event a [`Record`] reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Event {
-    SignedIn,
-    Switched,
-    Changed,
-    LoggedOut,
-    Expired,
-    Revoked,
-}
-
-/// The only thing Switchboard keeps in localStorage: nothing secret (no token, CSRF token,
-/// email or draft text), just enough for tabs without BroadcastChannel to notice a change and
-/// ask the server. Removed when the session ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Record {
-    /// Session version.
-    pub v: i64,
-    pub uid: Option<i64>,
-    pub pid: Option<i64>,
-    pub ev: Event,
-    /// Server time of the event, ms since the Unix epoch.
-    pub at: i64,
-}
-
-impl Record {
-    /// The record for `now`, describing how it differs from `before`.
-    pub fn of(before: Option<&SessionSnapshot>, now: &SessionSnapshot) -> Record {
-        let at = parse_ms(&now.server_time);
-        let Some(state) = &now.state else {
-            let ev = match now.ended.as_deref() {
-                Some("session_expired") => Event::Expired,
-                Some("session_revoked") => Event::Revoked,
-                _ => Event::LoggedOut,
-            };
-            return Record {
-                v: 0,
-                uid: None,
-                pid: None,
-                ev,
-                at,
-            };
-        };
-        let before = before.and_then(|b| b.state.as_ref());
-        let pid = state.platform.as_ref().map(|p| p.id);
-        let ev = match before {
-            Some(b) if b.session.id == state.session.id => {
-                if b.platform.as_ref().map(|p| p.id) != pid {
-                    Event::Switched
-                } else {
-                    Event::Changed
-                }
-            }
-            _ => Event::SignedIn,
-        };
-        Record {
-            v: state.session.version,
-            uid: Some(state.user.id),
-            pid,
-            ev,
-            at,
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Record> {
-        serde_json::from_str(raw).ok()
-    }
-
-    pub fn to_json(self) -> String {
-        serde_json::to_string(&self).expect("records serialize")
-    }
-}
-
-/// What a tab without BroadcastChannel does when another tab wrote (or removed) the record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StorageAction {
-    Ignore,
-    /// Something changed: read the session from the server.
-    Check,
-    /// The session ended in another tab, for this reason (an `ended` code).
-    Ended(&'static str),
-}
-
-pub fn on_record(record: Option<Record>, known: Option<&Known>) -> StorageAction {
-    let Some(r) = record else {
-        // Removal follows an end event, which already said why.
-        return StorageAction::Ignore;
-    };
-    let stamp = known.map(Known::stamp);
-    match r.ev {
-        Event::LoggedOut | Event::Expired | Event::Revoked => {
-            if stamp.as_ref().is_some_and(|s| s.session.is_none()) {
-                return StorageAction::Ignore;
-            }
-            StorageAction::Ended(match r.ev {
-                Event::Expired => "session_expired",
-                Event::Revoked => "session_revoked",
-                _ => "logged_out",
-            })
-        }
-        _ => {
-            let state = known.and_then(|k| k.snapshot.state.as_ref());
-            let same =
-                state.is_some_and(|s| s.session.version == r.v && Some(s.user.id) == r.uid && s.platform.as_ref().map(|p| p.id) == r.pid);
-            let older = stamp.is_some_and(|s| r.at < s.server_ms && state.is_some_and(|st| st.session.version >= r.v));
-            if same || older {
-                StorageAction::Ignore
-            } else {
-                StorageAction::Check
-            }
-        }
-    }
-}
-
-/// `29:41` or `1:02:03`.
-pub fn countdown(ms: i64) -> String {
-    let secs = (ms.max(0) + 999) / 1000;
-    let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
-    if h > 0 {
-        format!("{h}:{m:02}:{s:02}")
-    } else {
-        format!("{m}:{s:02}")
-    }
-}
-
-/// Whether the idle warning shows: close to the deadline, not dismissed for this deadline.
-pub fn warning_due(left_ms: Option<i64>, warn_ms: u64, idle_expires_ms: i64, dismissed_for: Option<i64>) -> bool {
-    left_ms.is_some_and(|left| left <= warn_ms as i64 && left > 0) && dismissed_for != Some(idle_expires_ms)
-}
-
-/// What the login page says when a tab was sent there because the session ended.
-pub fn ended_message(code: &str) -> Option<&'static str> {
-    match code {
-        "logged_out" => Some("You signed out."),
-        "session_expired" => Some("Your session expired after a period of inactivity. Sign in again to continue."),
-        "session_revoked" => Some("Your session was ended. Sign in again to continue."),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::{ClientSettings, PlatformView, SessionState, SessionView, UserView};
-
-    fn platform(id: i64) -> PlatformView {
-        PlatformView {
-            id,
-            kind: "mastodon".into(),
-            label: format!("P{id}"),
-            instance_url: "https://example.org".into(),
-            handle: "@me".into(),
-        }
-    }
-
-    fn signed_in(sid: &str, version: i64, pid: i64, expires: &str, at: &str) -> Known {
-        Known {
-            snapshot: SessionSnapshot {
-                state: Some(SessionState {
-                    user: UserView {
-                        id: 7,
-                        email: "a@example.org".into(),
-                        display_name: "A".into(),
-                        is_admin: false,
-                    },
-                    platform: Some(platform(pid)),
-                    platforms: vec![platform(1), platform(2)],
-                    session: SessionView {
-                        id: sid.into(),
-                        created_at: "2026-01-01T00:00:00Z".into(),
-                        last_seen_at: "2026-01-01T00:00:00Z".into(),
-                        idle_expires_at: expires.into(),
-                        absolute_expires_at: "2026-01-01T12:00:00Z".into(),
-                        version,
-                    },
-                    csrf_token: "t".into(),
-                    server_time: at.into(),
-                }),
-                ended: None,
-                csrf_token: "t".into(),
-                server_time: at.into(),
-                client: ClientSettings::default(),
-            },
-            received_at: Some(1_000.0),
-        }
-    }
-
-    fn signed_out(ended: &str, at: &str) -> Known {
-        Known {
-            snapshot: SessionSnapshot {
-                state: None,
-                ended: Some(ended.into()),
-                csrf_token: "t".into(),
-                server_time: at.into(),
-                client: ClientSettings::default(),
-            },
-            received_at: Some(1_000.0),
-        }
-    }
-
-    const T0: &str = "2026-01-01T00:00:00Z";
-    const T1: &str = "2026-01-01T00:00:01Z";
-    const T2: &str = "2026-01-01T00:00:02Z";
-    const EXP: &str = "2026-01-01T00:30:00Z";
-    const EXP2: &str = "2026-01-01T00:31:00Z";
+    use crate::models::EndReason;
+    use crate::sync::fixtures::*;
 
     fn state_msg(peer: &mut Peer, known: Known) -> String {
         let v = known.stamp().version;
-        peer.envelope(v, Body::State { known })
+        peer.envelope(v, Body::State { known: Box::new(known) })
     }
 
     #[test]
@@ -498,7 +280,7 @@ mod tests {
     #[test]
     fn across_sessions_the_later_answer_wins() {
         let old = signed_in("s1", 9, 1, EXP, T0);
-        let logout = signed_out("logged_out", T1);
+        let logout = signed_out(EndReason::LoggedOut, T1);
         let login = signed_in("s2", 1, 1, EXP, T2);
         assert!(logout.stamp().is_newer_than(&old.stamp()));
         assert!(
@@ -510,14 +292,13 @@ mod tests {
 
     #[test]
     fn a_later_signed_out_answer_brings_its_token_but_keeps_the_reason() {
-        let logout = signed_out("logged_out", T1);
-        let mut later = signed_out("unauthenticated", T2);
+        let logout = signed_out(EndReason::LoggedOut, T1);
+        let mut later = signed_out(EndReason::Unauthenticated, T2);
         later.snapshot.csrf_token = "fresh".into();
         let merged = newest(Some(logout.clone()), later);
-        assert_eq!(merged.snapshot.ended.as_deref(), Some("logged_out"));
+        assert_eq!(merged.snapshot.ended, Some(EndReason::LoggedOut));
         assert_eq!(merged.snapshot.csrf_token, "fresh");
         assert_eq!(newest(Some(merged.clone()), logout), merged, "an older one changes nothing");
-        assert_eq!(format_ms(parse_ms(T2)), T2);
     }
 
     #[test]
@@ -527,7 +308,10 @@ mod tests {
         let mine = signed_in("s1", 3, 1, EXP, T0);
         let newer = signed_in("s1", 4, 2, EXP, T1);
         let msg = state_msg(&mut a, newer.clone());
-        assert_eq!(b.receive(&msg, Some(&mine), false), Ok(vec![Action::Adopt(newer.clone())]));
+        assert_eq!(
+            b.receive(&msg, Some(&mine), false),
+            Ok(vec![Action::Adopt(Box::new(newer.clone()))])
+        );
         assert_eq!(b.receive(&msg, Some(&newer), false), Err(Dropped::Duplicate));
         let stale = state_msg(&mut a, mine.clone());
         assert_eq!(b.receive(&stale, Some(&newer), false), Err(Dropped::Stale));
@@ -542,12 +326,16 @@ mod tests {
         let msg = state_msg(&mut newcomer, old.clone());
         assert_eq!(
             leader.receive(&msg, Some(&current), true),
-            Ok(vec![Action::Send(Body::State { known: current.clone() })])
+            Ok(vec![Action::Send(Body::State {
+                known: Box::new(current.clone())
+            })])
         );
         let hello = newcomer.envelope(3, Body::Hello);
         assert_eq!(
             leader.receive(&hello, Some(&current), true),
-            Ok(vec![Action::Send(Body::State { known: current.clone() })])
+            Ok(vec![Action::Send(Body::State {
+                known: Box::new(current.clone())
+            })])
         );
         let mut follower = Peer::new("f".into(), 0);
         assert_eq!(
@@ -595,7 +383,7 @@ mod tests {
         let mut a = Peer::new("a".into(), 0);
         let mut b = Peer::new("b".into(), 0);
         let known = signed_in("s1", 3, 1, EXP, T0);
-        let exp = parse_ms(EXP);
+        let exp = time(EXP).millis();
         let msg = a.envelope(3, Body::WarningDismissed { idle_expires_ms: exp });
         assert_eq!(b.receive(&msg, Some(&known), false), Ok(vec![Action::DismissWarning(exp)]));
         let old = a.envelope(
@@ -605,62 +393,5 @@ mod tests {
             },
         );
         assert_eq!(b.receive(&old, Some(&known), false), Err(Dropped::Stale));
-    }
-
-    #[test]
-    fn the_record_holds_only_allowlisted_fields() {
-        let before = signed_in("s1", 3, 1, EXP, T0);
-        let after = signed_in("s1", 4, 2, EXP, T1);
-        let r = Record::of(Some(&before.snapshot), &after.snapshot);
-        assert_eq!(r.ev, Event::Switched);
-        let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
-        let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys, ["at", "ev", "pid", "uid", "v"]);
-        assert!(!r.to_json().contains("a@example.org") && !r.to_json().contains("\"t\""));
-        assert_eq!(Record::of(None, &after.snapshot).ev, Event::SignedIn);
-        assert_eq!(
-            Record::of(Some(&after.snapshot), &signed_out("session_expired", T2).snapshot).ev,
-            Event::Expired
-        );
-        assert_eq!(
-            Record::parse("{\"v\":1,\"uid\":1,\"pid\":1,\"ev\":\"switched\",\"at\":1,\"email\":\"x\"}"),
-            None
-        );
-    }
-
-    #[test]
-    fn storage_events_lead_to_a_check_or_an_end() {
-        let known = signed_in("s1", 3, 1, EXP, T1);
-        let same = Record::of(None, &known.snapshot);
-        assert_eq!(on_record(Some(same), Some(&known)), StorageAction::Ignore);
-        let switched = Record::of(Some(&known.snapshot), &signed_in("s1", 4, 2, EXP, T2).snapshot);
-        assert_eq!(on_record(Some(switched), Some(&known)), StorageAction::Check);
-        let out = Record::of(Some(&known.snapshot), &signed_out("logged_out", T2).snapshot);
-        assert_eq!(on_record(Some(out), Some(&known)), StorageAction::Ended("logged_out"));
-        assert_eq!(on_record(None, Some(&known)), StorageAction::Ignore);
-        let already_out = signed_out("logged_out", T2);
-        assert_eq!(on_record(Some(out), Some(&already_out)), StorageAction::Ignore);
-    }
-
-    #[test]
-    fn every_tab_counts_down_from_the_same_server_deadline() {
-        let k = signed_in("s1", 1, 1, "2026-01-01T00:30:00Z", T0);
-        assert_eq!(k.idle_left_ms(None), Some(30 * 60_000), "server-rendered: server time");
-        assert_eq!(k.idle_left_ms(Some(61_000.0)), Some(29 * 60_000), "a minute after it arrived");
-        assert_eq!(countdown(29 * 60_000 + 41_000), "29:41");
-        assert_eq!(countdown(3_723_000), "1:02:03");
-        assert_eq!(countdown(400), "0:01");
-        let exp = parse_ms(EXP);
-        assert!(warning_due(Some(60_000), 120_000, exp, None));
-        assert!(!warning_due(Some(60_000), 120_000, exp, Some(exp)), "dismissed for this deadline");
-        assert!(warning_due(Some(60_000), 120_000, exp, Some(exp - 1)), "a new deadline warns again");
-        assert!(!warning_due(Some(180_000), 120_000, exp, None));
-        assert!(!warning_due(Some(0), 120_000, exp, None), "at zero the session is over, not warned");
-    }
-
-    #[test]
-    fn rfc3339_times_parse_to_milliseconds() {
-        assert_eq!(parse_ms("1970-01-01T00:00:01.5Z"), 1_500);
-        assert_eq!(parse_ms("not a time"), 0);
     }
 }

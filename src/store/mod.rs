@@ -1,16 +1,16 @@
-//! The store: one `Db` over SQLite or PostgreSQL, chosen by the URL.
-//!
-//! SQLite (the embedded default) runs in WAL mode with `synchronous = FULL`, so a committed
-//! logout or revocation survives a crash or power cut. Writes go through a pool of exactly one
-//! connection and open with `BEGIN IMMEDIATE`, so concurrent requests queue in the process instead
-//! of failing with "database is locked"; other processes (the CLI) wait up to the busy timeout.
-//! Reads use their own pool and never wait for writers (WAL). PostgreSQL uses one pool for both.
+//! The store: one `Db` over SQLite or PostgreSQL, chosen by the URL. What differs between the
+//! two lives in `sqlite` and `postgres` (connecting, pools, how a write transaction begins, and
+//! later PostgreSQL's LISTEN/NOTIFY); the engine's SQL is shared and written for both.
+//! `codec` tells sqlx how parsed domain values are stored.
+
+mod codec;
+mod postgres;
+mod sqlite;
 
 use crate::error::{Error, Result};
 use futures_util::future::BoxFuture;
-use sqlx::any::AnyPoolOptions;
 use sqlx::AnyConnection;
-use sqlx::{AnyPool, Executor};
+use sqlx::AnyPool;
 use std::sync::Once;
 use std::time::Duration;
 
@@ -78,83 +78,16 @@ impl std::fmt::Debug for Db {
     }
 }
 
-/// Turns `sqlite://data/x.db` into a URL that creates the file, and makes its folder.
-fn prepare_sqlite_url(url: &str) -> Result<String> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
-    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-    if path.is_empty() || path == ":memory:" || query.contains("mode=memory") {
-        return Err(Error::invalid(
-            "database_url",
-            "SQLite needs a file path, e.g. sqlite://data/switchboard.db",
-        ));
-    }
-    if let Some(parent) = std::path::Path::new(path).parent() {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| Error::invalid("database_url", format!("cannot create {}: {e}", parent.display())))?;
-        }
-    }
-    let query = if query.contains("mode=") {
-        query.to_owned()
-    } else if query.is_empty() {
-        "mode=rwc".into()
-    } else {
-        format!("{query}&mode=rwc")
-    };
-    Ok(format!("sqlite://{path}?{query}"))
-}
-
 impl Db {
     pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Self> {
         static DRIVERS: Once = Once::new();
         DRIVERS.call_once(sqlx::any::install_default_drivers);
         let backend = Backend::from_url(url)?;
-        let connect_failed = |e: sqlx::Error| Error::Internal(format!("cannot open the {} database: {e}", backend.name()));
-        match backend {
-            Backend::Sqlite => {
-                let url = prepare_sqlite_url(url)?;
-                let busy_ms = settings.busy_timeout.as_millis() as u64;
-                let options = move |max: u32, min: u32| {
-                    AnyPoolOptions::new()
-                        .max_connections(max)
-                        .min_connections(min)
-                        .acquire_timeout(settings.acquire_timeout)
-                        .after_connect(move |conn, _| {
-                            Box::pin(async move {
-                                conn.execute(
-                                    format!(
-                                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                                         PRAGMA busy_timeout = {busy_ms}; PRAGMA foreign_keys = ON;"
-                                    )
-                                    .as_str(),
-                                )
-                                .await?;
-                                Ok(())
-                            })
-                        })
-                };
-                let write = options(1, 0).connect(&url).await.map_err(connect_failed)?;
-                let read = options(settings.max_connections.max(1), settings.min_connections)
-                    .connect(&url)
-                    .await
-                    .map_err(connect_failed)?;
-                Ok(Self { backend, read, write })
-            }
-            Backend::Postgres => {
-                let pool = AnyPoolOptions::new()
-                    .max_connections(settings.max_connections.max(1))
-                    .min_connections(settings.min_connections)
-                    .acquire_timeout(settings.acquire_timeout)
-                    .connect(url)
-                    .await
-                    .map_err(connect_failed)?;
-                Ok(Self {
-                    backend,
-                    read: pool.clone(),
-                    write: pool,
-                })
-            }
-        }
+        let (read, write) = match backend {
+            Backend::Sqlite => sqlite::connect(url, settings).await?,
+            Backend::Postgres => postgres::connect(url, settings).await?,
+        };
+        Ok(Self { backend, read, write })
     }
 
     pub fn backend(&self) -> Backend {
@@ -192,7 +125,7 @@ impl Db {
         F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T>> + Send,
     {
         let mut tx = match self.backend {
-            Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Sqlite => self.write.begin_with(sqlite::BEGIN_WRITE).await?,
             Backend::Postgres => self.write.begin().await?,
         };
         match work(&mut tx).await {
@@ -244,15 +177,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sqlite_urls_create_the_file_and_reject_memory() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("nested/db.sqlite");
-        let url = prepare_sqlite_url(&format!("sqlite://{}", path.display())).unwrap();
-        assert!(url.ends_with("?mode=rwc"), "{url}");
-        assert!(path.parent().unwrap().is_dir());
-        assert!(prepare_sqlite_url("sqlite::memory:").is_err());
-        assert!(prepare_sqlite_url("sqlite://x.db?mode=memory").is_err());
+    fn backends_are_chosen_by_the_url() {
         assert!(Backend::from_url("mysql://x").is_err());
         assert_eq!(Backend::from_url("postgresql://h/db").unwrap(), Backend::Postgres);
+        assert_eq!(Backend::from_url("sqlite://data/x.db").unwrap(), Backend::Sqlite);
     }
 }

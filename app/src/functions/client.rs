@@ -1,6 +1,7 @@
 //! The server-function client: the browser's `fetch`, plus the `X-CSRF-Token` header read from
 //! the page's `<meta name="csrf-token">` at send time (the page updates it when the session
-//! changes, e.g. after login).
+//! changes, e.g. after login). Every answer's status is handed to the observer the tab sync
+//! registers ([`observe_responses`]), so a failed fetch or a 401 from any call is noticed.
 
 use futures::{Sink, Stream};
 use server_fn::client::{browser::BrowserClient, Client};
@@ -10,6 +11,22 @@ use server_fn::response::browser::BrowserResponse;
 use std::future::Future;
 
 pub struct CsrfClient;
+
+/// What is told about each answer: `None` when the request did not reach the server.
+pub type ResponseObserver = fn(Option<u16>);
+
+#[cfg(feature = "hydrate")]
+thread_local! {
+    static OBSERVER: std::cell::Cell<Option<ResponseObserver>> = const { std::cell::Cell::new(None) };
+}
+
+/// Registers who hears about every answer (browser only; the tab sync does, at start).
+pub fn observe_responses(observer: ResponseObserver) {
+    #[cfg(feature = "hydrate")]
+    OBSERVER.with(|o| o.set(Some(observer)));
+    #[cfg(not(feature = "hydrate"))]
+    let _ = observer;
+}
 
 /// The CSRF token the page carries, if any (browser only).
 pub fn page_csrf_token() -> Option<String> {
@@ -53,13 +70,14 @@ where
         let sent = <BrowserClient as Client<E, IS, OS>>::send(req);
         async move {
             let res = sent.await;
-            // Every answer tells the session layer whether the server is reachable and whether
-            // the session is still alive (a 401 from any call starts a check).
-            let status = res
-                .as_ref()
-                .ok()
-                .map(<BrowserResponse as server_fn::response::ClientRes<E>>::status);
-            crate::sync::observe_response(status);
+            #[cfg(feature = "hydrate")]
+            if let Some(observe) = OBSERVER.with(std::cell::Cell::get) {
+                observe(
+                    res.as_ref()
+                        .ok()
+                        .map(<BrowserResponse as server_fn::response::ClientRes<E>>::status),
+                );
+            }
             res
         }
     }

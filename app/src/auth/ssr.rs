@@ -1,0 +1,429 @@
+//! The server side of a request: what the request layer resolved about the caller (once), the
+//! context server functions run in, engine answers as wire answers, and engine errors as API
+//! errors. Nothing here writes a response: a server function states a cookie change on the
+//! [`Caller`], and the server's request layer applies it (with the status an error code implies)
+//! after the function returns.
+
+use crate::error::{ApiError, ErrorCode};
+use crate::models::{self, ClientSettings, DraftView, PlatformView, SessionSnapshot, SessionState, SessionView, UserView};
+use http::header::{COOKIE, USER_AGENT};
+use http::{HeaderMap, HeaderValue};
+use leptos::prelude::*;
+use std::sync::{Arc, Mutex};
+use switchboard::csrf::{CsrfBinding, CsrfKey};
+use switchboard::token::{PreSessionId, SessionToken};
+use switchboard::{ClientMeta, Engine, Error as EngineError, Session};
+
+/// Everything a server function needs besides its caller, provided by the server for every
+/// request.
+#[derive(Clone)]
+pub struct AppContext {
+    pub engine: Engine,
+    pub csrf: CsrfKey,
+    pub cookies: CookiePolicy,
+    pub features: Features,
+    /// What the browser side needs to know (sync on/off, registration, check interval, warning).
+    pub client: ClientSettings,
+}
+
+/// Feature flags the server itself acts on. (`cross_tab_sync` is the browser's business: it
+/// reaches it as `ClientSettings::sync`.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Features {
+    /// Whether visitors may create accounts.
+    pub registration: bool,
+}
+
+/// Cookie names and attributes. With `secure`, cookies carry `Secure` and the `__Host-` prefix
+/// (which browsers only accept from HTTPS, with `Path=/` and no `Domain`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CookiePolicy {
+    pub secure: bool,
+}
+
+impl CookiePolicy {
+    pub fn session_name(&self) -> &'static str {
+        if self.secure {
+            "__Host-sb_session"
+        } else {
+            "sb_session"
+        }
+    }
+
+    pub fn pre_session_name(&self) -> &'static str {
+        if self.secure {
+            "__Host-sb_pre"
+        } else {
+            "sb_pre"
+        }
+    }
+
+    /// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, a browser-session cookie (the
+    /// server enforces the real lifetimes).
+    pub fn set(&self, name: &str, value: &str) -> HeaderValue {
+        let secure = if self.secure { "; Secure" } else { "" };
+        HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}"))
+            .expect("cookie names and base64url values are valid header text")
+    }
+
+    pub fn clear(&self, name: &str) -> HeaderValue {
+        let secure = if self.secure { "; Secure" } else { "" };
+        HeaderValue::from_str(&format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}")).expect("valid header text")
+    }
+}
+
+/// The value of cookie `name` in the request, if any.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// What should happen to the session cookie when the answer goes out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CookieChange {
+    /// A new session: set the cookie to this token.
+    Set(SessionToken),
+    /// The session ended: remove the cookie.
+    Clear,
+}
+
+/// The caller's session as the request layer found it.
+#[derive(Debug, Clone)]
+pub enum SessionLookup {
+    Live(Session),
+    /// No live session, and why.
+    SignedOut(models::EndReason),
+    /// The store could not say (busy or broken): the code to answer with.
+    Failed(ErrorCode),
+}
+
+/// Whether a request counts as the user's activity (and so may move the idle deadline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    /// Pages, forms and API calls the user made.
+    User,
+    /// A tab's background check: never keeps a session alive.
+    Background,
+}
+
+/// What the request layer resolved about the caller, once per request. Cheap to clone (shared):
+/// the copy in the request's extensions and the layer's own see the same cookie change.
+#[derive(Debug, Clone)]
+pub struct Caller(Arc<CallerInner>);
+
+struct CallerInner {
+    lookup: SessionLookup,
+    /// The session cookie's token, if it had a well-formed one (live or not).
+    token: Option<SessionToken>,
+    pre_session: PreSessionId,
+    /// The pre-session cookie was missing and must be set on the answer.
+    new_pre_session: bool,
+    /// The CSRF token for this caller: bound to the session, else to the pre-session.
+    csrf_token: String,
+    meta: ClientMeta,
+    cookie_change: Mutex<Option<CookieChange>>,
+}
+
+/// Shows the lookup and client, never the CSRF token (tokens stay out of logs).
+impl std::fmt::Debug for CallerInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller")
+            .field("lookup", &self.lookup)
+            .field("new_pre_session", &self.new_pre_session)
+            .field("meta", &self.meta)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Caller {
+    pub fn lookup(&self) -> &SessionLookup {
+        &self.0.lookup
+    }
+
+    /// The caller's live session, or the 401 that explains why there is none.
+    pub fn session(&self) -> Result<&Session, ApiError> {
+        match &self.0.lookup {
+            SessionLookup::Live(session) => Ok(session),
+            SessionLookup::SignedOut(reason) => Err(signed_out_error(*reason)),
+            SessionLookup::Failed(code) => Err(failure_error(*code)),
+        }
+    }
+
+    pub fn token(&self) -> Option<&SessionToken> {
+        self.0.token.as_ref()
+    }
+
+    pub fn meta(&self) -> &ClientMeta {
+        &self.0.meta
+    }
+
+    pub fn pre_session(&self) -> &PreSessionId {
+        &self.0.pre_session
+    }
+
+    pub fn new_pre_session(&self) -> bool {
+        self.0.new_pre_session
+    }
+
+    pub fn csrf_token(&self) -> &str {
+        &self.0.csrf_token
+    }
+
+    /// What the caller's CSRF token is bound to.
+    pub fn csrf_binding(&self) -> CsrfBinding<'_> {
+        match &self.0.lookup {
+            SessionLookup::Live(s) => CsrfBinding::Session(&s.public_id),
+            _ => CsrfBinding::PreSession(&self.0.pre_session),
+        }
+    }
+
+    /// States what the answer does to the session cookie (the last word wins).
+    pub fn change_cookie(&self, change: CookieChange) {
+        *self.0.cookie_change.lock().unwrap_or_else(|p| p.into_inner()) = Some(change);
+    }
+
+    /// The cookie change to apply: the one stated, else clearing a cookie whose session the
+    /// lookup found ended (a dead cookie is of no use to anyone).
+    pub fn cookie_change(&self) -> Option<CookieChange> {
+        let stated = self.0.cookie_change.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        stated.or_else(|| {
+            let dead = matches!(
+                self.0.lookup,
+                SessionLookup::SignedOut(models::EndReason::SessionExpired | models::EndReason::SessionRevoked)
+            );
+            dead.then_some(CookieChange::Clear)
+        })
+    }
+}
+
+fn signed_out_error(reason: models::EndReason) -> ApiError {
+    match reason {
+        models::EndReason::SessionExpired => ApiError::new(ErrorCode::SessionExpired, "your session has expired; sign in again"),
+        models::EndReason::SessionRevoked => ApiError::new(ErrorCode::SessionRevoked, "your session has ended; sign in again"),
+        models::EndReason::Unauthenticated | models::EndReason::LoggedOut => {
+            ApiError::new(ErrorCode::Unauthenticated, "sign in to continue")
+        }
+    }
+}
+
+fn failure_error(code: ErrorCode) -> ApiError {
+    match code {
+        ErrorCode::Unavailable => ApiError::new(code, "the service is busy; try again shortly"),
+        _ => ApiError::new(code, "something went wrong on our side"),
+    }
+}
+
+/// Why a stored session is over, in the wire's words.
+fn wire_reason(reason: switchboard::EndReason) -> models::EndReason {
+    match reason {
+        switchboard::EndReason::Expired => models::EndReason::SessionExpired,
+        switchboard::EndReason::Logout | switchboard::EndReason::Rotated => models::EndReason::SessionRevoked,
+    }
+}
+
+/// Resolves the caller: session (if any), pre-session, CSRF token. One database read when a
+/// session cookie is present, none otherwise.
+pub async fn resolve_request(app: &AppContext, headers: &HeaderMap, peer_ip: Option<String>, activity: Activity) -> Caller {
+    let raw = cookie(headers, app.cookies.session_name());
+    let token = raw.and_then(SessionToken::parse);
+    let lookup = match &token {
+        Some(token) => {
+            let found = match activity {
+                Activity::User => app.engine.authenticate(token).await,
+                Activity::Background => app.engine.peek(token).await,
+            };
+            match found {
+                Ok(session) => SessionLookup::Live(session),
+                Err(EngineError::SessionEnded(reason)) => SessionLookup::SignedOut(wire_reason(reason)),
+                Err(EngineError::Unauthenticated) => SessionLookup::SignedOut(models::EndReason::Unauthenticated),
+                Err(EngineError::Unavailable) => SessionLookup::Failed(ErrorCode::Unavailable),
+                Err(other) => {
+                    tracing::error!(error = %other, "session lookup failed");
+                    SessionLookup::Failed(ErrorCode::Internal)
+                }
+            }
+        }
+        None => {
+            if raw.is_some() {
+                tracing::debug!("malformed session cookie ignored");
+            }
+            SessionLookup::SignedOut(models::EndReason::Unauthenticated)
+        }
+    };
+    let existing = cookie(headers, app.cookies.pre_session_name()).and_then(PreSessionId::parse);
+    let new_pre_session = existing.is_none();
+    let pre_session = existing.unwrap_or_else(PreSessionId::generate);
+    let user_agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let csrf_token = match &lookup {
+        SessionLookup::Live(s) => app.csrf.token_for(CsrfBinding::Session(&s.public_id)),
+        _ => app.csrf.token_for(CsrfBinding::PreSession(&pre_session)),
+    };
+    Caller(Arc::new(CallerInner {
+        lookup,
+        token,
+        pre_session,
+        new_pre_session,
+        csrf_token,
+        meta: ClientMeta { ip: peer_ip, user_agent },
+        cookie_change: Mutex::new(None),
+    }))
+}
+
+/// A server function's view of its request: the app and the caller. Read through
+/// [`request_context`], the one accessor.
+#[derive(Clone)]
+pub struct RequestContext {
+    pub app: AppContext,
+    pub caller: Caller,
+}
+
+/// The context of the request being served. Fails (500) only if the server did not set it up.
+pub fn request_context() -> Result<RequestContext, ApiError> {
+    let missing = || ApiError::new(ErrorCode::Internal, "the request was not resolved");
+    let app = use_context::<AppContext>().ok_or_else(missing)?;
+    let caller = use_context::<http::request::Parts>()
+        .and_then(|p| p.extensions.get::<Caller>().cloned())
+        .ok_or_else(missing)?;
+    Ok(RequestContext { app, caller })
+}
+
+impl RequestContext {
+    pub fn engine(&self) -> &Engine {
+        &self.app.engine
+    }
+
+    /// The caller's live session, or the 401 that explains why there is none.
+    pub fn session(&self) -> Result<&Session, ApiError> {
+        self.caller.session()
+    }
+
+    /// An engine error as the API answers it. Our own faults are logged here and never detailed.
+    pub fn fail(&self, e: EngineError) -> ApiError {
+        let message = e.to_string();
+        match e {
+            EngineError::Invalid(p) => ApiError::new(ErrorCode::InvalidInput, message).with_field(p.field),
+            EngineError::InvalidCredentials => ApiError::new(ErrorCode::InvalidCredentials, message),
+            EngineError::EmailTaken => ApiError::new(ErrorCode::EmailTaken, message),
+            EngineError::Unauthenticated => signed_out_error(models::EndReason::Unauthenticated),
+            EngineError::SessionEnded(reason) => signed_out_error(wire_reason(reason)),
+            EngineError::NotFound(_) => ApiError::new(ErrorCode::NotFound, message),
+            EngineError::VersionConflict { current, .. } => {
+                let mut err = ApiError::new(ErrorCode::VersionConflict, message);
+                err.error.current = Some(Box::new(self.state(*current)));
+                err
+            }
+            EngineError::NoActivePlatform => ApiError::new(ErrorCode::NoActivePlatform, message),
+            EngineError::LimitReached(_) => ApiError::new(ErrorCode::LimitReached, message),
+            EngineError::Unavailable => failure_error(ErrorCode::Unavailable),
+            EngineError::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                failure_error(ErrorCode::Internal)
+            }
+        }
+    }
+
+    /// A session state as the API answers it, with the CSRF token bound to that session.
+    pub fn state(&self, s: switchboard::SessionState) -> SessionState {
+        let csrf_token = self.app.csrf.token_for(CsrfBinding::Session(&s.session.public_id));
+        SessionState {
+            user: UserView {
+                id: models::UserId(s.user.id.get()),
+                email: s.user.email.as_str().to_owned(),
+                display_name: s.user.display_name.as_str().to_owned(),
+                is_admin: s.user.is_admin,
+            },
+            platform: s.platform.as_ref().map(platform_view),
+            platforms: s.platforms.iter().map(platform_view).collect(),
+            session: SessionView {
+                id: models::PublicSessionId(s.session.public_id.as_str().to_owned()),
+                created_at: time(s.session.created_at),
+                last_seen_at: time(s.session.last_seen_at),
+                idle_expires_at: time(s.session.idle_expires_at),
+                absolute_expires_at: time(s.session.absolute_expires_at),
+                version: models::SessionVersion(s.session.version.get()),
+            },
+            csrf_token,
+            server_time: self.now(),
+        }
+    }
+
+    fn now(&self) -> models::Timestamp {
+        time(self.app.engine.now())
+    }
+
+    /// The answer to a successful login or registration: the new session's cookie (applied by
+    /// the request layer), a redirect to `next` for plain form posts, and the new state.
+    pub fn signed_in(&self, token: SessionToken, state: switchboard::SessionState, next: &str) -> SessionState {
+        self.caller.change_cookie(CookieChange::Set(token));
+        leptos_axum::redirect(next);
+        self.state(state)
+    }
+
+    /// The caller's session as the app reads it: the state when signed in, else why not. Never a
+    /// 401: being signed out is an answer, not an error.
+    pub async fn snapshot(&self) -> Result<SessionSnapshot, ApiError> {
+        match self.caller.lookup() {
+            SessionLookup::Live(session) => match self.engine().state_of(session.clone()).await {
+                Ok(state) => Ok(SessionSnapshot::signed_in(self.state(state), self.app.client)),
+                Err(EngineError::SessionEnded(reason)) => Ok(self.signed_out(wire_reason(reason))),
+                Err(EngineError::Unauthenticated) => Ok(self.signed_out(models::EndReason::Unauthenticated)),
+                Err(e) => Err(self.fail(e)),
+            },
+            SessionLookup::SignedOut(reason) => Ok(self.signed_out(*reason)),
+            SessionLookup::Failed(code) => Err(failure_error(*code)),
+        }
+    }
+
+    /// A signed-out answer. Its CSRF token is bound to the pre-session, which is what the next
+    /// login needs.
+    pub fn signed_out(&self, ended: models::EndReason) -> SessionSnapshot {
+        SessionSnapshot {
+            state: None,
+            ended: Some(ended),
+            csrf_token: self.app.csrf.token_for(CsrfBinding::PreSession(self.caller.pre_session())),
+            server_time: self.now(),
+            client: self.app.client,
+        }
+    }
+}
+
+pub fn time(t: switchboard::Timestamp) -> models::Timestamp {
+    models::Timestamp(t.millis())
+}
+
+pub fn platform_view(p: &switchboard::Platform) -> PlatformView {
+    use switchboard::domain::PlatformKind as Kind;
+    PlatformView {
+        id: models::PlatformId(p.id.get()),
+        kind: match p.kind {
+            Kind::Mastodon => models::PlatformKind::Mastodon,
+            Kind::Pixelfed => models::PlatformKind::Pixelfed,
+            Kind::Other => models::PlatformKind::Other,
+        },
+        label: p.label.as_str().to_owned(),
+        instance_url: p.instance_url.as_str().to_owned(),
+        handle: p.handle.as_str().to_owned(),
+    }
+}
+
+pub fn draft_view(d: &switchboard::Draft) -> DraftView {
+    DraftView {
+        id: models::DraftId(d.id.get()),
+        platform_id: models::PlatformId(d.platform_id.get()),
+        title: d.title.as_str().to_owned(),
+        body: d.body.as_str().to_owned(),
+        created_at: time(d.created_at),
+        updated_at: time(d.updated_at),
+    }
+}
+
+/// The CSRF token the page is rendered with (for its `<meta>` and hidden form fields).
+pub fn page_csrf_token() -> String {
+    request_context().map(|c| c.caller.csrf_token().to_owned()).unwrap_or_default()
+}

@@ -1,0 +1,174 @@
+//! What the API answers: shared by the server (which builds them from engine types in
+//! `auth::ssr`) and the browser (which reads them). Serde only, no sqlx: they compile to WASM.
+//! `docs/API.md` is their contract.
+
+pub mod ids;
+pub mod time;
+
+pub use ids::{DraftId, PlatformId, PublicSessionId, SessionVersion, UserId};
+pub use time::Timestamp;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    pub id: UserId,
+    pub email: String,
+    pub display_name: String,
+    pub is_admin: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlatformKind {
+    Mastodon,
+    Pixelfed,
+    Other,
+}
+
+impl PlatformKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlatformKind::Mastodon => "mastodon",
+            PlatformKind::Pixelfed => "pixelfed",
+            PlatformKind::Other => "other",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformView {
+    pub id: PlatformId,
+    pub kind: PlatformKind,
+    pub label: String,
+    pub instance_url: String,
+    pub handle: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionView {
+    /// The session's public id: not the token, safe to show.
+    pub id: PublicSessionId,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub idle_expires_at: Timestamp,
+    pub absolute_expires_at: Timestamp,
+    pub version: SessionVersion,
+}
+
+/// The body of `GET /api/session_state`, and of every call that changes the session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionState {
+    pub user: UserView,
+    pub platform: Option<PlatformView>,
+    pub platforms: Vec<PlatformView>,
+    pub session: SessionView,
+    pub csrf_token: String,
+    /// The server's clock when this state was read, so clients can order states and correct skew.
+    pub server_time: Timestamp,
+}
+
+impl SessionState {
+    pub fn platform_id(&self) -> Option<PlatformId> {
+        self.platform.as_ref().map(|p| p.id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DraftView {
+    pub id: DraftId,
+    pub platform_id: PlatformId,
+    pub title: String,
+    pub body: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Why there is no session: the `ended` field of a signed-out answer. The wire twin of the
+/// engine's `EndReason` (which says why a stored session ended); the login page, the guards and
+/// the tab protocol all speak this one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// No session: never signed in, or the server does not know the cookie.
+    Unauthenticated,
+    /// A tab of this browser signed out.
+    LoggedOut,
+    /// The session passed its idle or absolute deadline.
+    SessionExpired,
+    /// The session was ended (signed out elsewhere, replaced by a newer login).
+    SessionRevoked,
+}
+
+impl EndReason {
+    /// The `reason` query parameter of `/login`, the same words as on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Unauthenticated => "unauthenticated",
+            EndReason::LoggedOut => "logged_out",
+            EndReason::SessionExpired => "session_expired",
+            EndReason::SessionRevoked => "session_revoked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            EndReason::Unauthenticated,
+            EndReason::LoggedOut,
+            EndReason::SessionExpired,
+            EndReason::SessionRevoked,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+
+    /// What the login page says to someone sent there because their session ended.
+    pub fn message(self) -> Option<&'static str> {
+        match self {
+            EndReason::Unauthenticated => None,
+            EndReason::LoggedOut => Some("You signed out."),
+            EndReason::SessionExpired => Some("Your session expired after a period of inactivity. Sign in again to continue."),
+            EndReason::SessionRevoked => Some("Your session was ended. Sign in again to continue."),
+        }
+    }
+}
+
+/// What the app itself reads to render: the state when signed in, else why not, and always the
+/// caller's current CSRF token. Unlike `GET /api/session_state` it answers 200 when signed out,
+/// so the app never provokes 401s (and their console noise) for a normal signed-out page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionSnapshot {
+    pub state: Option<SessionState>,
+    /// Why `state` is `None`.
+    pub ended: Option<EndReason>,
+    pub csrf_token: String,
+    /// The server's clock when this answer was made: orders answers about different sessions.
+    pub server_time: Timestamp,
+    pub client: ClientSettings,
+}
+
+impl SessionSnapshot {
+    /// A signed-in answer, as a server function that changed the session returns it.
+    pub fn signed_in(state: SessionState, client: ClientSettings) -> Self {
+        Self {
+            csrf_token: state.csrf_token.clone(),
+            server_time: state.server_time,
+            ended: None,
+            state: Some(state),
+            client,
+        }
+    }
+}
+
+/// Server settings the browser side follows (from the server's configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientSettings {
+    /// Tabs keep each other in step (`features.cross_tab_sync`).
+    pub sync: bool,
+    /// Visitors may create accounts (`features.registration`): the app links to `/register`.
+    pub registration: bool,
+    /// How often the leader tab checks the session with the server (`sync_check_interval`).
+    pub check_interval_ms: u64,
+    /// How long before the idle timeout the warning shows (`idle_warning`).
+    pub idle_warning_ms: u64,
+}

@@ -1,0 +1,337 @@
+//! The session provider: the server's answer for this page (a resource, refetched after the
+//! actions that change the session) with those actions, and newer knowledge adopted on top of it
+//! (this tab's switches, other tabs' messages, the leader's checks): newest first, never older.
+//!
+//! Components read it only through [`use_session`] (see `docs/SESSION_API.md`); the app's own
+//! pages do the same.
+
+use super::switch::{adopt_state, Switching};
+use super::toasts::Toasts;
+use crate::error::ApiError;
+use crate::functions::{current_session, AddPlatform, Login, Logout, Register, RemovePlatform, RenamePlatform, SwitchPlatform};
+use crate::models::{ClientSettings, EndReason, PlatformId, PlatformView, SessionSnapshot, SessionState, SessionVersion, UserView};
+use crate::sync::countdown::warning_due;
+use crate::sync::leader::SyncStatus;
+use crate::sync::messages::{newest, Body, Known};
+use crate::sync::TabSignals;
+use leptos::prelude::*;
+
+/// The server actions that change the session, for `<ActionForm>`s (so forms also work without
+/// JavaScript). After each, the session is read again and every tab follows.
+#[derive(Clone, Copy)]
+pub struct SessionActions {
+    pub login: ServerAction<Login>,
+    pub register: ServerAction<Register>,
+    pub logout: ServerAction<Logout>,
+    /// Only for plain-form (no JavaScript) switches; with JavaScript see
+    /// [`Session::switch_platform`].
+    pub switch: ServerAction<SwitchPlatform>,
+    pub add_platform: ServerAction<AddPlatform>,
+    pub rename_platform: ServerAction<RenamePlatform>,
+    pub remove_platform: ServerAction<RemovePlatform>,
+}
+
+impl SessionActions {
+    fn new() -> Self {
+        Self {
+            login: ServerAction::new(),
+            register: ServerAction::new(),
+            logout: ServerAction::new(),
+            switch: ServerAction::new(),
+            add_platform: ServerAction::new(),
+            rename_platform: ServerAction::new(),
+            remove_platform: ServerAction::new(),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct SessionContext {
+    /// The server's answer, refetched after login, logout and platform edits.
+    resource: Resource<Result<SessionSnapshot, ApiError>>,
+    actions: SessionActions,
+    /// The newest of the server's answer and the knowledge adopted after the page loaded (browser
+    /// only): `None` until the first answer, `Err` if it failed.
+    current: Memo<Option<Result<Known, ApiError>>>,
+    switching: Switching,
+    tab: TabSignals,
+    toasts: Toasts,
+}
+
+/// Provides the session to everything below (once, inside the router: server actions read form
+/// errors from the URL).
+pub fn provide_session() {
+    let actions = SessionActions::new();
+    let a = actions;
+    let resource = Resource::new(
+        move || {
+            (
+                a.login.version().get(),
+                a.register.version().get(),
+                a.logout.version().get(),
+                a.add_platform.version().get(),
+                a.rename_platform.version().get(),
+                a.remove_platform.version().get(),
+            )
+        },
+        |_| current_session(),
+    );
+    let live = RwSignal::new(None::<Known>);
+    let current = Memo::new(move |_| match live.get() {
+        Some(known) => Some(Ok(known)),
+        None => resource.get().map(|r| {
+            r.map(|snapshot| Known {
+                snapshot,
+                received_at: None,
+            })
+        }),
+    });
+    let toasts = Toasts::new();
+    let adopt = Callback::new(move |incoming: Known| adopt(live, current, incoming));
+    let tab = TabSignals {
+        known: Signal::derive(move || current.get().and_then(Result::ok)),
+        adopt,
+        notify: Callback::new(
+            move |(text, error): (String, bool)| {
+                if error {
+                    toasts.error(text)
+                } else {
+                    toasts.info(text)
+                }
+            },
+        ),
+        online: RwSignal::new(true),
+        reachable: RwSignal::new(true),
+        status: RwSignal::new(SyncStatus::Starting),
+        now: RwSignal::new(None),
+        dismissed_warning: RwSignal::new(None),
+    };
+    let ctx = SessionContext {
+        resource,
+        actions,
+        current,
+        switching: Switching::new(),
+        tab,
+        toasts,
+    };
+    provide_context(ctx);
+
+    // Every server answer this tab loads is adopted (if newer) with the time it arrived; so is
+    // the signed-out answer of a sign-out (it carries the token for the next login).
+    Effect::new(move |_| {
+        if let Some(Ok(snapshot)) = resource.get() {
+            adopt.run(Known {
+                snapshot,
+                received_at: crate::sync::local_now(),
+            });
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(snapshot)) = actions.logout.value().get() {
+            adopt.run(Known {
+                snapshot,
+                received_at: crate::sync::local_now(),
+            });
+        }
+    });
+    // Keep the page's CSRF token in step with the session (it changes at login and logout).
+    Effect::new(move |_| {
+        if let Some(Ok(known)) = current.get() {
+            crate::functions::client::set_page_csrf_token(&known.snapshot.csrf_token);
+        }
+    });
+    crate::sync::start(tab);
+}
+
+/// Adopts `incoming` if it is newer than what this tab knows. Returns whether it was.
+fn adopt(live: RwSignal<Option<Known>>, current: Memo<Option<Result<Known, ApiError>>>, incoming: Known) -> bool {
+    let known = current.get_untracked().and_then(Result::ok);
+    // The first adoption also dates the server-rendered answer, so the countdown can tick.
+    let first = live.with_untracked(Option::is_none);
+    let received_at = incoming.received_at;
+    let mut chosen = newest(known.clone(), incoming);
+    let changed = known.as_ref().map(|c| &c.snapshot) != Some(&chosen.snapshot);
+    if !changed && !first {
+        return false;
+    }
+    chosen.received_at = chosen.received_at.or(received_at);
+    if changed {
+        crate::sync::share(&chosen);
+    }
+    live.set(Some(chosen));
+    changed
+}
+
+/// Where the session stands, for components.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionStatus {
+    /// The first answer has not arrived yet.
+    Loading,
+    SignedIn,
+    /// Not signed in, and why.
+    SignedOut(EndReason),
+    /// The server could not answer.
+    Failed(ApiError),
+}
+
+/// The session API for components: reactive, read-only views of the newest session knowledge,
+/// the switch with its optimistic value, and the actions. Cheap to copy; call [`use_session`]
+/// anywhere below the app's `Frame`.
+#[derive(Clone, Copy)]
+pub struct Session {
+    ctx: SessionContext,
+}
+
+/// The session of this tab. Panics outside the app (there is no session provider).
+pub fn use_session() -> Session {
+    Session {
+        ctx: expect_context::<SessionContext>(),
+    }
+}
+
+impl Session {
+    pub fn status(&self) -> Signal<SessionStatus> {
+        let c = self.ctx.current;
+        Signal::derive(move || match c.get() {
+            None => SessionStatus::Loading,
+            Some(Err(e)) => SessionStatus::Failed(e),
+            Some(Ok(k)) if k.snapshot.state.is_some() => SessionStatus::SignedIn,
+            Some(Ok(k)) => SessionStatus::SignedOut(k.snapshot.ended.unwrap_or(EndReason::Unauthenticated)),
+        })
+    }
+
+    /// Resolves when the server's first answer for this page is in. Await it inside a
+    /// `<Suspense>`/`<Transition>` (the guards do) so the page renders with the session.
+    pub async fn loaded(&self) {
+        let _ = self.ctx.resource.await;
+    }
+
+    /// The signed-in state (committed: never a pending switch).
+    pub fn state(&self) -> Signal<Option<SessionState>> {
+        let c = self.ctx.current;
+        Signal::derive(move || c.get().and_then(Result::ok).and_then(|k| k.snapshot.state))
+    }
+
+    pub fn user(&self) -> Signal<Option<UserView>> {
+        let s = self.state();
+        Signal::derive(move || s.get().map(|s| s.user))
+    }
+
+    /// The session version: grows with every committed change.
+    pub fn version(&self) -> Signal<Option<SessionVersion>> {
+        let s = self.state();
+        Signal::derive(move || s.get().map(|s| s.session.version))
+    }
+
+    /// The platforms the user has.
+    pub fn platforms(&self) -> Signal<Vec<PlatformView>> {
+        let s = self.state();
+        Signal::derive(move || s.get().map(|s| s.platforms).unwrap_or_default())
+    }
+
+    /// The active platform the server confirmed.
+    pub fn committed_platform(&self) -> Signal<Option<PlatformView>> {
+        let s = self.state();
+        Signal::derive(move || s.get().and_then(|s| s.platform))
+    }
+
+    /// The platform to show: the pending choice if there is one, else the committed one. A failed
+    /// switch clears the pending choice, so this returns to the server's value by itself.
+    pub fn platform(&self) -> Signal<Option<PlatformView>> {
+        let (s, pending) = (self.state(), self.ctx.switching.pending());
+        Signal::derive(move || {
+            let state = s.get()?;
+            match pending.get() {
+                Some(id) => state.platforms.into_iter().find(|p| p.id == id),
+                None => state.platform,
+            }
+        })
+    }
+
+    /// The platform being switched to, while the server has not confirmed it.
+    pub fn pending_platform(&self) -> ReadSignal<Option<PlatformId>> {
+        self.ctx.switching.pending()
+    }
+
+    /// Switches the active platform: optimistic, one request at a time, reverted on refusal (see
+    /// `providers::switch`).
+    pub fn switch_platform(&self, platform_id: PlatformId) {
+        self.ctx.switching.switch_to(self.ctx.tab, platform_id)
+    }
+
+    /// Whether a switch can be made now (online and the server reachable).
+    pub fn can_switch(&self) -> Signal<bool> {
+        Switching::possible(self.ctx.tab)
+    }
+
+    /// The browser says it is online.
+    pub fn online(&self) -> Signal<bool> {
+        self.ctx.tab.online.into()
+    }
+
+    /// The last request reached the server.
+    pub fn reachable(&self) -> Signal<bool> {
+        self.ctx.tab.reachable.into()
+    }
+
+    /// How this tab keeps in step with the others.
+    pub fn sync_status(&self) -> ReadSignal<SyncStatus> {
+        self.ctx.tab.status.read_only()
+    }
+
+    /// True once the page is hydrated and its clock ticks (false while rendering on the server).
+    pub fn hydrated(&self) -> Signal<bool> {
+        let now = self.ctx.tab.now;
+        Signal::derive(move || now.get().is_some())
+    }
+
+    /// Milliseconds left before the idle timeout, counting down every second.
+    pub fn idle_left_ms(&self) -> Signal<Option<i64>> {
+        let (c, now) = (self.ctx.current, self.ctx.tab.now);
+        Signal::derive(move || c.get().and_then(Result::ok)?.idle_left_ms(now.get()))
+    }
+
+    /// The idle deadline (ms) while its warning should show: close to it, not dismissed.
+    pub fn idle_warning(&self) -> Signal<Option<i64>> {
+        let (c, left, dismissed) = (self.ctx.current, self.idle_left_ms(), self.ctx.tab.dismissed_warning);
+        Signal::derive(move || {
+            let known = c.get().and_then(Result::ok)?;
+            let deadline = known.snapshot.state.as_ref()?.session.idle_expires_at.millis();
+            warning_due(left.get(), known.snapshot.client.idle_warning_ms, deadline, dismissed.get()).then_some(deadline)
+        })
+    }
+
+    /// "Stay signed in": extends the session on the server; every tab follows.
+    pub fn extend(&self) {
+        let (tab, toasts) = (self.ctx.tab, self.ctx.toasts);
+        leptos::task::spawn_local(async move {
+            match crate::functions::extend_session().await {
+                Ok(state) => adopt_state(tab, state),
+                Err(e) if e.code().is_auth_failure() => crate::sync::check_now(),
+                Err(e) => toasts.error(format!("Could not extend the session: {}", e.message())),
+            }
+        });
+    }
+
+    /// Hides the idle warning for this deadline, in every tab.
+    pub fn dismiss_warning(&self, idle_expires_ms: i64) {
+        self.ctx.tab.dismissed_warning.set(Some(idle_expires_ms));
+        crate::sync::send(Body::WarningDismissed { idle_expires_ms });
+    }
+
+    /// The server settings the browser follows (`None` before the first answer).
+    pub fn client_settings(&self) -> Signal<Option<ClientSettings>> {
+        let c = self.ctx.current;
+        Signal::derive(move || c.get().and_then(Result::ok).map(|k| k.snapshot.client))
+    }
+
+    /// The actions that change the session (sign in and out, platform edits).
+    pub fn actions(&self) -> SessionActions {
+        self.ctx.actions
+    }
+
+    /// Notifications (see `providers::toasts`).
+    pub fn toasts(&self) -> Toasts {
+        self.ctx.toasts
+    }
+}

@@ -1,0 +1,14 @@
+//! The HTTP contract (docs/API.md) against a real server on SQLite and on PostgreSQL, one module
+//! per area. Bodies are decoded into the wire types (`app::models`, `app::error`), so a test
+//! breaks when the contract does.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod content;
+mod csrf;
+mod features;
+mod pages;
+mod requests;
+mod session;
+mod switching;

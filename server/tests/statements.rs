@@ -1,0 +1,143 @@
+//! How many SQL statements the hot paths run, counted from sqlx's own statement log (a tracing
+//! subscriber for this test binary only): reading the session state is at most three reads, and
+//! a switch checks ownership once and does not read back the row it just updated.
+
+mod support;
+
+use app::models::SessionState;
+use std::sync::{Mutex, OnceLock};
+use support::{ok, spawn_app, Browser};
+use switchboard::testing::TestDatabase;
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
+
+/// The statements sqlx ran while recording.
+static RECORDED: Mutex<Option<Vec<String>>> = Mutex::new(None);
+/// The recorder is global: tests take turns.
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+struct Recorder;
+
+impl<S: tracing::Subscriber> Layer<S> for Recorder {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() != "sqlx::query" {
+            return;
+        }
+        #[derive(Default)]
+        struct Sql {
+            summary: String,
+            statement: String,
+        }
+        impl Visit for Sql {
+            fn record_str(&mut self, field: &Field, value: &str) {
+                match field.name() {
+                    "summary" => self.summary = value.to_owned(),
+                    "db.statement" => self.statement = value.trim().to_owned(),
+                    _ => {}
+                }
+            }
+            fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "summary" {
+                    self.summary = format!("{value:?}");
+                }
+            }
+        }
+        let mut sql = Sql::default();
+        event.record(&mut sql);
+        let text = if sql.statement.is_empty() { sql.summary } else { sql.statement };
+        // Connection set-up (SQLite's PRAGMAs) is not part of any request.
+        if text.trim_start().to_ascii_uppercase().starts_with("PRAGMA") {
+            return;
+        }
+        if let Some(list) = RECORDED.lock().unwrap().as_mut() {
+            list.push(text);
+        }
+    }
+}
+
+fn install_recorder() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| tracing_subscriber::registry().with(Recorder).init());
+}
+
+/// The statements `work` ran.
+async fn statements_of<F: std::future::Future>(work: F) -> (Vec<String>, F::Output) {
+    *RECORDED.lock().unwrap() = Some(Vec::new());
+    let out = work.await;
+    let list = RECORDED.lock().unwrap().take().unwrap_or_default();
+    (list, out)
+}
+
+fn starts(statement: &str, prefix: &str) -> bool {
+    statement.split_whitespace().collect::<Vec<_>>().join(" ").starts_with(prefix)
+}
+
+async fn signed_in_with_two_platforms(b: &mut Browser) -> SessionState {
+    b.register("count@example.org").await;
+    b.add_platform("One").await;
+    b.add_platform("Two").await;
+    // Warm up: connections open, statements prepared.
+    b.state().await;
+    b.state().await
+}
+
+async fn session_state_is_three_reads(db: TestDatabase) {
+    let _turn = TURN.lock().await;
+    install_recorder();
+    let app = spawn_app(db, &[]).await;
+    let mut b = app.browser().await;
+    signed_in_with_two_platforms(&mut b).await;
+
+    let (statements, state) = statements_of(b.state()).await;
+    assert_eq!(state.platforms.len(), 2);
+    assert!(
+        statements.len() <= 3,
+        "GET /api/session_state ran {}: {statements:#?}",
+        statements.len()
+    );
+    assert!(starts(&statements[0], "SELECT id, public_id"), "{statements:#?}");
+    assert!(statements[0].contains("FROM sessions WHERE token_hash"), "{statements:#?}");
+    assert!(
+        statements.iter().skip(1).all(|s| !s.contains("FROM sessions")),
+        "the session is read once: {statements:#?}"
+    );
+    assert!(statements.iter().any(|s| s.contains("FROM users")), "{statements:#?}");
+    assert!(statements.iter().any(|s| s.contains("FROM platforms")), "{statements:#?}");
+}
+
+async fn a_switch_checks_ownership_once_and_reads_no_session_back(db: TestDatabase) {
+    let _turn = TURN.lock().await;
+    install_recorder();
+    let app = spawn_app(db, &[]).await;
+    let mut b = app.browser().await;
+    let state = signed_in_with_two_platforms(&mut b).await;
+    let target = state.platforms.iter().find(|p| Some(p.id) != state.platform_id()).unwrap().id;
+
+    let fields = [
+        ("platform_id", target.to_string()),
+        ("expected_version", state.session.version.to_string()),
+    ];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (statements, res) = statements_of(b.post("/api/switch_platform", &fields)).await;
+    let switched: SessionState = ok(res).await;
+    assert_eq!(switched.platform_id(), Some(target));
+
+    let session_reads = statements
+        .iter()
+        .filter(|s| starts(s, "SELECT") && s.contains("FROM sessions"))
+        .count();
+    assert_eq!(session_reads, 1, "only the request's own lookup reads the session: {statements:#?}");
+    let updates: Vec<_> = statements.iter().filter(|s| starts(s, "UPDATE sessions")).collect();
+    assert_eq!(updates.len(), 1, "{statements:#?}");
+    assert!(updates[0].contains("RETURNING"), "the update answers the new row: {statements:#?}");
+    let ownership = statements.iter().filter(|s| s.contains("FROM platforms WHERE id")).count();
+    assert_eq!(ownership, 1, "ownership is checked once, inside the update: {statements:#?}");
+    assert!(statements.len() <= 4, "{statements:#?}");
+}
+
+switchboard::on_both_backends!(
+    session_state_is_three_reads,
+    a_switch_checks_ownership_once_and_reads_no_session_back
+);

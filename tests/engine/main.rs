@@ -1,0 +1,10 @@
+//! The session engine against real databases: every test runs on a fresh SQLite file and on a
+//! fresh PostgreSQL schema. One module per area.
+
+mod support;
+
+mod accounts;
+mod content;
+mod expiry;
+mod store;
+mod switching;

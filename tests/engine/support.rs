@@ -1,0 +1,83 @@
+//! The harness every engine test starts from: an engine on a fresh database with a manual clock.
+
+use std::sync::Arc;
+use switchboard::domain::{DisplayName, DraftBody, DraftTitle, Email, Handle, InstanceUrl, Password, PlatformKind, PlatformLabel};
+use switchboard::platforms::NewPlatform;
+use switchboard::testing::TestDatabase;
+use switchboard::token::SessionToken;
+use switchboard::{
+    ClientMeta, Clock, Db, Draft, Engine, Error, ManualClock, Platform, PoolSettings, Session, SessionPolicy, Timestamp, UserId,
+};
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct Harness {
+    pub engine: Engine,
+    pub clock: Arc<ManualClock>,
+    pub db: Db,
+    _database: TestDatabase,
+}
+
+pub async fn harness(database: TestDatabase) -> Harness {
+    let db = database.connect(&PoolSettings::default()).await;
+    let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000_000)));
+    let engine = Engine::new(db.clone(), SessionPolicy::default(), clock.clone());
+    Harness {
+        engine,
+        clock,
+        db,
+        _database: database,
+    }
+}
+
+pub fn attempt(password: &str) -> Password {
+    Password::parse_attempt(password).unwrap()
+}
+
+impl Harness {
+    pub async fn user(&self, email: &str) -> UserId {
+        self.engine
+            .register(
+                &Email::parse(email).unwrap(),
+                Password::parse_new(PASSWORD).unwrap(),
+                &DisplayName::parse("Test").unwrap(),
+            )
+            .await
+            .unwrap()
+            .id
+    }
+
+    pub async fn login(&self, email: &str) -> (SessionToken, Session) {
+        let (token, state) = self
+            .engine
+            .login(email, attempt(PASSWORD), ClientMeta::default(), None)
+            .await
+            .unwrap();
+        (token, state.session)
+    }
+
+    pub async fn platform(&self, session: &Session, label: &str) -> Platform {
+        let new = NewPlatform {
+            kind: PlatformKind::Mastodon,
+            label: PlatformLabel::parse(label).unwrap(),
+            instance_url: InstanceUrl::parse("https://mastodon.social").unwrap(),
+            handle: Handle::parse("@me").unwrap(),
+        };
+        self.engine.add_platform(session, new).await.unwrap()
+    }
+
+    /// The session behind `token` as a request would find it now.
+    pub async fn fresh(&self, token: &SessionToken) -> Session {
+        self.engine.authenticate(token).await.unwrap()
+    }
+
+    pub async fn draft(&self, session: &Session, title: &str) -> Result<Draft, Error> {
+        self.engine
+            .add_draft(session, DraftTitle::parse(title).unwrap(), DraftBody::parse("body").unwrap())
+            .await
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+}
