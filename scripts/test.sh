@@ -182,6 +182,8 @@ phase_done
 phase "lint"
 cargo fmt --all --check || die "cargo fmt --all --check: run \`cargo fmt --all\`"
 cargo clippy --workspace --all-targets --locked -- -D warnings || die "cargo clippy found problems (see above)"
+# The browser build alone (hydrate without ssr), as the WASM is compiled.
+cargo clippy -p frontend --target wasm32-unknown-unknown --locked -- -D warnings || die "cargo clippy (WASM) found problems (see above)"
 (cd "$ROOT/end2end" && npx --no-install tsc --noEmit) || die "tsc --noEmit: the Playwright specs do not type-check"
 python3 "$ROOT/scripts/module_cycles.py" "$ROOT/src" "$ROOT/app/src" "$ROOT/server/src" ||
 	die "modules import each other in a circle (see above; docs/ARCHITECTURE.md)"

@@ -3,40 +3,42 @@
 //! `code` is an [`ErrorCode`]: stable, snake_case on the wire, and the only thing that decides the
 //! HTTP status ([`ErrorCode::status`]; the server's request layer applies it).
 
-use crate::models::SessionState;
+use crate::models::{text_enum, SessionState};
 use serde::{Deserialize, Serialize};
 use server_fn::codec::JsonEncoding;
 use server_fn::error::{FromServerFnError, ServerFnErrorErr};
 
-/// Every error code a client can meet. docs/API.md lists them with their statuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    BadRequest,
-    Unauthenticated,
-    SessionExpired,
-    SessionRevoked,
-    InvalidCredentials,
-    CsrfFailed,
-    RegistrationClosed,
-    NotFound,
-    MethodNotAllowed,
-    VersionConflict,
-    EmailTaken,
-    NoActivePlatform,
-    LimitReached,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-    InvalidInput,
-    Internal,
-    Unavailable,
-    /// Browser only: the request did not reach the server. Never sent by the server.
-    NetworkError,
-    /// Browser only: the server's answer could not be read. Never sent by the server.
-    BadResponse,
-    /// Browser only: a code this build does not know (a newer server). Never sent by the server.
-    #[serde(other)]
-    Unknown,
+text_enum! {
+    /// Every error code a client can meet, as it is written on the wire. docs/API.md lists them
+    /// with their statuses.
+    pub enum ErrorCode {
+        BadRequest = "bad_request",
+        Unauthenticated = "unauthenticated",
+        SessionExpired = "session_expired",
+        SessionRevoked = "session_revoked",
+        InvalidCredentials = "invalid_credentials",
+        CsrfFailed = "csrf_failed",
+        RegistrationClosed = "registration_closed",
+        NotFound = "not_found",
+        MethodNotAllowed = "method_not_allowed",
+        VersionConflict = "version_conflict",
+        EmailTaken = "email_taken",
+        NoActivePlatform = "no_active_platform",
+        LimitReached = "limit_reached",
+        PayloadTooLarge = "payload_too_large",
+        UnsupportedMediaType = "unsupported_media_type",
+        InvalidInput = "invalid_input",
+        Internal = "internal",
+        Unavailable = "unavailable",
+        /// Browser only: the request did not reach the server. Never sent by the server.
+        NetworkError = "network_error",
+        /// Browser only: the server's answer could not be read. Never sent by the server.
+        BadResponse = "bad_response",
+        /// Browser only: a code this build does not know (a newer server). Never sent by the
+        /// server.
+        Unknown = "unknown",
+    }
+    unknown = Unknown,
 }
 
 impl ErrorCode {

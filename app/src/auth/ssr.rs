@@ -188,17 +188,9 @@ impl Caller {
         *self.0.cookie_change.lock().unwrap_or_else(|p| p.into_inner()) = Some(change);
     }
 
-    /// The cookie change to apply: the one stated, else clearing a cookie whose session the
-    /// lookup found ended (a dead cookie is of no use to anyone).
+    /// The cookie change the answer carries, as stated during the request.
     pub fn cookie_change(&self) -> Option<CookieChange> {
-        let stated = self.0.cookie_change.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        stated.or_else(|| {
-            let dead = matches!(
-                self.0.lookup,
-                SessionLookup::SignedOut(models::EndReason::SessionExpired | models::EndReason::SessionRevoked)
-            );
-            dead.then_some(CookieChange::Clear)
-        })
+        self.0.cookie_change.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
@@ -371,13 +363,22 @@ impl RequestContext {
         match self.caller.lookup() {
             SessionLookup::Live(session) => match self.engine().state_of(session.clone()).await {
                 Ok(state) => Ok(SessionSnapshot::signed_in(self.state(state), self.app.client)),
-                Err(EngineError::SessionEnded(reason)) => Ok(self.signed_out(wire_reason(reason))),
-                Err(EngineError::Unauthenticated) => Ok(self.signed_out(models::EndReason::Unauthenticated)),
+                Err(EngineError::SessionEnded(reason)) => Ok(self.ended(wire_reason(reason))),
+                Err(EngineError::Unauthenticated) => Ok(self.ended(models::EndReason::Unauthenticated)),
                 Err(e) => Err(self.fail(e)),
             },
-            SessionLookup::SignedOut(reason) => Ok(self.signed_out(*reason)),
+            SessionLookup::SignedOut(reason) => Ok(self.ended(*reason)),
             SessionLookup::Failed(code) => Err(failure_error(*code)),
         }
+    }
+
+    /// The signed-out answer for a session that is over; an answer that says it ended also
+    /// removes its cookie.
+    fn ended(&self, reason: models::EndReason) -> SessionSnapshot {
+        if matches!(reason, models::EndReason::SessionExpired | models::EndReason::SessionRevoked) {
+            self.caller.change_cookie(CookieChange::Clear);
+        }
+        self.signed_out(reason)
     }
 
     /// A signed-out answer. Its CSRF token is bound to the pre-session, which is what the next

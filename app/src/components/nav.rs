@@ -32,15 +32,14 @@ pub fn Nav() -> impl IntoView {
 fn NavBody() -> impl IntoView {
     let session = use_session();
     // Re-render the signed-in part only when who is signed in, or their platforms, change.
-    let (state, client) = (session.state(), session.client_settings());
+    let state = session.state();
     let who = Memo::new(move |_| state.get().map(|st| (st.session.id, st.user.id, st.platforms)));
-    let registration = Memo::new(move |_| client.get().is_some_and(|c| c.registration));
     move || match who.get() {
         Some(_) => Either::Left(view! { <SignedIn/> }),
         None => Either::Right(view! {
             <nav class="links">
                 <a href="/login">"Sign in"</a>
-                {move || registration.get().then(|| view! { <a href="/register">"Create account"</a> })}
+                {session.registration_open().then(|| view! { <a href="/register">"Create account"</a> })}
             </nav>
         }),
     }
@@ -92,7 +91,7 @@ fn Switcher() -> impl IntoView {
     let can_switch = session.can_switch();
     // Only without JavaScript is the button needed; hydration hides it.
     let hydrated = session.hydrated();
-    let version = session.version();
+    let state = session.state();
     let select = NodeRef::<leptos::html::Select>::new();
     let chosen = move || select.get_untracked().and_then(|el| PlatformId::parse(&el.value()));
     let initial = committed.get_untracked().map(|p| p.id);
@@ -117,7 +116,7 @@ fn Switcher() -> impl IntoView {
             <input
                 type="hidden"
                 name="expected_version"
-                prop:value=move || version.get().map(|v| v.to_string()).unwrap_or_default()
+                prop:value=move || state.with(|s| s.as_ref().map(|s| s.session.version.to_string()).unwrap_or_default())
             />
             <label for="active-platform">"Active platform"</label>
             <select

@@ -19,7 +19,7 @@ pub fn SessionCard() -> impl IntoView {
                 SessionStatus::SignedIn => view! {
                     <p>
                         "Signed in as " <strong>{move || session.user().get().map(|u| u.display_name)}</strong>
-                        ", session version " {move || session.version().get().map(|v| v.0)} "."
+                        ", session version " {move || session.state().with(|s| s.as_ref().map(|s| s.session.version.0))} "."
                     </p>
                     <p>
                         "Posting to " <strong>{move || platform.get().map(|p| p.label)}</strong>

@@ -18,7 +18,7 @@ pub fn SessionIndicator() -> impl IntoView {
     let pending = session.pending_platform();
     let status = session.sync_status();
     let left = session.idle_left_ms();
-    let version = session.version();
+    let state = session.state();
     view! {
         <div
             class="session-indicator"
@@ -26,7 +26,7 @@ pub fn SessionIndicator() -> impl IntoView {
             data-platform-id=move || platform.get().map(|p| p.id.to_string()).unwrap_or_default()
             data-committed-id=move || committed.get().map(|p| p.id.to_string()).unwrap_or_default()
             data-pending=move || pending.get().is_some().to_string()
-            data-version=move || version.get().map_or(0, |v| v.0).to_string()
+            data-version=move || state.with(|s| s.as_ref().map_or(0, |s| s.session.version.0)).to_string()
             data-sync=move || sync_code(status.get())
         >
             <span class="indicator-user">{move || user.get().map(|u| u.display_name).unwrap_or_default()}</span>

@@ -3,7 +3,10 @@
 //! `docs/API.md` is their contract.
 
 pub mod ids;
+mod text_enum;
 pub mod time;
+
+pub(crate) use text_enum::text_enum;
 
 pub use ids::{DraftId, PlatformId, PublicSessionId, SessionVersion, UserId};
 pub use time::Timestamp;
@@ -18,21 +21,12 @@ pub struct UserView {
     pub is_admin: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PlatformKind {
-    Mastodon,
-    Pixelfed,
-    Other,
-}
-
-impl PlatformKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PlatformKind::Mastodon => "mastodon",
-            PlatformKind::Pixelfed => "pixelfed",
-            PlatformKind::Other => "other",
-        }
+text_enum! {
+    /// What kind of service a platform connection is.
+    pub enum PlatformKind {
+        Mastodon = "mastodon",
+        Pixelfed = "pixelfed",
+        Other = "other",
     }
 }
 
@@ -84,44 +78,23 @@ pub struct DraftView {
     pub updated_at: Timestamp,
 }
 
-/// Why there is no session: the `ended` field of a signed-out answer. The wire twin of the
-/// engine's `EndReason` (which says why a stored session ended); the login page, the guards and
-/// the tab protocol all speak this one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EndReason {
-    /// No session: never signed in, or the server does not know the cookie.
-    Unauthenticated,
-    /// A tab of this browser signed out.
-    LoggedOut,
-    /// The session passed its idle or absolute deadline.
-    SessionExpired,
-    /// The session was ended (signed out elsewhere, replaced by a newer login).
-    SessionRevoked,
+text_enum! {
+    /// Why there is no session: the `ended` field of a signed-out answer. The wire twin of the
+    /// engine's `EndReason` (which says why a stored session ended); the login page, the guards
+    /// and the tab protocol all speak this one.
+    pub enum EndReason {
+        /// No session: never signed in, or the server does not know the cookie.
+        Unauthenticated = "unauthenticated",
+        /// A tab of this browser signed out.
+        LoggedOut = "logged_out",
+        /// The session passed its idle or absolute deadline.
+        SessionExpired = "session_expired",
+        /// The session was ended (signed out elsewhere, replaced by a newer login).
+        SessionRevoked = "session_revoked",
+    }
 }
 
 impl EndReason {
-    /// The `reason` query parameter of `/login`, the same words as on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EndReason::Unauthenticated => "unauthenticated",
-            EndReason::LoggedOut => "logged_out",
-            EndReason::SessionExpired => "session_expired",
-            EndReason::SessionRevoked => "session_revoked",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            EndReason::Unauthenticated,
-            EndReason::LoggedOut,
-            EndReason::SessionExpired,
-            EndReason::SessionRevoked,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == s)
-    }
-
     /// What the login page says to someone sent there because their session ended.
     pub fn message(self) -> Option<&'static str> {
         match self {

@@ -14,7 +14,6 @@ pub fn LoginPage() -> impl IntoView {
     let session = use_session();
     let login = session.actions().login;
     let error = action_error(login);
-    let client = session.client_settings();
     let query = use_query_map();
     // Why the visitor is here (a session that ended) and where to go after signing in.
     let notice = move || {
@@ -24,7 +23,6 @@ pub fn LoginPage() -> impl IntoView {
             .and_then(EndReason::message)
     };
     let next = move || query.with(|q| q.get("next")).filter(|n| local_path(Some(n)).is_some());
-    let registration = move || client.get().is_some_and(|c| c.registration);
     view! {
         <Title text="Sign in · Switchboard"/>
         <SignedOutOnly>
@@ -39,7 +37,7 @@ pub fn LoginPage() -> impl IntoView {
                     <button type="submit">"Sign in"</button>
                 </ActionForm>
                 <ErrorNote error/>
-                {move || registration().then(|| view! { <p>"New here? " <a href="/register">"Create an account"</a></p> })}
+                {session.registration_open().then(|| view! { <p>"New here? " <a href="/register">"Create an account"</a></p> })}
             </section>
         </SignedOutOnly>
     }

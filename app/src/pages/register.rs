@@ -12,14 +12,12 @@ pub fn RegisterPage() -> impl IntoView {
     let session = use_session();
     let register = session.actions().register;
     let error = action_error(register);
-    let client = session.client_settings();
-    let open = Memo::new(move |_| client.get().is_some_and(|c| c.registration));
     view! {
         <Title text="Create an account · Switchboard"/>
         <SignedOutOnly>
             <section class="card narrow">
                 <h1>"Create an account"</h1>
-                {move || if open.get() {
+                {if session.registration_open() {
                     Either::Left(view! {
                         <ActionForm action=register>
                             <CsrfField/>

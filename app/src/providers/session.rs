@@ -12,7 +12,7 @@ use crate::functions::{current_session, AddPlatform, Login, Logout, Register, Re
 use crate::models::{ClientSettings, EndReason, PlatformId, PlatformView, SessionSnapshot, SessionState, SessionVersion, UserView};
 use crate::sync::countdown::warning_due;
 use crate::sync::leader::SyncStatus;
-use crate::sync::messages::{newest, Body, Known};
+use crate::sync::messages::{Body, Known};
 use crate::sync::TabSignals;
 use leptos::prelude::*;
 
@@ -87,10 +87,9 @@ pub fn provide_session() {
         }),
     });
     let toasts = Toasts::new();
-    let adopt = Callback::new(move |incoming: Known| adopt(live, current, incoming));
     let tab = TabSignals {
-        known: Signal::derive(move || current.get().and_then(Result::ok)),
-        adopt,
+        live,
+        current,
         notify: Callback::new(
             move |(text, error): (String, bool)| {
                 if error {
@@ -120,7 +119,7 @@ pub fn provide_session() {
     // the signed-out answer of a sign-out (it carries the token for the next login).
     Effect::new(move |_| {
         if let Some(Ok(snapshot)) = resource.get() {
-            adopt.run(Known {
+            tab.adopt(Known {
                 snapshot,
                 received_at: crate::sync::local_now(),
             });
@@ -128,7 +127,7 @@ pub fn provide_session() {
     });
     Effect::new(move |_| {
         if let Some(Ok(snapshot)) = actions.logout.value().get() {
-            adopt.run(Known {
+            tab.adopt(Known {
                 snapshot,
                 received_at: crate::sync::local_now(),
             });
@@ -141,25 +140,6 @@ pub fn provide_session() {
         }
     });
     crate::sync::start(tab);
-}
-
-/// Adopts `incoming` if it is newer than what this tab knows. Returns whether it was.
-fn adopt(live: RwSignal<Option<Known>>, current: Memo<Option<Result<Known, ApiError>>>, incoming: Known) -> bool {
-    let known = current.get_untracked().and_then(Result::ok);
-    // The first adoption also dates the server-rendered answer, so the countdown can tick.
-    let first = live.with_untracked(Option::is_none);
-    let received_at = incoming.received_at;
-    let mut chosen = newest(known.clone(), incoming);
-    let changed = known.as_ref().map(|c| &c.snapshot) != Some(&chosen.snapshot);
-    if !changed && !first {
-        return false;
-    }
-    chosen.received_at = chosen.received_at.or(received_at);
-    if changed {
-        crate::sync::share(&chosen);
-    }
-    live.set(Some(chosen));
-    changed
 }
 
 /// Where the session stands, for components.
@@ -319,10 +299,17 @@ impl Session {
         crate::sync::send(Body::WarningDismissed { idle_expires_ms });
     }
 
-    /// The server settings the browser follows (`None` before the first answer).
-    pub fn client_settings(&self) -> Signal<Option<ClientSettings>> {
-        let c = self.ctx.current;
-        Signal::derive(move || c.get().and_then(Result::ok).map(|k| k.snapshot.client))
+    /// The server settings the browser follows (`None` before the first answer). They are the
+    /// server's configuration, so they do not change while a page is open: read them once.
+    pub fn client_settings(&self) -> Option<ClientSettings> {
+        self.ctx
+            .current
+            .with_untracked(|c| c.as_ref().and_then(|k| k.as_ref().ok()).map(|k| k.snapshot.client))
+    }
+
+    /// Whether the server accepts new accounts (`features.registration`): link to `/register`.
+    pub fn registration_open(&self) -> bool {
+        self.client_settings().is_some_and(|c| c.registration)
     }
 
     /// The actions that change the session (sign in and out, platform edits).

@@ -60,7 +60,7 @@ impl Switching {
     fn send(self, tab: TabSignals) {
         let Some(target) = self.pending.get_untracked() else { return };
         let overtaken = self.chain.with_value(|c| c.overtaken.clone());
-        let committed = tab.known.get_untracked().and_then(|k| k.snapshot.state);
+        let committed = tab.known_untracked().and_then(|k| k.snapshot.state);
         let Some(base) = overtaken.clone().or(committed) else {
             self.pending.set(None);
             return;
@@ -106,10 +106,10 @@ impl Default for Switching {
 
 /// Adopts a state a server function answered, as knowledge received now.
 pub fn adopt_state(tab: TabSignals, state: SessionState) {
-    let Some(client) = tab.known.with_untracked(|k| k.as_ref().map(|k| k.snapshot.client)) else {
+    let Some(client) = tab.known_untracked().map(|k| k.snapshot.client) else {
         return;
     };
-    tab.adopt.run(Known {
+    tab.adopt(Known {
         snapshot: SessionSnapshot::signed_in(state, client),
         received_at: crate::sync::local_now(),
     });
@@ -117,7 +117,7 @@ pub fn adopt_state(tab: TabSignals, state: SessionState) {
 
 /// Back to the server's state, with a notification here and in every other tab.
 fn failed(tab: TabSignals, target: PlatformId, e: ApiError) {
-    let state = || tab.known.get_untracked().and_then(|k| k.snapshot.state);
+    let state = || tab.known_untracked().and_then(|k| k.snapshot.state);
     let label = state()
         .and_then(|s| s.platforms.into_iter().find(|p| p.id == target))
         .map(|p| p.label)

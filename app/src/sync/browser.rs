@@ -136,7 +136,7 @@ pub fn start(tab: TabSignals, settings: ClientSettings) {
 
     // Share every committed change this tab makes (or learns from the server).
     Effect::new(move |_| {
-        if let Some(known) = tab.known.get() {
+        if let Some(known) = tab.known() {
             share(known);
         }
     });
@@ -280,7 +280,7 @@ fn tick() {
 
     // At the idle deadline, or while the server is unreachable, check (the leader, or a tab on
     // its own).
-    let known = tab.known.get_untracked();
+    let known = tab.known_untracked();
     let at_deadline = known.as_ref().and_then(|k| k.idle_left_ms(Some(t))) == Some(0);
     let unreachable = !tab.reachable.get_untracked() && tab.online.get_untracked();
     let last = with_bus(|b| b.last_check).unwrap_or(0.0);
@@ -319,7 +319,7 @@ pub fn check_now() {
         match result {
             Ok(snapshot) => {
                 tab.reachable.set(true);
-                tab.adopt.run(Known {
+                tab.adopt(Known {
                     snapshot,
                     received_at: Some(now()),
                 });
@@ -354,8 +354,9 @@ fn observe_response(status: Option<u16>) {
 /// Posts a message to the other tabs (over the channel; nothing without one).
 pub fn send(body: Body) {
     let Some(Some((channel, raw))) = with_bus(|b| {
-        let v = b.tab.known.with_untracked(|k| {
+        let v = b.tab.current.with_untracked(|k| {
             k.as_ref()
+                .and_then(|k| k.as_ref().ok())
                 .and_then(|k| k.snapshot.state.as_ref())
                 .map_or(0, |s| s.session.version.0)
         });
@@ -373,7 +374,7 @@ pub fn send(body: Body) {
 
 fn receive(raw: &str) {
     let Some(Ok(actions)) = with_bus(|b| {
-        let known = b.tab.known.get_untracked();
+        let known = b.tab.known_untracked();
         b.peer.receive(raw, known.as_ref(), b.leading)
     }) else {
         return;
@@ -383,7 +384,7 @@ fn receive(raw: &str) {
         match action {
             Action::Adopt(known) => {
                 with_bus(|b| b.last_shared = Some(known.stamp()));
-                tab.adopt.run(*known);
+                tab.adopt(*known);
             }
             Action::Send(body) => send(body),
             Action::CheckNow => check_now(),
@@ -457,7 +458,7 @@ fn on_storage(new_value: Option<String>) {
         return;
     }
     let record = new_value.as_deref().and_then(Record::parse);
-    let known = tab.known.get_untracked();
+    let known = tab.known_untracked();
     match on_record(record, known.as_ref()) {
         StorageAction::Ignore => {}
         StorageAction::Check => {
@@ -470,7 +471,7 @@ fn on_storage(new_value: Option<String>) {
                 ended.state = None;
                 ended.ended = Some(reason);
                 ended.server_time = Timestamp(record.at);
-                tab.adopt.run(Known {
+                tab.adopt(Known {
                     snapshot: ended,
                     received_at: Some(now()),
                 });

@@ -33,7 +33,7 @@ pub fn start(tab: TabSignals) {
         if started == Some(true) {
             return true;
         }
-        match tab.known.get() {
+        match tab.known() {
             Some(known) => {
                 untrack(|| browser::start(tab, known.snapshot.client));
                 true

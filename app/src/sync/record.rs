@@ -3,22 +3,22 @@
 //! ask the server.
 
 use super::messages::Known;
-use crate::models::{EndReason, PlatformId, SessionSnapshot, UserId};
+use crate::models::{text_enum, EndReason, PlatformId, SessionSnapshot, UserId};
 use serde::{Deserialize, Serialize};
 
 /// The one localStorage key Switchboard writes.
 pub const RECORD_KEY: &str = "switchboard.sync";
 
-/// The event a [`Record`] reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Event {
-    SignedIn,
-    Switched,
-    Changed,
-    LoggedOut,
-    Expired,
-    Revoked,
+text_enum! {
+    /// The event a [`Record`] reports.
+    pub enum Event {
+        SignedIn = "signed_in",
+        Switched = "switched",
+        Changed = "changed",
+        LoggedOut = "logged_out",
+        Expired = "expired",
+        Revoked = "revoked",
+    }
 }
 
 /// The only thing Switchboard keeps in localStorage: nothing secret (no token, CSRF token,

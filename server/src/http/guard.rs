@@ -87,7 +87,7 @@ async fn apply_effects(state: &AppState, caller: &Caller, res: Response) -> Resp
     let (mut parts, mut body) = res.into_parts();
 
     // A server function's error: its code decides the status (unless Leptos is sending a plain
-    // form post back to its form), and an ended session loses its cookie.
+    // form post back to its form), and an answer that says the session ended removes its cookie.
     let mut ended = false;
     if parts.headers.contains_key(SERVER_FN_ERROR) {
         match axum::body::to_bytes(body, MAX_ERROR_BODY).await {

@@ -286,7 +286,50 @@ async fn login_goes_on_to_a_local_next_page_only(db: TestDatabase) {
     assert_eq!(res.headers()["location"], "/platforms");
 }
 
+async fn a_refused_change_leaves_the_reason_for_the_next_check(db: TestDatabase) {
+    let app = spawn_app(db, &[]).await;
+    let mut b = app.browser().await;
+    b.register("why@example.org").await;
+    b.add_platform("P").await;
+    // Another client holding the same cookie signs out: this browser's session is over.
+    let cookie = session_cookie(&b, "why@example.org").await;
+    let state: SessionState = ok(app
+        .bare()
+        .get(app.url("/api/session_state"))
+        .headers(cookie_header(&cookie))
+        .send()
+        .await
+        .unwrap())
+    .await;
+    b.csrf = state.csrf_token.clone();
+    let res = app
+        .bare()
+        .post(app.url("/api/logout"))
+        .headers(cookie_header(&cookie))
+        .header("X-CSRF-Token", &state.csrf_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // The browser's next change is refused (its CSRF token was the dead session's) without
+    // losing the cookie, so the check that follows can say why.
+    let refused = b.post("/api/add_draft", &[("title", "late"), ("body", "")]).await;
+    assert!(refused
+        .headers()
+        .get("set-cookie")
+        .is_none_or(|c| !c.to_str().unwrap().contains("sb_session")));
+    assert_error(refused, StatusCode::FORBIDDEN, ErrorCode::CsrfFailed).await;
+    let check = b.check().await;
+    assert_eq!(check.ended, Some(EndReason::SessionRevoked));
+    assert_eq!(
+        b.check().await.ended,
+        Some(EndReason::Unauthenticated),
+        "that answer removed the cookie"
+    );
+}
+
 switchboard::on_both_backends!(
+    a_refused_change_leaves_the_reason_for_the_next_check,
     background_checks_are_not_activity_and_stay_signed_in_is,
     logout_answers_the_signed_out_state,
     login_goes_on_to_a_local_next_page_only,
