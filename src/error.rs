@@ -12,6 +12,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Entity {
     Platform,
     Draft,
+    Session,
+    User,
 }
 
 impl Entity {
@@ -19,6 +21,8 @@ impl Entity {
         match self {
             Entity::Platform => "platform",
             Entity::Draft => "draft",
+            Entity::Session => "session",
+            Entity::User => "user",
         }
     }
 }
@@ -50,6 +54,15 @@ pub enum Error {
     NoActivePlatform,
     #[error("{0}")]
     LimitReached(String),
+    /// Login refused: the user has as many live sessions as allowed (`when_full = refuse`).
+    #[error("you are signed in on too many devices; sign out of one first")]
+    TooManySessions,
+    /// Only administrators may do this.
+    #[error("only administrators may do this")]
+    Forbidden,
+    /// A sensitive action needs a password entered in this session recently.
+    #[error("enter your password again to continue")]
+    ReauthenticationRequired,
     /// The store could not be reached in time (pool exhausted or database down).
     #[error("the service is busy; try again shortly")]
     Unavailable,
@@ -61,7 +74,7 @@ pub enum Error {
 fn ended_message(reason: EndReason) -> &'static str {
     match reason {
         EndReason::Expired => "the session has expired",
-        EndReason::Logout | EndReason::Rotated => "the session has ended",
+        _ => "the session has ended",
     }
 }
 

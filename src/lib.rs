@@ -6,11 +6,15 @@
 
 //!
 //! Leaves first: `clock`, `domain` (parsed client values), `ids`, `model` (what is stored and
-//! answered), `policy`, `token`; then `error`, `store`, `engine` (the handle); then the operations
-//! (`users`, `sessions`, `platforms`, `drafts`), each an `impl Engine` block, and `csrf`, `seed`.
+//! answered), `policy`, `token`, `device`; then `error`, `store`, `engine` (the handle), `audit`;
+//! then the operations (`users`, `sessions`, `accounts`, `platforms`, `drafts`), each an
+//! `impl Engine` block, and `csrf`, `seed`.
 
+pub mod accounts;
+pub mod audit;
 pub mod clock;
 pub mod csrf;
+pub mod device;
 pub mod domain;
 pub mod drafts;
 mod engine;
@@ -30,8 +34,8 @@ pub use engine::Engine;
 pub use error::{Entity, Error, Result};
 pub use ids::{DraftId, PlatformId, PublicSessionId, SessionId, SessionVersion, UserId};
 pub use model::{Draft, EndReason, Platform, Session, SessionState, User};
-pub use policy::SessionPolicy;
-pub use sessions::ClientMeta;
+pub use policy::{SessionPolicy, WhenFull};
+pub use sessions::{ClientMeta, SessionStart};
 pub use store::{Backend, Db, PoolSettings};
 
 #[cfg(feature = "test-support")]

@@ -12,6 +12,8 @@ pub struct User {
     pub email: Email,
     pub display_name: DisplayName,
     pub is_admin: bool,
+    /// A disabled account cannot sign in and has no live sessions.
+    pub disabled: bool,
 }
 
 /// A live session as the engine sees it. `id` is internal; `public_id` is what clients see.
@@ -29,21 +31,42 @@ pub struct Session {
     pub absolute_expires_at: Timestamp,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// When a password was last entered in this session (login, registration, re-authentication).
+    pub reauthenticated_at: Timestamp,
 }
 
 /// Why a session ended, as stored in `sessions.end_reason`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndReason {
-    /// The user signed out.
+    /// The user signed out in this session (or signed out everywhere from it).
     Logout,
-    /// A newer login from the same browser replaced it.
+    /// A newer login from the same browser, or a password change in it, replaced it.
     Rotated,
     /// It passed its idle or absolute deadline.
     Expired,
+    /// Its user ended it from another session (one session, all others, or everywhere).
+    RevokedByUser,
+    /// An administrator ended it.
+    RevokedByAdmin,
+    /// The user had too many sessions and this was the least recently used.
+    Evicted,
+    /// The user changed their password and asked for their other sessions to end.
+    PasswordChanged,
+    /// An administrator disabled the account.
+    UserDisabled,
 }
 
 impl EndReason {
-    pub const ALL: [EndReason; 3] = [EndReason::Logout, EndReason::Rotated, EndReason::Expired];
+    pub const ALL: [EndReason; 8] = [
+        EndReason::Logout,
+        EndReason::Rotated,
+        EndReason::Expired,
+        EndReason::RevokedByUser,
+        EndReason::RevokedByAdmin,
+        EndReason::Evicted,
+        EndReason::PasswordChanged,
+        EndReason::UserDisabled,
+    ];
 
     /// The stored text.
     pub fn as_str(self) -> &'static str {
@@ -51,6 +74,11 @@ impl EndReason {
             EndReason::Logout => "logout",
             EndReason::Rotated => "rotated",
             EndReason::Expired => "expired",
+            EndReason::RevokedByUser => "revoked_by_user",
+            EndReason::RevokedByAdmin => "revoked_by_admin",
+            EndReason::Evicted => "evicted",
+            EndReason::PasswordChanged => "password_changed",
+            EndReason::UserDisabled => "user_disabled",
         }
     }
 
@@ -99,5 +127,6 @@ mod tests {
             assert_eq!(EndReason::from_stored(r.as_str()), Some(r));
         }
         assert_eq!(EndReason::from_stored("revoked"), None);
+        assert_eq!(EndReason::ALL.len(), 8);
     }
 }

@@ -117,14 +117,24 @@ impl Engine {
         Ok(record.into())
     }
 
-    /// Removes a connection and its drafts. Sessions that had it active move to the user's
-    /// first remaining platform, or to none; their version grows so every tab learns of it.
+    /// Removes a connection and its drafts. Every live session of the user that had it active
+    /// moves to the user's first remaining platform, or to none, and its version grows, so no tab
+    /// on any device keeps pointing at it. Other sessions are left alone.
     #[tracing::instrument(skip_all, fields(session = %session.public_id, platform_id = %platform_id))]
     pub async fn remove_platform(&self, session: &Session, platform_id: PlatformId) -> Result<()> {
         let user_id = session.user_id;
         self.db()
             .transaction(move |c| {
                 Box::pin(async move {
+                    sqlx::query(
+                        "UPDATE sessions SET version = version + 1, active_platform_id = \
+                         (SELECT id FROM platforms WHERE user_id = $1 AND id <> $2 ORDER BY id LIMIT 1) \
+                         WHERE user_id = $1 AND active_platform_id = $2 AND ended_at IS NULL",
+                    )
+                    .bind(user_id)
+                    .bind(platform_id)
+                    .execute(&mut *c)
+                    .await?;
                     sqlx::query("DELETE FROM drafts WHERE platform_id = $1 AND user_id = $2")
                         .bind(platform_id)
                         .bind(user_id)
@@ -138,16 +148,6 @@ impl Engine {
                     if deleted.rows_affected() == 0 {
                         return Err(Error::NotFound(Entity::Platform));
                     }
-                    // ON DELETE SET NULL has already cleared the reference; find those sessions by
-                    // user and a NULL platform, and move them on to the first remaining one.
-                    sqlx::query(
-                        "UPDATE sessions SET version = version + 1, \
-                         active_platform_id = (SELECT id FROM platforms WHERE user_id = $1 ORDER BY id LIMIT 1) \
-                         WHERE user_id = $1 AND ended_at IS NULL AND active_platform_id IS NULL",
-                    )
-                    .bind(user_id)
-                    .execute(&mut *c)
-                    .await?;
                     Ok(())
                 })
             })

@@ -4,9 +4,8 @@
 use crate::domain::{DisplayName, DraftBody, DraftTitle, Email, Handle, InstanceUrl, Password, PlatformKind, PlatformLabel};
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::model::EndReason;
 use crate::platforms::NewPlatform;
-use crate::sessions::ClientMeta;
+use crate::sessions::{ClientMeta, SessionStart};
 
 pub const DEMO_EMAIL: &str = "demo@switchboard.test";
 /// A published, dev-only credential: the dev profile prints it so people can sign in.
@@ -25,7 +24,10 @@ pub async fn seed_demo(engine: &Engine) -> Result<bool> {
         )
         .await?;
     // Platforms and drafts are added through a session, the same way a person would.
-    let (_, session) = engine.start_session(user.id, ClientMeta::default(), None).await?;
+    let meta = ClientMeta::default();
+    let (token, session) = engine
+        .start_session(user.id, meta.clone(), None, SessionStart::Registration)
+        .await?;
     let platforms = [
         (
             PlatformKind::Mastodon,
@@ -54,13 +56,13 @@ pub async fn seed_demo(engine: &Engine) -> Result<bool> {
                 },
             )
             .await?;
-        engine.switch_platform(&session, platform.id, None).await?;
+        engine.switch_platform(&session, &meta, platform.id, None).await?;
         for title in drafts {
             engine
                 .add_draft(&session, DraftTitle::parse(title)?, DraftBody::parse("Written by the demo seed.")?)
                 .await?;
         }
     }
-    engine.end_session(session.id, EndReason::Logout).await?;
+    engine.logout(&token, &meta).await?;
     Ok(true)
 }

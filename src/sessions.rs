@@ -1,14 +1,16 @@
 //! Server-side sessions: issue, authenticate (idle and absolute expiry), rotate on login, end on
 //! logout, and switch the active platform with a compare-and-set on the session version.
 
+use crate::audit::{record, AuditEntry, AuditKind};
 use crate::clock::Timestamp;
 use crate::domain::Password;
 use crate::engine::Engine;
 use crate::error::{Entity, Error, Result};
 use crate::ids::{PlatformId, PublicSessionId, SessionId, SessionVersion, UserId};
 use crate::model::{EndReason, Session, SessionState, User};
-use crate::policy::SessionPolicy;
-use crate::token::{new_public_id, SessionToken};
+use crate::policy::{SessionPolicy, WhenFull};
+use crate::token::{new_public_id, SessionToken, TokenHash};
+use sqlx::AnyConnection;
 use std::time::Duration;
 
 /// Where a request came from, recorded on the session.
@@ -31,7 +33,7 @@ enum Touch {
 
 /// The columns of a session row, in the order of [`SessionRecord`].
 pub(crate) const SESSION_COLUMNS: &str = "id, public_id, user_id, active_platform_id, version, created_at, last_seen_at, \
-                                          absolute_expires_at, ended_at, end_reason, ip, user_agent";
+                                          absolute_expires_at, ended_at, end_reason, ip, user_agent, reauthenticated_at";
 
 /// A session row as stored, ended or not. The policy turns it into a [`Session`].
 #[derive(Debug, sqlx::FromRow)]
@@ -48,6 +50,17 @@ pub(crate) struct SessionRecord {
     end_reason: Option<EndReason>,
     ip: Option<String>,
     user_agent: Option<String>,
+    reauthenticated_at: Option<Timestamp>,
+}
+
+impl SessionRecord {
+    pub(crate) fn id(&self) -> SessionId {
+        self.id
+    }
+
+    pub(crate) fn public_id(&self) -> &PublicSessionId {
+        &self.public_id
+    }
 }
 
 impl SessionPolicy {
@@ -70,13 +83,162 @@ impl SessionPolicy {
             absolute_expires_at: r.absolute_expires_at,
             ip: r.ip,
             user_agent: r.user_agent,
+            reauthenticated_at: r.reauthenticated_at.unwrap_or(r.created_at),
         })
     }
 }
 
+/// How a session begins, for its audit row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStart {
+    Login,
+    Registration,
+    /// The password changed: the new session replaces the one it was changed in.
+    PasswordChange,
+}
+
+/// Ends the live session behind `hash` (the browser's previous token) as rotated, with its audit
+/// row. Returns the ended session's public id and user.
+async fn rotate(c: &mut AnyConnection, now: Timestamp, hash: &TokenHash, meta: &ClientMeta) -> Result<Option<(PublicSessionId, UserId)>> {
+    let ended: Option<(PublicSessionId, UserId)> = sqlx::query_as(
+        "UPDATE sessions SET ended_at = $1, end_reason = $2, version = version + 1 \
+         WHERE token_hash = $3 AND ended_at IS NULL RETURNING public_id, user_id",
+    )
+    .bind(now)
+    .bind(EndReason::Rotated)
+    .bind(hash.as_str())
+    .fetch_optional(&mut *c)
+    .await?;
+    if let Some((public_id, user)) = &ended {
+        let mut entry = AuditEntry::new(AuditKind::SessionRotated).actor(*user).subject(*user).from(meta);
+        entry.session = Some(public_id.clone());
+        record(&mut *c, now, &entry).await?;
+    }
+    Ok(ended)
+}
+
+/// Ends sessions `ids` of `user` for `reason`, one audit row each (`detail` says by whom).
+pub(crate) async fn end_sessions(
+    c: &mut AnyConnection,
+    now: Timestamp,
+    ids: &[SessionId],
+    reason: EndReason,
+    audit: &AuditEntry,
+) -> Result<u64> {
+    let mut ended = 0;
+    for id in ids {
+        let row: Option<(PublicSessionId, UserId)> = sqlx::query_as(
+            "UPDATE sessions SET ended_at = $1, end_reason = $2, version = version + 1 \
+             WHERE id = $3 AND ended_at IS NULL RETURNING public_id, user_id",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(id)
+        .fetch_optional(&mut *c)
+        .await?;
+        if let Some((public_id, user)) = row {
+            let mut entry = audit.clone().subject(user);
+            entry.session = Some(public_id);
+            record(&mut *c, now, &entry).await?;
+            ended += 1;
+        }
+    }
+    Ok(ended)
+}
+
+impl SessionPolicy {
+    /// The cut-off before which `last_seen_at` means idle-expired.
+    fn idle_cutoff(&self, now: Timestamp) -> Timestamp {
+        Timestamp(now.millis().saturating_sub(self.idle_timeout.as_millis() as i64))
+    }
+}
+
+/// The live sessions of `user` (not ended, within both deadlines), least recently used first.
+pub(crate) async fn live_session_ids(
+    c: &mut AnyConnection,
+    policy: &SessionPolicy,
+    now: Timestamp,
+    user: UserId,
+) -> Result<Vec<SessionId>> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM sessions WHERE user_id = $1 AND ended_at IS NULL AND absolute_expires_at > $2 AND last_seen_at > $3 \
+         ORDER BY last_seen_at, id",
+    )
+    .bind(user)
+    .bind(now)
+    .bind(policy.idle_cutoff(now))
+    .fetch_all(&mut *c)
+    .await?)
+}
+
+/// Starts a session for `user` on `c`: rotates out the browser's previous one, makes room under
+/// the per-user limit (evicting the least recently used, or refusing), inserts the new row with
+/// the platform used last (else the first), and writes the audit rows.
+pub(crate) async fn begin_session(
+    c: &mut AnyConnection,
+    policy: &SessionPolicy,
+    now: Timestamp,
+    user_id: UserId,
+    token: &SessionToken,
+    meta: &ClientMeta,
+    previous: Option<&TokenHash>,
+    start: SessionStart,
+) -> Result<SessionRecord> {
+    if let Some(previous) = previous {
+        rotate(c, now, previous, meta).await?;
+    }
+    let live = live_session_ids(c, policy, now, user_id).await?;
+    let room = policy.max_per_user.max(1) as usize - 1;
+    if live.len() > room {
+        match policy.when_full {
+            WhenFull::Refuse => return Err(Error::TooManySessions),
+            WhenFull::EvictOldest => {
+                let evict = &live[..live.len() - room];
+                let audit = AuditEntry::new(AuditKind::SessionRevoked).detail("eviction").from(meta);
+                end_sessions(c, now, evict, EndReason::Evicted, &audit).await?;
+            }
+        }
+    }
+    let (ip, user_agent) = (clip(meta.ip.clone(), 64), clip(meta.user_agent.clone(), 512));
+    let record: SessionRecord = sqlx::query_as(&format!(
+        "INSERT INTO sessions (public_id, token_hash, user_id, active_platform_id, version, created_at, \
+         last_seen_at, absolute_expires_at, ip, user_agent, reauthenticated_at) \
+         VALUES ($1, $2, $3, COALESCE(\
+           (SELECT active_platform_id FROM sessions WHERE user_id = $3 AND active_platform_id IS NOT NULL \
+            ORDER BY last_seen_at DESC, id DESC LIMIT 1), \
+           (SELECT id FROM platforms WHERE user_id = $3 ORDER BY id LIMIT 1)), \
+         1, $4, $4, $5, $6, $7, $4) RETURNING {SESSION_COLUMNS}"
+    ))
+    .bind(new_public_id())
+    .bind(token.hash().as_str())
+    .bind(user_id)
+    .bind(now)
+    .bind(now.plus(policy.absolute_lifetime))
+    .bind(ip)
+    .bind(user_agent)
+    .fetch_one(&mut *c)
+    .await?;
+    let kind = match start {
+        SessionStart::Login => Some(AuditKind::LoginSucceeded),
+        SessionStart::Registration => Some(AuditKind::Registered),
+        SessionStart::PasswordChange => None, // the password change writes its own row
+    };
+    if let Some(kind) = kind {
+        let mut entry = AuditEntry::new(kind).actor(user_id).subject(user_id).from(meta);
+        entry.session = Some(record.public_id.clone());
+        record_entry(c, now, &entry).await?;
+    }
+    Ok(record)
+}
+
+async fn record_entry(c: &mut AnyConnection, now: Timestamp, entry: &AuditEntry) -> Result<()> {
+    record(&mut *c, now, entry).await
+}
+
 impl Engine {
     /// Checks credentials and starts a new session. `previous` (the token the browser still
-    /// held, if any) is ended in the same transaction: every login rotates the token.
+    /// held, if any) is ended in the same transaction: every login rotates the token. A failed
+    /// attempt is audited with the attempted email (normalised), never the password.
     #[tracing::instrument(skip_all)]
     pub async fn login(
         &self,
@@ -85,65 +247,45 @@ impl Engine {
         meta: ClientMeta,
         previous: Option<&SessionToken>,
     ) -> Result<(SessionToken, SessionState)> {
-        let user = self.check_credentials(email, password).await?;
-        let (token, session) = self.start_session(user.id, meta, previous).await?;
+        let user = match self.check_credentials(email, password).await {
+            Ok(user) => user,
+            Err(Error::InvalidCredentials) => {
+                let attempted = email.trim().to_lowercase().chars().take(254).collect::<String>();
+                let mut entry = AuditEntry::new(AuditKind::LoginFailed)
+                    .refused()
+                    .from(&meta)
+                    .detail(attempted.clone());
+                entry.subject = self.user_by_email(&attempted).await?.map(|u| u.id);
+                self.audit(entry).await?;
+                return Err(Error::InvalidCredentials);
+            }
+            Err(e) => return Err(e),
+        };
+        let (token, session) = self.start_session(user.id, meta, previous, SessionStart::Login).await?;
         tracing::info!(user_id = %user.id, session = %session.public_id, "signed in");
         let state = self.state_with_user(session, user).await?;
         Ok((token, state))
     }
 
-    /// Issues a fresh session for `user_id`, ending `previous` if given. The active platform is
-    /// the one the user used last, else their first.
+    /// Issues a fresh session for `user_id`, ending `previous` if given, within the per-user
+    /// limit. The active platform is the one the user used last, else their first.
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]
     pub async fn start_session(
         &self,
         user_id: UserId,
         meta: ClientMeta,
         previous: Option<&SessionToken>,
+        start: SessionStart,
     ) -> Result<(SessionToken, Session)> {
         let token = SessionToken::generate();
-        let hash = token.hash();
         let previous = previous.map(SessionToken::hash);
         let now = self.now();
-        let absolute = now.plus(self.policy().absolute_lifetime);
-        let public_id = new_public_id();
-        let (ip, user_agent) = (clip(meta.ip, 64), clip(meta.user_agent, 512));
+        let policy = self.policy().clone();
+        let issued = token.clone();
         let record = self
             .db()
             .transaction(move |c| {
-                Box::pin(async move {
-                    if let Some(previous) = previous {
-                        sqlx::query(
-                            "UPDATE sessions SET ended_at = $1, end_reason = $2, version = version + 1 \
-                             WHERE token_hash = $3 AND ended_at IS NULL",
-                        )
-                        .bind(now)
-                        .bind(EndReason::Rotated)
-                        .bind(previous.as_str())
-                        .execute(&mut *c)
-                        .await?;
-                    }
-                    // The platform used last, else the first one.
-                    let record: SessionRecord = sqlx::query_as(&format!(
-                        "INSERT INTO sessions (public_id, token_hash, user_id, active_platform_id, version, created_at, \
-                         last_seen_at, absolute_expires_at, ip, user_agent) \
-                         VALUES ($1, $2, $3, COALESCE(\
-                           (SELECT active_platform_id FROM sessions WHERE user_id = $3 AND active_platform_id IS NOT NULL \
-                            ORDER BY last_seen_at DESC, id DESC LIMIT 1), \
-                           (SELECT id FROM platforms WHERE user_id = $3 ORDER BY id LIMIT 1)), \
-                         1, $4, $4, $5, $6, $7) RETURNING {SESSION_COLUMNS}"
-                    ))
-                    .bind(public_id)
-                    .bind(hash.as_str())
-                    .bind(user_id)
-                    .bind(now)
-                    .bind(absolute)
-                    .bind(ip)
-                    .bind(user_agent)
-                    .fetch_one(&mut *c)
-                    .await?;
-                    Ok(record)
-                })
+                Box::pin(async move { begin_session(c, &policy, now, user_id, &issued, &meta, previous.as_ref(), start).await })
             })
             .await?;
         Ok((token, self.policy().session(record)?))
@@ -165,20 +307,32 @@ impl Engine {
     /// Counts as activity now, whatever the touch interval: the idle deadline moves to
     /// `now + idle_timeout` (capped by the absolute deadline). "Stay signed in" calls this.
     #[tracing::instrument(skip_all, fields(session = %session.public_id))]
-    pub async fn extend(&self, session: &Session) -> Result<SessionState> {
+    pub async fn extend(&self, session: &Session, meta: &ClientMeta) -> Result<SessionState> {
         let now = self.now();
-        let idle_cutoff = Timestamp(now.millis() - self.policy().idle_timeout.as_millis() as i64);
+        let idle_cutoff = self.policy().idle_cutoff(now);
+        let (id, audit) = (session.id, AuditEntry::by_session(AuditKind::SessionExtended, session, meta));
         // Only a session that is still live: not ended and within both deadlines.
-        let record: Option<SessionRecord> = sqlx::query_as(&format!(
-            "UPDATE sessions SET last_seen_at = $1 \
-             WHERE id = $2 AND ended_at IS NULL AND last_seen_at > $3 AND absolute_expires_at > $1 \
-             RETURNING {SESSION_COLUMNS}"
-        ))
-        .bind(now)
-        .bind(session.id)
-        .bind(idle_cutoff)
-        .fetch_optional(self.db().writer())
-        .await?;
+        let record = self
+            .db()
+            .transaction(move |c| {
+                Box::pin(async move {
+                    let record: Option<SessionRecord> = sqlx::query_as(&format!(
+                        "UPDATE sessions SET last_seen_at = $1 \
+                         WHERE id = $2 AND ended_at IS NULL AND last_seen_at > $3 AND absolute_expires_at > $1 \
+                         RETURNING {SESSION_COLUMNS}"
+                    ))
+                    .bind(now)
+                    .bind(id)
+                    .bind(idle_cutoff)
+                    .fetch_optional(&mut *c)
+                    .await?;
+                    if record.is_some() {
+                        record_entry(c, now, &audit).await?;
+                    }
+                    Ok(record)
+                })
+            })
+            .await?;
         match record {
             Some(record) => self.state_of(self.policy().session(record)?).await,
             None => Err(Error::SessionEnded(self.why_ended(session.id).await?)),
@@ -206,7 +360,7 @@ impl Engine {
         tracing::Span::current().record("session", tracing::field::display(&session.public_id));
         let now = self.now();
         if now >= session.idle_expires_at {
-            self.end_session(session.id, EndReason::Expired).await?;
+            self.expire(&session).await?;
             tracing::info!(session = %session.public_id, "session expired");
             return Err(Error::SessionEnded(EndReason::Expired));
         }
@@ -227,32 +381,48 @@ impl Engine {
 
     /// Ends the session behind `token`, if it is live. Idempotent.
     #[tracing::instrument(skip_all)]
-    pub async fn logout(&self, token: &SessionToken) -> Result<()> {
-        let ended = sqlx::query(
-            "UPDATE sessions SET ended_at = $1, end_reason = $2, version = version + 1 \
-             WHERE token_hash = $3 AND ended_at IS NULL",
-        )
-        .bind(self.now())
-        .bind(EndReason::Logout)
-        .bind(token.hash().as_str())
-        .execute(self.db().writer())
-        .await?;
-        if ended.rows_affected() > 0 {
+    pub async fn logout(&self, token: &SessionToken, meta: &ClientMeta) -> Result<()> {
+        let (now, hash, meta) = (self.now(), token.hash(), meta.clone());
+        let ended = self
+            .db()
+            .transaction(move |c| {
+                Box::pin(async move {
+                    let ended: Option<(PublicSessionId, UserId)> = sqlx::query_as(
+                        "UPDATE sessions SET ended_at = $1, end_reason = $2, version = version + 1 \
+                         WHERE token_hash = $3 AND ended_at IS NULL RETURNING public_id, user_id",
+                    )
+                    .bind(now)
+                    .bind(EndReason::Logout)
+                    .bind(hash.as_str())
+                    .fetch_optional(&mut *c)
+                    .await?;
+                    if let Some((public_id, user)) = &ended {
+                        let mut entry = AuditEntry::new(AuditKind::Logout).actor(*user).subject(*user).from(&meta);
+                        entry.session = Some(public_id.clone());
+                        record_entry(c, now, &entry).await?;
+                    }
+                    Ok(ended)
+                })
+            })
+            .await?;
+        if ended.is_some() {
             tracing::info!("signed out");
         }
         Ok(())
     }
 
-    /// Ends a live session by its internal id. Returns whether it was live.
-    pub async fn end_session(&self, session_id: SessionId, reason: EndReason) -> Result<bool> {
-        let ended =
-            sqlx::query("UPDATE sessions SET ended_at = $1, end_reason = $2, version = version + 1 WHERE id = $3 AND ended_at IS NULL")
-                .bind(self.now())
-                .bind(reason)
-                .bind(session_id)
-                .execute(self.db().writer())
-                .await?;
-        Ok(ended.rows_affected() > 0)
+    /// Marks a session found past a deadline as expired, with its audit row (the client is the
+    /// one the session was started from).
+    async fn expire(&self, session: &Session) -> Result<()> {
+        let now = self.now();
+        let mut audit = AuditEntry::new(AuditKind::SessionExpired).subject(session.user_id);
+        audit.ip = session.ip.clone();
+        audit.user_agent = session.user_agent.clone();
+        let id = session.id;
+        self.db()
+            .transaction(move |c| Box::pin(async move { end_sessions(c, now, &[id], EndReason::Expired, &audit).await }))
+            .await?;
+        Ok(())
     }
 
     /// The full state of a live session the caller has just read or written: its user, platforms
@@ -286,6 +456,7 @@ impl Engine {
     pub async fn switch_platform(
         &self,
         session: &Session,
+        meta: &ClientMeta,
         platform_id: PlatformId,
         expected_version: Option<SessionVersion>,
     ) -> Result<SessionState> {
@@ -296,13 +467,26 @@ impl Engine {
             Some(_) => format!("{SET} AND version = $4 RETURNING {SESSION_COLUMNS}"),
             None => format!("{SET} RETURNING {SESSION_COLUMNS}"),
         };
-        let query = sqlx::query_as(&sql).bind(platform_id).bind(session.id).bind(session.user_id);
-        let switched: Option<SessionRecord> = match expected_version {
-            Some(v) => query.bind(v),
-            None => query,
-        }
-        .fetch_optional(self.db().writer())
-        .await?;
+        let (now, id, user) = (self.now(), session.id, session.user_id);
+        let audit = AuditEntry::by_session(AuditKind::PlatformSwitched, session, meta).detail(format!("platform {platform_id}"));
+        let switched: Option<SessionRecord> = self
+            .db()
+            .transaction(move |c| {
+                Box::pin(async move {
+                    let query = sqlx::query_as(&sql).bind(platform_id).bind(id).bind(user);
+                    let switched: Option<SessionRecord> = match expected_version {
+                        Some(v) => query.bind(v),
+                        None => query,
+                    }
+                    .fetch_optional(&mut *c)
+                    .await?;
+                    if switched.is_some() {
+                        record_entry(c, now, &audit).await?;
+                    }
+                    Ok(switched)
+                })
+            })
+            .await?;
         if let Some(record) = switched {
             let state = self.state_of(self.policy().session(record)?).await?;
             tracing::info!(version = %state.session.version, "platform switched");
@@ -353,17 +537,31 @@ impl Engine {
     #[tracing::instrument(skip_all)]
     pub async fn sweep_sessions(&self, retention: Duration) -> Result<SweepReport> {
         let now = self.now();
-        let idle_cutoff = Timestamp(now.millis().saturating_sub(self.policy().idle_timeout.as_millis() as i64));
-        let expired = sqlx::query(
-            "UPDATE sessions SET ended_at = $1, end_reason = $3, version = version + 1 \
-             WHERE ended_at IS NULL AND (absolute_expires_at <= $1 OR last_seen_at <= $2)",
-        )
-        .bind(now)
-        .bind(idle_cutoff)
-        .bind(EndReason::Expired)
-        .execute(self.db().writer())
-        .await?
-        .rows_affected();
+        let idle_cutoff = self.policy().idle_cutoff(now);
+        let expired = self
+            .db()
+            .transaction(move |c| {
+                Box::pin(async move {
+                    let ended: Vec<(PublicSessionId, UserId, Option<String>, Option<String>)> = sqlx::query_as(
+                        "UPDATE sessions SET ended_at = $1, end_reason = $3, version = version + 1 \
+                         WHERE ended_at IS NULL AND (absolute_expires_at <= $1 OR last_seen_at <= $2) \
+                         RETURNING public_id, user_id, ip, user_agent",
+                    )
+                    .bind(now)
+                    .bind(idle_cutoff)
+                    .bind(EndReason::Expired)
+                    .fetch_all(&mut *c)
+                    .await?;
+                    for (public_id, user, ip, user_agent) in &ended {
+                        let mut entry = AuditEntry::new(AuditKind::SessionExpired).subject(*user);
+                        entry.session = Some(public_id.clone());
+                        (entry.ip, entry.user_agent) = (ip.clone(), user_agent.clone());
+                        record_entry(c, now, &entry).await?;
+                    }
+                    Ok(ended.len() as u64)
+                })
+            })
+            .await?;
         let deleted = sqlx::query("DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < $1")
             .bind(Timestamp(now.millis().saturating_sub(retention.as_millis() as i64)))
             .execute(self.db().writer())

@@ -9,16 +9,17 @@ use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, Pass
 use argon2::Argon2;
 use std::sync::OnceLock;
 
-const USER_COLUMNS: &str = "id, email, display_name, is_admin";
+pub(crate) const USER_COLUMNS: &str = "id, email, display_name, is_admin, disabled_at";
 
 /// A user row as stored.
-#[derive(sqlx::FromRow)]
-struct UserRecord {
+#[derive(Clone, sqlx::FromRow)]
+pub(crate) struct UserRecord {
     id: UserId,
     email: Email,
     display_name: DisplayName,
     /// 0 or 1 (an integer in both databases).
     is_admin: i64,
+    disabled_at: Option<crate::clock::Timestamp>,
 }
 
 impl From<UserRecord> for User {
@@ -28,6 +29,7 @@ impl From<UserRecord> for User {
             email: r.email,
             display_name: r.display_name,
             is_admin: r.is_admin == 1,
+            disabled: r.disabled_at.is_some(),
         }
     }
 }
@@ -39,7 +41,7 @@ struct Credentials {
     password_hash: String,
 }
 
-async fn hash_password(password: Password) -> Result<String> {
+pub(crate) async fn hash_password(password: Password) -> Result<String> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -63,7 +65,7 @@ fn decoy_hash() -> &'static str {
     })
 }
 
-async fn verify_password(password: Password, hash: Option<String>) -> Result<bool> {
+pub(crate) async fn verify_password(password: Password, hash: Option<String>) -> Result<bool> {
     tokio::task::spawn_blocking(move || {
         let known = hash.is_some() && password.is_plausible();
         let hash = hash.unwrap_or_else(|| decoy_hash().to_owned());
@@ -96,8 +98,8 @@ impl Engine {
         Ok(user)
     }
 
-    /// Checks an email and password. Unknown email and wrong password give the same error and
-    /// take the same time.
+    /// Checks an email and password. Unknown email, wrong password and a disabled account give
+    /// the same error and take the same time.
     pub async fn check_credentials(&self, email: &str, password: Password) -> Result<User> {
         let found: Option<Credentials> = match Email::parse(email) {
             Ok(email) => {
@@ -112,10 +114,20 @@ impl Engine {
             Some(c) => (Some(c.user), Some(c.password_hash)),
             None => (None, None),
         };
-        match (verify_password(password, hash).await?, user) {
-            (true, Some(user)) => Ok(user.into()),
+        match (verify_password(password, hash).await?, user.map(User::from)) {
+            (true, Some(user)) if !user.disabled => Ok(user),
             _ => Err(Error::InvalidCredentials),
         }
+    }
+
+    /// One account by email, if it exists.
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+        let Ok(email) = Email::parse(email) else { return Ok(None) };
+        let record: Option<UserRecord> = sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1"))
+            .bind(email)
+            .fetch_optional(self.db().reader())
+            .await?;
+        Ok(record.map(User::from))
     }
 
     /// One account by id, if it exists.

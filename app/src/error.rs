@@ -19,12 +19,15 @@ text_enum! {
         InvalidCredentials = "invalid_credentials",
         CsrfFailed = "csrf_failed",
         RegistrationClosed = "registration_closed",
+        Forbidden = "forbidden",
+        ReauthenticationRequired = "reauthentication_required",
         NotFound = "not_found",
         MethodNotAllowed = "method_not_allowed",
         VersionConflict = "version_conflict",
         EmailTaken = "email_taken",
         NoActivePlatform = "no_active_platform",
         LimitReached = "limit_reached",
+        TooManySessions = "too_many_sessions",
         PayloadTooLarge = "payload_too_large",
         UnsupportedMediaType = "unsupported_media_type",
         InvalidInput = "invalid_input",
@@ -47,10 +50,14 @@ impl ErrorCode {
         match self {
             ErrorCode::BadRequest => 400,
             ErrorCode::Unauthenticated | ErrorCode::SessionExpired | ErrorCode::SessionRevoked | ErrorCode::InvalidCredentials => 401,
-            ErrorCode::CsrfFailed | ErrorCode::RegistrationClosed => 403,
+            ErrorCode::CsrfFailed | ErrorCode::RegistrationClosed | ErrorCode::Forbidden | ErrorCode::ReauthenticationRequired => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
-            ErrorCode::VersionConflict | ErrorCode::EmailTaken | ErrorCode::NoActivePlatform | ErrorCode::LimitReached => 409,
+            ErrorCode::VersionConflict
+            | ErrorCode::EmailTaken
+            | ErrorCode::NoActivePlatform
+            | ErrorCode::LimitReached
+            | ErrorCode::TooManySessions => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::InvalidInput => 422,

@@ -21,6 +21,8 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, StaticSegment};
+use pages::admin::{AdminPage, AuditPage};
+use pages::sessions::SessionsPage;
 use pages::{dashboard::DashboardPage, login::LoginPage, platforms::PlatformsPage, register::RegisterPage, session::SessionPage};
 
 /// The HTML document around the app. Carries the caller's CSRF token for scripts.
@@ -71,6 +73,9 @@ fn Frame() -> impl IntoView {
                 <Route path=StaticSegment("register") view=RegisterPage ssr=SsrMode::Async/>
                 <Route path=StaticSegment("platforms") view=PlatformsPage ssr=SsrMode::Async/>
                 <Route path=StaticSegment("session") view=SessionPage ssr=SsrMode::Async/>
+                <Route path=StaticSegment("sessions") view=SessionsPage ssr=SsrMode::Async/>
+                <Route path=StaticSegment("admin") view=AdminPage ssr=SsrMode::Async/>
+                <Route path=(StaticSegment("admin"), StaticSegment("audit")) view=AuditPage ssr=SsrMode::Async/>
             </Routes>
         </main>
     }

@@ -72,11 +72,13 @@ pub async fn build_default_state(settings: Settings) -> Result<AppState, switchb
     build_state(settings, db, Arc::new(SystemClock)).await
 }
 
-/// Runs the session sweep every `cleanup_interval` until the process ends.
+/// Runs the session sweep and the audit retention sweep every `cleanup_interval` until the
+/// process ends.
 pub fn spawn_cleanup(state: &AppState) -> tokio::task::JoinHandle<()> {
     let engine = state.ctx.engine.clone();
     let every = state.settings.cleanup_interval.0;
     let retention = state.settings.session_retention.0;
+    let audit_retention = state.settings.audit_retention();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -86,6 +88,11 @@ pub fn spawn_cleanup(state: &AppState) -> tokio::task::JoinHandle<()> {
                 Ok(r) if r.expired + r.deleted > 0 => tracing::info!(expired = r.expired, deleted = r.deleted, "session cleanup"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "session cleanup failed"),
+            }
+            match engine.sweep_audit(audit_retention).await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::info!(deleted, "audit retention"),
+                Err(e) => tracing::warn!(error = %e, "audit retention sweep failed"),
             }
         }
     })

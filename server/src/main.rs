@@ -48,6 +48,18 @@ enum UserCommand {
         /// Display name (default: the part of the email before @).
         #[arg(long)]
         name: Option<String>,
+        /// Make the account an administrator (the /admin pages and /api/admin/*).
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Grant or revoke the administrator role of an existing account.
+    Admin {
+        /// The account's email.
+        email: String,
+        #[arg(long, conflicts_with = "revoke", required_unless_present = "revoke")]
+        grant: bool,
+        #[arg(long)]
+        revoke: bool,
     },
 }
 
@@ -88,8 +100,11 @@ fn main() -> ExitCode {
             Command::Serve => serve(settings).await,
             Command::Migrate => migrate(settings).await,
             Command::User {
-                command: UserCommand::Add { email, name },
-            } => add_user(settings, email, name).await,
+                command: UserCommand::Add { email, name, admin },
+            } => add_user(settings, email, name, admin).await,
+            Command::User {
+                command: UserCommand::Admin { email, grant, .. },
+            } => set_admin(settings, email, grant).await,
             Command::Config {
                 command: ConfigCommand::Check,
             } => {
@@ -115,7 +130,31 @@ async fn migrate(settings: Settings) -> Result<(), String> {
     Ok(())
 }
 
-async fn add_user(settings: Settings, email: String, name: Option<String>) -> Result<(), String> {
+async fn engine(settings: &Settings) -> Result<switchboard::Engine, String> {
+    let db = switchboard_server::open_database(settings).await.map_err(|e| e.to_string())?;
+    Ok(switchboard::Engine::new(
+        db,
+        settings.session_policy(),
+        std::sync::Arc::new(switchboard::SystemClock),
+    ))
+}
+
+async fn set_admin(settings: Settings, email: String, grant: bool) -> Result<(), String> {
+    let email = Email::parse(&email).map_err(|e| e.to_string())?;
+    let user = engine(&settings).await?.set_admin(&email, grant).await.map_err(|e| match e {
+        switchboard::Error::NotFound(_) => format!("no account with the email {}", email.as_str()),
+        other => other.to_string(),
+    })?;
+    println!(
+        "{} (id {}) {} an administrator",
+        user.email.as_str(),
+        user.id,
+        if user.is_admin { "is now" } else { "is no longer" }
+    );
+    Ok(())
+}
+
+async fn add_user(settings: Settings, email: String, name: Option<String>, admin: bool) -> Result<(), String> {
     let email = Email::parse(&email).map_err(|e| e.to_string())?;
     let name = name.unwrap_or_else(|| email.as_str().split('@').next().unwrap_or("user").to_owned());
     let name = DisplayName::parse(&name).map_err(|e| e.to_string())?;
@@ -130,10 +169,17 @@ async fn add_user(settings: Settings, email: String, name: Option<String>) -> Re
         .read_line(&mut line)
         .map_err(|e| format!("cannot read the password: {e}"))?;
     let password = Password::parse_new(line.trim_end_matches(['\r', '\n'])).map_err(|e| e.to_string())?;
-    let db = switchboard_server::open_database(&settings).await.map_err(|e| e.to_string())?;
-    let engine = switchboard::Engine::new(db, settings.session_policy(), std::sync::Arc::new(switchboard::SystemClock));
-    let user = engine.register(&email, password, &name).await.map_err(|e| e.to_string())?;
-    println!("created {} (id {})", user.email.as_str(), user.id);
+    let engine = engine(&settings).await?;
+    let mut user = engine.register(&email, password, &name).await.map_err(|e| e.to_string())?;
+    if admin {
+        user = engine.set_admin(&user.email, true).await.map_err(|e| e.to_string())?;
+    }
+    println!(
+        "created {} (id {}){}",
+        user.email.as_str(),
+        user.id,
+        if user.is_admin { " as administrator" } else { "" }
+    );
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! How many SQL statements the hot paths run, counted from sqlx's own statement log (a tracing
 //! subscriber for this test binary only): reading the session state is at most three reads, and
-//! a switch checks ownership once and does not read back the row it just updated.
+//! a switch checks ownership once, does not read back the row it just updated, and writes its
+//! audit record in the same transaction.
 
 mod support;
 
@@ -134,7 +135,13 @@ async fn a_switch_checks_ownership_once_and_reads_no_session_back(db: TestDataba
     assert!(updates[0].contains("RETURNING"), "the update answers the new row: {statements:#?}");
     let ownership = statements.iter().filter(|s| s.contains("FROM platforms WHERE id")).count();
     assert_eq!(ownership, 1, "ownership is checked once, inside the update: {statements:#?}");
-    assert!(statements.len() <= 4, "{statements:#?}");
+    let audit = statements.iter().filter(|s| starts(s, "INSERT INTO audit_events")).count();
+    assert_eq!(audit, 1, "the switch is recorded once, with the change: {statements:#?}");
+    let work: Vec<_> = statements
+        .iter()
+        .filter(|s| !starts(s, "BEGIN") && !starts(s, "COMMIT") && !starts(s, "INSERT INTO audit_events"))
+        .collect();
+    assert!(work.len() <= 4, "session lookup, update, user, platforms: {work:#?}");
 }
 
 switchboard::on_both_backends!(

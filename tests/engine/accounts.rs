@@ -11,12 +11,12 @@ async fn register_login_logout(db: TestDatabase) {
     let (token, session) = h.login("Alice@Example.org").await;
     assert_eq!(h.engine.authenticate(&token).await.unwrap().public_id, session.public_id);
     assert_ne!(session.public_id.as_str(), token.expose(), "the public id is not the token");
-    h.engine.logout(&token).await.unwrap();
+    h.engine.logout(&token, &meta()).await.unwrap();
     assert!(matches!(
         h.engine.authenticate(&token).await,
         Err(Error::SessionEnded(EndReason::Logout))
     ));
-    h.engine.logout(&token).await.expect("logout is idempotent");
+    h.engine.logout(&token, &meta()).await.expect("logout is idempotent");
 }
 
 async fn duplicate_email_is_refused(db: TestDatabase) {

@@ -54,7 +54,7 @@ async fn drafts_never_leak(db: TestDatabase) {
         .await
         .unwrap();
 
-    let mia = h.engine.switch_platform(&mia, p2.id, None).await.unwrap().session;
+    let mia = h.engine.switch_platform(&mia, &meta(), p2.id, None).await.unwrap().session;
     assert!(h.engine.drafts(&mia).await.unwrap().is_empty(), "p2 shows none of p1's drafts");
     let on_p2 = h.draft(&mia, "on p2").await.unwrap();
     assert_eq!(
@@ -79,7 +79,7 @@ async fn drafts_never_leak(db: TestDatabase) {
         Err(Error::NotFound(Entity::Draft))
     ));
 
-    let mia = h.engine.switch_platform(&mia, p1.id, None).await.unwrap().session;
+    let mia = h.engine.switch_platform(&mia, &meta(), p1.id, None).await.unwrap().session;
     let edited = h
         .engine
         .edit_draft(

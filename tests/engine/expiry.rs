@@ -73,7 +73,7 @@ async fn background_checks_do_not_keep_a_session_alive(db: TestDatabase) {
         assert_eq!(peeked.last_seen_at, session.last_seen_at, "a peek is not activity");
     }
     // 25 minutes of peeks, then "Stay signed in": the idle deadline restarts from now.
-    let extended = h.engine.extend(&h.engine.peek(&token).await.unwrap()).await.unwrap();
+    let extended = h.engine.extend(&h.engine.peek(&token).await.unwrap(), &meta()).await.unwrap();
     assert_eq!(extended.session.last_seen_at, h.now());
     assert_eq!(extended.session.version, session.version, "extending is not a state change");
     h.clock.advance(Duration::from_secs(29 * 60));
@@ -85,7 +85,7 @@ async fn background_checks_do_not_keep_a_session_alive(db: TestDatabase) {
     );
     assert!(
         matches!(
-            h.engine.extend(&extended.session).await,
+            h.engine.extend(&extended.session, &meta()).await,
             Err(Error::SessionEnded(EndReason::Expired))
         ),
         "an ended session cannot be extended"

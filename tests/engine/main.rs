@@ -3,6 +3,7 @@
 
 mod support;
 
+mod accountable;
 mod accounts;
 mod content;
 mod expiry;

@@ -19,14 +19,26 @@ pub struct Harness {
 }
 
 pub async fn harness(database: TestDatabase) -> Harness {
+    harness_with(database, SessionPolicy::default()).await
+}
+
+pub async fn harness_with(database: TestDatabase, policy: SessionPolicy) -> Harness {
     let db = database.connect(&PoolSettings::default()).await;
     let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000_000)));
-    let engine = Engine::new(db.clone(), SessionPolicy::default(), clock.clone());
+    let engine = Engine::new(db.clone(), policy, clock.clone());
     Harness {
         engine,
         clock,
         db,
         _database: database,
+    }
+}
+
+/// Where a test's requests come from.
+pub fn meta() -> ClientMeta {
+    ClientMeta {
+        ip: Some("127.0.0.1".into()),
+        user_agent: Some("engine tests".into()),
     }
 }
 
@@ -48,11 +60,11 @@ impl Harness {
     }
 
     pub async fn login(&self, email: &str) -> (SessionToken, Session) {
-        let (token, state) = self
-            .engine
-            .login(email, attempt(PASSWORD), ClientMeta::default(), None)
-            .await
-            .unwrap();
+        self.login_with(email, PASSWORD).await
+    }
+
+    pub async fn login_with(&self, email: &str, password: &str) -> (SessionToken, Session) {
+        let (token, state) = self.engine.login(email, attempt(password), meta(), None).await.unwrap();
         (token, state.session)
     }
 

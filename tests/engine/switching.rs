@@ -15,11 +15,11 @@ async fn switch_is_a_compare_and_set(db: TestDatabase) {
     let foreign = h.platform(&other, "J").await;
     let s = h.fresh(&token).await;
 
-    let switched = h.engine.switch_platform(&s, b.id, Some(s.version)).await.unwrap();
+    let switched = h.engine.switch_platform(&s, &meta(), b.id, Some(s.version)).await.unwrap();
     assert_eq!(switched.platform.as_ref().map(|p| p.id), Some(b.id));
     assert_eq!(switched.session.version.get(), s.version.get() + 1);
 
-    match h.engine.switch_platform(&s, a.id, Some(s.version)).await {
+    match h.engine.switch_platform(&s, &meta(), a.id, Some(s.version)).await {
         Err(Error::VersionConflict { expected, current }) => {
             assert_eq!(expected, s.version);
             assert_eq!(current.session.version.get(), s.version.get() + 1);
@@ -32,11 +32,13 @@ async fn switch_is_a_compare_and_set(db: TestDatabase) {
         other => panic!("expected a conflict, got {other:?}"),
     }
     assert!(matches!(
-        h.engine.switch_platform(&s, foreign.id, None).await,
+        h.engine.switch_platform(&s, &meta(), foreign.id, None).await,
         Err(Error::NotFound(Entity::Platform))
     ));
     assert!(matches!(
-        h.engine.switch_platform(&s, PlatformId::parse(999_999).unwrap(), None).await,
+        h.engine
+            .switch_platform(&s, &meta(), PlatformId::parse(999_999).unwrap(), None)
+            .await,
         Err(Error::NotFound(Entity::Platform))
     ));
     assert_eq!(
@@ -44,7 +46,7 @@ async fn switch_is_a_compare_and_set(db: TestDatabase) {
         "platform_id",
         "a non-positive platform id cannot even be made"
     );
-    let unconditional = h.engine.switch_platform(&s, a.id, None).await.unwrap();
+    let unconditional = h.engine.switch_platform(&s, &meta(), a.id, None).await.unwrap();
     assert_eq!(unconditional.session.version.get(), s.version.get() + 2);
 }
 
@@ -58,7 +60,7 @@ async fn concurrent_switches_lose_no_update(db: TestDatabase) {
     let tasks: Vec<_> = (0..50)
         .map(|i| {
             let (engine, session, target) = (h.engine.clone(), start.clone(), platforms[i % 3].id);
-            tokio::spawn(async move { engine.switch_platform(&session, target, None).await })
+            tokio::spawn(async move { engine.switch_platform(&session, &meta(), target, None).await })
         })
         .collect();
     let mut states = Vec::new();
@@ -79,7 +81,7 @@ async fn concurrent_switches_lose_no_update(db: TestDatabase) {
     let tasks: Vec<_> = (0..50)
         .map(|i| {
             let (engine, session, target) = (h.engine.clone(), end.session.clone(), platforms[i % 3].id);
-            tokio::spawn(async move { engine.switch_platform(&session, target, Some(session.version)).await })
+            tokio::spawn(async move { engine.switch_platform(&session, &meta(), target, Some(session.version)).await })
         })
         .collect();
     let mut winners = Vec::new();
@@ -107,11 +109,11 @@ async fn logout_racing_switches_stays_dead(db: TestDatabase) {
     for i in 0..30 {
         let (engine, session, target) = (h.engine.clone(), s.clone(), if i % 2 == 0 { a.id } else { b.id });
         tasks.push(tokio::spawn(async move {
-            engine.switch_platform(&session, target, None).await.map(|_| ())
+            engine.switch_platform(&session, &meta(), target, None).await.map(|_| ())
         }));
         if i == 10 {
             let (engine, token) = (h.engine.clone(), token.clone());
-            tasks.push(tokio::spawn(async move { engine.logout(&token).await }));
+            tasks.push(tokio::spawn(async move { engine.logout(&token, &meta()).await }));
         }
     }
     for t in tasks {
@@ -125,7 +127,7 @@ async fn logout_racing_switches_stays_dead(db: TestDatabase) {
         Err(Error::SessionEnded(EndReason::Logout))
     ));
     assert!(matches!(
-        h.engine.switch_platform(&s, a.id, None).await,
+        h.engine.switch_platform(&s, &meta(), a.id, None).await,
         Err(Error::SessionEnded(EndReason::Logout))
     ));
     assert!(

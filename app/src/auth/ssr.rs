@@ -5,7 +5,10 @@
 //! after the function returns.
 
 use crate::error::{ApiError, ErrorCode};
-use crate::models::{self, ClientSettings, DraftView, PlatformView, SessionSnapshot, SessionState, SessionView, UserView};
+use crate::models::{
+    self, AdminUserView, AuditEventView, ClientSettings, DeviceView, DraftView, PlatformView, SessionInfo, SessionSnapshot, SessionState,
+    SessionView, UserView,
+};
 use http::header::{COOKIE, USER_AGENT};
 use http::{HeaderMap, HeaderValue};
 use leptos::prelude::*;
@@ -215,7 +218,13 @@ fn failure_error(code: ErrorCode) -> ApiError {
 fn wire_reason(reason: switchboard::EndReason) -> models::EndReason {
     match reason {
         switchboard::EndReason::Expired => models::EndReason::SessionExpired,
-        switchboard::EndReason::Logout | switchboard::EndReason::Rotated => models::EndReason::SessionRevoked,
+        switchboard::EndReason::Logout
+        | switchboard::EndReason::Rotated
+        | switchboard::EndReason::RevokedByUser
+        | switchboard::EndReason::RevokedByAdmin
+        | switchboard::EndReason::Evicted
+        | switchboard::EndReason::PasswordChanged
+        | switchboard::EndReason::UserDisabled => models::EndReason::SessionRevoked,
     }
 }
 
@@ -312,6 +321,9 @@ impl RequestContext {
             }
             EngineError::NoActivePlatform => ApiError::new(ErrorCode::NoActivePlatform, message),
             EngineError::LimitReached(_) => ApiError::new(ErrorCode::LimitReached, message),
+            EngineError::TooManySessions => ApiError::new(ErrorCode::TooManySessions, message),
+            EngineError::Forbidden => ApiError::new(ErrorCode::Forbidden, message),
+            EngineError::ReauthenticationRequired => ApiError::new(ErrorCode::ReauthenticationRequired, message),
             EngineError::Unavailable => failure_error(ErrorCode::Unavailable),
             EngineError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
@@ -339,6 +351,7 @@ impl RequestContext {
                 idle_expires_at: time(s.session.idle_expires_at),
                 absolute_expires_at: time(s.session.absolute_expires_at),
                 version: models::SessionVersion(s.session.version.get()),
+                reauth_until: time(self.app.engine.policy().reauth_until(s.session.reauthenticated_at)),
             },
             csrf_token,
             server_time: self.now(),
@@ -421,6 +434,59 @@ pub fn draft_view(d: &switchboard::Draft) -> DraftView {
         body: d.body.as_str().to_owned(),
         created_at: time(d.created_at),
         updated_at: time(d.updated_at),
+    }
+}
+
+/// A live session as the Sessions and admin pages list it. `platforms` are its user's (for the
+/// active platform's label); `current` is the session asking.
+pub fn session_info(
+    s: &switchboard::Session,
+    platforms: &[switchboard::Platform],
+    current: Option<&switchboard::PublicSessionId>,
+) -> SessionInfo {
+    let device = switchboard::device::device_of(s.user_agent.as_deref());
+    SessionInfo {
+        public_id: models::PublicSessionId(s.public_id.as_str().to_owned()),
+        device: DeviceView {
+            browser: device.browser,
+            os: device.os,
+        },
+        user_agent: s.user_agent.clone(),
+        ip: s.ip.clone(),
+        created_at: time(s.created_at),
+        last_seen_at: time(s.last_seen_at),
+        active_platform: s
+            .active_platform_id
+            .and_then(|id| platforms.iter().find(|p| p.id == id))
+            .map(|p| p.label.as_str().to_owned()),
+        current: current == Some(&s.public_id),
+    }
+}
+
+pub fn admin_user_view(u: &switchboard::accounts::UserOverview) -> AdminUserView {
+    AdminUserView {
+        id: models::UserId(u.user.id.get()),
+        email: u.user.email.as_str().to_owned(),
+        display_name: u.user.display_name.as_str().to_owned(),
+        is_admin: u.user.is_admin,
+        disabled: u.user.disabled,
+        created_at: time(u.created_at),
+        live_sessions: u.live_sessions,
+    }
+}
+
+pub fn audit_event_view(e: &switchboard::audit::AuditEvent) -> AuditEventView {
+    AuditEventView {
+        id: e.id,
+        at: time(e.at),
+        kind: e.entry.kind.as_str().to_owned(),
+        actor_user_id: e.entry.actor.map(|u| models::UserId(u.get())),
+        subject_user_id: e.entry.subject.map(|u| models::UserId(u.get())),
+        session_public_id: e.entry.session.as_ref().map(|p| models::PublicSessionId(p.as_str().to_owned())),
+        ip: e.entry.ip.clone(),
+        user_agent: e.entry.user_agent.clone(),
+        outcome: e.entry.outcome.as_str().to_owned(),
+        detail: e.entry.detail.clone(),
     }
 }
 

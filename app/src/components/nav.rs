@@ -50,7 +50,12 @@ fn SignedIn() -> impl IntoView {
     let session = use_session();
     let actions = session.actions();
     let platforms = session.platforms().get_untracked();
-    let switch_error = first_error(vec![action_error(actions.switch), action_error(actions.logout)]);
+    let switch_error = first_error(vec![
+        action_error(actions.switch),
+        action_error(actions.logout),
+        action_error(actions.sign_out_everywhere),
+    ]);
+    let is_admin = session.user().get_untracked().is_some_and(|u| u.is_admin);
     let who = session.user();
     let user = move || who.get().map(|u| u.display_name).unwrap_or_default();
     let email = move || who.get().map(|u| u.email).unwrap_or_default();
@@ -64,6 +69,8 @@ fn SignedIn() -> impl IntoView {
             <a href="/">"Dashboard"</a>
             <a href="/platforms">"Platforms"</a>
             <a href="/session">"Session"</a>
+            <a href="/sessions">"Sessions"</a>
+            {is_admin.then(|| view! { <a href="/admin">"Admin"</a> })}
         </nav>
         <div class="session">
             <span class="user" title=email>{user}</span>
@@ -71,6 +78,10 @@ fn SignedIn() -> impl IntoView {
             <ActionForm action=actions.logout attr:class="logout">
                 <CsrfField/>
                 <button type="submit">"Sign out"</button>
+            </ActionForm>
+            <ActionForm action=actions.sign_out_everywhere attr:class="logout">
+                <CsrfField/>
+                <button type="submit" class="secondary">"Sign out everywhere"</button>
             </ActionForm>
         </div>
         <SessionIndicator/>

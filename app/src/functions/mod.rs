@@ -7,11 +7,15 @@
 //! endpoint's accepted fields and whether it counts as activity from it, and a test checks that
 //! it lists every registered server function, so a new one cannot be forgotten.
 
+pub mod account;
+pub mod admin;
 pub mod client;
 pub mod drafts;
 pub mod platforms;
 pub mod session;
 
+pub use account::*;
+pub use admin::*;
 pub use drafts::*;
 pub use platforms::*;
 pub use session::*;
@@ -73,6 +77,19 @@ mod registry {
                 Endpoint::of::<AddDraft>(User),
                 Endpoint::of::<EditDraft>(User),
                 Endpoint::of::<DeleteDraft>(User),
+                Endpoint::of::<ListSessions>(User),
+                Endpoint::of::<RevokeSession>(User),
+                Endpoint::of::<RevokeOtherSessions>(User),
+                Endpoint::of::<SignOutEverywhere>(User),
+                Endpoint::of::<ChangePassword>(User),
+                Endpoint::of::<Reauthenticate>(User),
+                Endpoint::of::<SecurityEvents>(User),
+                Endpoint::of::<AdminUsers>(User),
+                Endpoint::of::<AdminUserSessions>(User),
+                Endpoint::of::<AdminRevokeSession>(User),
+                Endpoint::of::<DisableUser>(User),
+                Endpoint::of::<EnableUser>(User),
+                Endpoint::of::<AuditPage>(User),
             ]
         })
     }

@@ -29,7 +29,7 @@ pub async fn switch_platform(
     let (platform_id, expected_version) = parsed.map_err(|e| cx.fail(e.into()))?;
     let state = cx
         .engine()
-        .switch_platform(session, platform_id, expected_version)
+        .switch_platform(session, cx.caller.meta(), platform_id, expected_version)
         .await
         .map_err(|e| cx.fail(e))?;
     Ok(cx.state(state))

@@ -14,6 +14,8 @@ use crate::error::ErrorCode;
 use crate::models::EndReason;
 #[cfg(feature = "ssr")]
 use switchboard::domain as d;
+#[cfg(feature = "ssr")]
+use switchboard::SessionStart;
 
 /// The caller's session: user, active platform, platforms, session metadata, CSRF token.
 #[server(prefix = "/api", endpoint = "session_state", input = GetUrl, client = CsrfClient)]
@@ -47,7 +49,7 @@ pub async fn check_session() -> Result<SessionSnapshot, ApiError> {
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn extend_session() -> Result<SessionState, ApiError> {
     let cx = request_context()?;
-    let state = cx.engine().extend(cx.session()?).await.map_err(|e| cx.fail(e))?;
+    let state = cx.engine().extend(cx.session()?, cx.caller.meta()).await.map_err(|e| cx.fail(e))?;
     Ok(cx.state(state))
 }
 
@@ -93,7 +95,7 @@ pub async fn register(email: String, password: String, display_name: String) -> 
     let engine = cx.engine();
     let user = engine.register(&email, password, &name).await.map_err(|e| cx.fail(e))?;
     let (token, session) = engine
-        .start_session(user.id, cx.caller.meta().clone(), cx.caller.token())
+        .start_session(user.id, cx.caller.meta().clone(), cx.caller.token(), SessionStart::Registration)
         .await
         .map_err(|e| cx.fail(e))?;
     let state = engine.state_of(session).await.map_err(|e| cx.fail(e))?;
@@ -107,7 +109,7 @@ pub async fn register(email: String, password: String, display_name: String) -> 
 pub async fn logout() -> Result<SessionSnapshot, ApiError> {
     let cx = request_context()?;
     if let Some(token) = cx.caller.token() {
-        cx.engine().logout(token).await.map_err(|e| cx.fail(e))?;
+        cx.engine().logout(token, cx.caller.meta()).await.map_err(|e| cx.fail(e))?;
     }
     cx.caller.change_cookie(CookieChange::Clear);
     leptos_axum::redirect(&crate::auth::login_path(EndReason::LoggedOut, "/"));

@@ -48,6 +48,9 @@ pub struct SessionView {
     pub idle_expires_at: Timestamp,
     pub absolute_expires_at: Timestamp,
     pub version: SessionVersion,
+    /// Until when a password entered in this session counts as recent (admin actions and
+    /// password changes need that; see `POST /api/reauthenticate`).
+    pub reauth_until: Timestamp,
 }
 
 /// The body of `GET /api/session_state`, and of every call that changes the session.
@@ -144,4 +147,87 @@ pub struct ClientSettings {
     pub check_interval_ms: u64,
     /// How long before the idle timeout the warning shows (`idle_warning`).
     pub idle_warning_ms: u64,
+}
+
+/// The device a session was started from, read from its user agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceView {
+    /// Browser family and major version, e.g. `Firefox 128`.
+    pub browser: String,
+    /// e.g. `Linux`, `Mac OSX`, `Windows 10`.
+    pub os: String,
+}
+
+/// One live session, as the Sessions page and the admin pages list it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub public_id: PublicSessionId,
+    pub device: DeviceView,
+    /// The raw user agent the device was read from.
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    /// The label of its active platform, if any.
+    pub active_platform: Option<String>,
+    /// The session this answer was asked from.
+    pub current: bool,
+}
+
+/// The answer to `POST /api/revoke_other_sessions`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revoked {
+    /// How many sessions ended.
+    pub ended: u64,
+}
+
+/// The answer to `POST /api/reauthenticate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reauthenticated {
+    /// Until when sensitive actions are allowed without entering the password again.
+    pub until: Timestamp,
+}
+
+/// One audit record, as users (their own) and administrators (all) read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEventView {
+    pub id: i64,
+    pub at: Timestamp,
+    /// `login_succeeded`, `session_revoked`, … (docs/API.md lists them).
+    pub kind: String,
+    pub actor_user_id: Option<UserId>,
+    pub subject_user_id: Option<UserId>,
+    pub session_public_id: Option<PublicSessionId>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// `ok` or `refused`.
+    pub outcome: String,
+    pub detail: Option<String>,
+}
+
+/// A page of the audit log, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEventsPage {
+    pub events: Vec<AuditEventView>,
+    /// Pass as `before_id` for the next (older) page; `None` on the last page.
+    pub next_before_id: Option<i64>,
+}
+
+/// An account as an administrator sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminUserView {
+    pub id: UserId,
+    pub email: String,
+    pub display_name: String,
+    pub is_admin: bool,
+    pub disabled: bool,
+    pub created_at: Timestamp,
+    pub live_sessions: u64,
+}
+
+/// One account with its live sessions, for administrators.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminUserDetail {
+    pub user: AdminUserView,
+    pub sessions: Vec<SessionInfo>,
 }

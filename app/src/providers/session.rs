@@ -8,7 +8,10 @@
 use super::switch::{adopt_state, Switching};
 use super::toasts::Toasts;
 use crate::error::ApiError;
-use crate::functions::{current_session, AddPlatform, Login, Logout, Register, RemovePlatform, RenamePlatform, SwitchPlatform};
+use crate::functions::{
+    current_session, AddPlatform, ChangePassword, Login, Logout, Register, RemovePlatform, RenamePlatform, SignOutEverywhere,
+    SwitchPlatform,
+};
 use crate::models::{ClientSettings, EndReason, PlatformId, PlatformView, SessionSnapshot, SessionState, SessionVersion, UserView};
 use crate::sync::countdown::warning_due;
 use crate::sync::leader::SyncStatus;
@@ -23,6 +26,10 @@ pub struct SessionActions {
     pub login: ServerAction<Login>,
     pub register: ServerAction<Register>,
     pub logout: ServerAction<Logout>,
+    /// Ends every session of the account, this one included.
+    pub sign_out_everywhere: ServerAction<SignOutEverywhere>,
+    /// Changes the password; the session is rotated (a new one replaces it).
+    pub change_password: ServerAction<ChangePassword>,
     /// Only for plain-form (no JavaScript) switches; with JavaScript see
     /// [`Session::switch_platform`].
     pub switch: ServerAction<SwitchPlatform>,
@@ -37,6 +44,8 @@ impl SessionActions {
             login: ServerAction::new(),
             register: ServerAction::new(),
             logout: ServerAction::new(),
+            sign_out_everywhere: ServerAction::new(),
+            change_password: ServerAction::new(),
             switch: ServerAction::new(),
             add_platform: ServerAction::new(),
             rename_platform: ServerAction::new(),
@@ -69,6 +78,8 @@ pub fn provide_session() {
                 a.login.version().get(),
                 a.register.version().get(),
                 a.logout.version().get(),
+                a.sign_out_everywhere.version().get(),
+                a.change_password.version().get(),
                 a.add_platform.version().get(),
                 a.rename_platform.version().get(),
                 a.remove_platform.version().get(),
@@ -125,14 +136,16 @@ pub fn provide_session() {
             });
         }
     });
-    Effect::new(move |_| {
-        if let Some(Ok(snapshot)) = actions.logout.value().get() {
-            tab.adopt(Known {
-                snapshot,
-                received_at: crate::sync::local_now(),
-            });
-        }
-    });
+    for answer in [actions.logout.value(), actions.sign_out_everywhere.value()] {
+        Effect::new(move |_| {
+            if let Some(Ok(snapshot)) = answer.get() {
+                tab.adopt(Known {
+                    snapshot,
+                    received_at: crate::sync::local_now(),
+                });
+            }
+        });
+    }
     // Keep the page's CSRF token in step with the session (it changes at login and logout).
     Effect::new(move |_| {
         if let Some(Ok(known)) = current.get() {

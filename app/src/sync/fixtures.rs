@@ -49,6 +49,7 @@ pub fn signed_in(sid: &str, version: i64, pid: i64, expires: &str, at: &str) -> 
                     idle_expires_at: time(expires),
                     absolute_expires_at: time("2026-01-01T12:00:00Z"),
                     version: SessionVersion(version),
+                    reauth_until: time("2026-01-01T00:10:00Z"),
                 },
                 csrf_token: "t".into(),
                 server_time: time(at),

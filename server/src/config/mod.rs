@@ -60,6 +60,65 @@ impl Default for FeatureConfig {
     }
 }
 
+/// What a login does when the user already has `sessions.max_per_user` live sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenFull {
+    EvictOldest,
+    Refuse,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionsConfig {
+    /// How many live sessions one user may have.
+    pub max_per_user: u32,
+    /// `evict_oldest` (the least recently used ends, as revoked) or `refuse` (the login answers
+    /// `409 too_many_sessions`).
+    pub when_full: WhenFull,
+}
+
+impl Default for SessionsConfig {
+    fn default() -> Self {
+        let policy = switchboard::SessionPolicy::default();
+        Self {
+            max_per_user: policy.max_per_user,
+            when_full: match policy.when_full {
+                switchboard::WhenFull::EvictOldest => WhenFull::EvictOldest,
+                switchboard::WhenFull::Refuse => WhenFull::Refuse,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityConfig {
+    /// Admin actions and password changes need a password entered this recently.
+    pub reauth_window: Span,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        Self {
+            reauth_window: Span(switchboard::SessionPolicy::default().reauth_window),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Audit events older than this many days are deleted by the cleanup task.
+    pub retention_days: u32,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self { retention_days: 90 }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
@@ -93,6 +152,9 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub pool: PoolConfig,
     pub features: FeatureConfig,
+    pub sessions: SessionsConfig,
+    pub security: SecurityConfig,
+    pub audit: AuditConfig,
 }
 
 impl Default for Settings {
@@ -118,6 +180,9 @@ impl Default for Settings {
             max_body_bytes: 64 * 1024,
             pool: PoolConfig::default(),
             features: FeatureConfig::default(),
+            sessions: SessionsConfig::default(),
+            security: SecurityConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -149,7 +214,13 @@ impl std::error::Error for ConfigError {}
 const NOT_SETTINGS: &[&str] = &["SWITCHBOARD_PROFILE", "SWITCHBOARD_CONFIG"];
 const TOOLING_PREFIXES: &[&str] = &["SWITCHBOARD_TEST_", "SWITCHBOARD_E2E_", "SWITCHBOARD_BENCH_"];
 /// Sections, and the singular prefix their variables take (`SWITCHBOARD_POOL_MAX_CONNECTIONS`).
-const SECTIONS: &[(&str, &str)] = &[("pool", "POOL_"), ("features", "FEATURE_")];
+const SECTIONS: &[(&str, &str)] = &[
+    ("pool", "POOL_"),
+    ("features", "FEATURE_"),
+    ("sessions", "SESSIONS_"),
+    ("security", "SECURITY_"),
+    ("audit", "AUDIT_"),
+];
 const ENV_PREFIX: &str = "SWITCHBOARD_";
 
 /// `SWITCHBOARD_POOL_MAX_CONNECTIONS` → `pool.max_connections`.
@@ -307,6 +378,15 @@ impl Settings {
         if self.pool.acquire_timeout.0 < Duration::from_millis(10) {
             return err("pool.acquire_timeout", "must be at least 10ms");
         }
+        if self.sessions.max_per_user == 0 || self.sessions.max_per_user > 1000 {
+            return err("sessions.max_per_user", "must be between 1 and 1000");
+        }
+        if self.security.reauth_window.0 < Duration::from_secs(10) || self.security.reauth_window.0 > Duration::from_secs(86_400) {
+            return err("security.reauth_window", "must be between 10s and 24h");
+        }
+        if self.audit.retention_days == 0 || self.audit.retention_days > 36_500 {
+            return err("audit.retention_days", "must be between 1 and 36500");
+        }
         if self.max_body_bytes < 1024 {
             return err("max_body_bytes", "must be at least 1024");
         }
@@ -344,7 +424,18 @@ impl Settings {
             idle_timeout: self.idle_timeout.0,
             absolute_lifetime: self.absolute_lifetime.0,
             touch_interval: self.touch_interval.0,
+            max_per_user: self.sessions.max_per_user,
+            when_full: match self.sessions.when_full {
+                WhenFull::EvictOldest => switchboard::WhenFull::EvictOldest,
+                WhenFull::Refuse => switchboard::WhenFull::Refuse,
+            },
+            reauth_window: self.security.reauth_window.0,
         }
+    }
+
+    /// How long audit events are kept.
+    pub fn audit_retention(&self) -> Duration {
+        Duration::from_secs(u64::from(self.audit.retention_days) * 86_400)
     }
 
     pub fn pool_settings(&self) -> switchboard::PoolSettings {
@@ -422,11 +513,42 @@ mod tests {
             ("SWITCHBOARD_SYNC_CHECK_INTERVAL", "500ms", "sync_check_interval"),
             ("SWITCHBOARD_SYNC_CHECK_INTERVAL", "2h", "sync_check_interval"),
             ("SWITCHBOARD_NO_SUCH_THING", "1", "no_such_thing"),
+            ("SWITCHBOARD_SESSIONS_MAX_PER_USER", "0", "sessions.max_per_user"),
+            ("SWITCHBOARD_SESSIONS_WHEN_FULL", "panic", "sessions.when_full"),
+            ("SWITCHBOARD_SECURITY_REAUTH_WINDOW", "1s", "security.reauth_window"),
+            ("SWITCHBOARD_AUDIT_RETENTION_DAYS", "0", "audit.retention_days"),
         ];
         for (var, value, key) in cases {
             let e = Settings::load(Profile::Dev, None, &env(&[(var, value)])).unwrap_err();
             assert!(e.key == *key || e.problem.contains(key), "{var}={value}: {e}");
         }
+    }
+
+    #[test]
+    fn accountable_session_settings_read_from_the_environment() {
+        let s = Settings::load(
+            Profile::Dev,
+            None,
+            &env(&[
+                ("SWITCHBOARD_SESSIONS_MAX_PER_USER", "3"),
+                ("SWITCHBOARD_SESSIONS_WHEN_FULL", "refuse"),
+                ("SWITCHBOARD_SECURITY_REAUTH_WINDOW", "5m"),
+                ("SWITCHBOARD_AUDIT_RETENTION_DAYS", "30"),
+                ("SWITCHBOARD_SESSION_RETENTION", "1d"),
+            ]),
+        )
+        .unwrap();
+        let policy = s.session_policy();
+        assert_eq!((policy.max_per_user, policy.when_full), (3, switchboard::WhenFull::Refuse));
+        assert_eq!(policy.reauth_window, Duration::from_secs(300));
+        assert_eq!(s.audit_retention(), Duration::from_secs(30 * 86_400));
+        assert_eq!(
+            s.session_retention.0,
+            Duration::from_secs(86_400),
+            "session_retention is not the sessions section"
+        );
+        let defaults = Settings::load(Profile::Dev, None, &env(&[])).unwrap().session_policy();
+        assert_eq!(defaults, switchboard::SessionPolicy::default());
     }
 
     #[test]

@@ -73,7 +73,12 @@ pub async fn request_layer(State(state): State<AppState>, req: Request, next: Ne
                     .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
                 body
             }
-            Err(rejection) => return apply_effects(&state, &caller, rejection).await,
+            Err(refused) => {
+                if refused.code() == ErrorCode::CsrfFailed {
+                    audit_csrf_refusal(&state, &caller, &path, refused.message()).await;
+                }
+                return apply_effects(&state, &caller, error_response(refused)).await;
+            }
         }
     };
 
@@ -130,8 +135,23 @@ async fn apply_effects(state: &AppState, caller: &Caller, res: Response) -> Resp
     Response::from_parts(parts, body)
 }
 
-fn csrf_failed(message: &str) -> Response {
-    refuse(ErrorCode::CsrfFailed, message)
+fn csrf_failed(message: &str) -> ApiError {
+    ApiError::new(ErrorCode::CsrfFailed, message)
+}
+
+/// Every refused CSRF check goes on the audit record (a burst of them is a sign of an attack).
+async fn audit_csrf_refusal(state: &AppState, caller: &Caller, path: &str, why: &str) {
+    use switchboard::audit::{AuditEntry, AuditKind};
+    let mut entry = AuditEntry::new(AuditKind::CsrfRefused)
+        .refused()
+        .from(caller.meta())
+        .detail(format!("{path}: {why}"));
+    if let app::auth::ssr::SessionLookup::Live(session) = caller.lookup() {
+        entry = entry.actor(session.user_id).subject(session.user_id).session(session);
+    }
+    if let Err(e) = state.ctx.engine.audit(entry).await {
+        tracing::warn!(error = %e, "could not record a refused CSRF check");
+    }
 }
 
 /// The origin a browser would send for this server: the configured public origin, else the
@@ -145,7 +165,7 @@ fn origin_matches(state: &AppState, headers: &HeaderMap, origin: &str) -> bool {
     matches!((host, authority), (Some(h), Some(a)) if h.eq_ignore_ascii_case(a))
 }
 
-async fn check_unsafe(state: &AppState, headers: &HeaderMap, path: &str, body: Body, caller: &Caller) -> Result<Body, Response> {
+async fn check_unsafe(state: &AppState, headers: &HeaderMap, path: &str, body: Body, caller: &Caller) -> Result<Body, ApiError> {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         if !matches!(site, "same-origin" | "none") {
             return Err(csrf_failed("cross-site requests are not accepted"));
@@ -158,7 +178,7 @@ async fn check_unsafe(state: &AppState, headers: &HeaderMap, path: &str, body: B
         }
     }
     let Some(allowed) = endpoint(path).filter(|e| e.method == Method::POST).map(|e| e.fields) else {
-        return Err(refuse(ErrorCode::NotFound, "no such API endpoint"));
+        return Err(ApiError::new(ErrorCode::NotFound, "no such API endpoint"));
     };
 
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -166,33 +186,35 @@ async fn check_unsafe(state: &AppState, headers: &HeaderMap, path: &str, body: B
     let limit = state.settings.max_body_bytes;
     let bytes = axum::body::to_bytes(body, limit)
         .await
-        .map_err(|_| refuse(ErrorCode::PayloadTooLarge, format!("the request body is larger than {limit} bytes")))?;
+        .map_err(|_| ApiError::new(ErrorCode::PayloadTooLarge, format!("the request body is larger than {limit} bytes")))?;
     if !bytes.is_empty() && media != "application/x-www-form-urlencoded" {
-        return Err(refuse(
+        return Err(ApiError::new(
             ErrorCode::UnsupportedMediaType,
             "send the fields form-encoded (application/x-www-form-urlencoded)",
         ));
     }
-    let text = std::str::from_utf8(&bytes).map_err(|_| refuse(ErrorCode::BadRequest, "the request body is not valid UTF-8"))?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| ApiError::new(ErrorCode::BadRequest, "the request body is not valid UTF-8"))?;
 
     let mut seen = HashSet::new();
     let mut fields = Vec::new();
     let mut form_token = None;
     for (key, value) in form_urlencoded::parse(text.as_bytes()) {
         if !seen.insert(key.to_string()) {
-            return Err(refuse(ErrorCode::BadRequest, format!("the field `{key}` appears more than once")));
+            return Err(ApiError::new(
+                ErrorCode::BadRequest,
+                format!("the field `{key}` appears more than once"),
+            ));
         }
         if key == "csrf_token" {
             form_token = Some(value.into_owned());
         } else if allowed.contains(&key.as_ref()) {
             fields.push((key.into_owned(), value.into_owned()));
         } else {
-            let err = ApiError::new(
+            return Err(ApiError::new(
                 ErrorCode::BadRequest,
                 format!("unknown field `{key}`; this endpoint takes: {}", allowed.join(", ")),
             )
-            .with_field(key.into_owned());
-            return Err(error_response(err));
+            .with_field(key.into_owned()));
         }
     }
 
