@@ -336,6 +336,12 @@ start_server() {
 	log "$name server is up: $url/health answered 200"
 }
 
+# The main server's database starts with an administrator (accounts.spec.ts signs in as it).
+readonly E2E_ADMIN_EMAIL="admin@switchboard.test"
+readonly E2E_ADMIN_PASSWORD="administrator password for the e2e run"
+printf '%s\n' "$E2E_ADMIN_PASSWORD" | SWITCHBOARD_PROFILE=test SWITCHBOARD_DATABASE_URL="sqlite://$e2e_tmp/main.db" \
+	"$SERVER_BIN" user add --email "$E2E_ADMIN_EMAIL" --name "E2E Admin" --admin >/dev/null ||
+	die "could not create the e2e administrator"
 start_server main "$E2E_PORT"
 start_server short "$E2E_SHORT_PORT" \
 	SWITCHBOARD_IDLE_TIMEOUT=12s SWITCHBOARD_IDLE_WARNING=8s SWITCHBOARD_TOUCH_INTERVAL=1s SWITCHBOARD_SYNC_CHECK_INTERVAL=2s
@@ -345,7 +351,8 @@ phase_done
 # ---- g. Playwright -----------------------------------------------------------------------------
 phase "playwright"
 if ! (cd "$ROOT/end2end" && SWITCHBOARD_E2E_URL="$E2E_URL" SWITCHBOARD_E2E_SHORT_URL="$E2E_SHORT_URL" \
-	SWITCHBOARD_E2E_NO_SYNC_URL="$E2E_NO_SYNC_URL" npx --no-install playwright test) 2>&1 |
+	SWITCHBOARD_E2E_NO_SYNC_URL="$E2E_NO_SYNC_URL" SWITCHBOARD_E2E_ADMIN_EMAIL="$E2E_ADMIN_EMAIL" \
+	SWITCHBOARD_E2E_ADMIN_PASSWORD="$E2E_ADMIN_PASSWORD" npx --no-install playwright test) 2>&1 |
 	tee "$logs_dir/playwright.log"; then
 	print_server_log_tail
 	die "Playwright tests failed (see above; test-results in end2end/test-results)"

@@ -14,6 +14,8 @@ pub mod functions;
 pub mod models;
 pub mod pages;
 pub mod providers;
+#[cfg(feature = "ssr")]
+pub mod registry;
 pub mod sync;
 
 use components::nav::Nav;

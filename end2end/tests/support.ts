@@ -10,6 +10,10 @@ export const MAIN_URL = process.env.SWITCHBOARD_E2E_URL ?? "http://127.0.0.1:310
 export const SHORT_URL = process.env.SWITCHBOARD_E2E_SHORT_URL ?? "http://127.0.0.1:3101";
 export const NO_SYNC_URL = process.env.SWITCHBOARD_E2E_NO_SYNC_URL ?? "http://127.0.0.1:3102";
 
+/** The administrator scripts/test.sh creates on the main server. */
+export const ADMIN_EMAIL = process.env.SWITCHBOARD_E2E_ADMIN_EMAIL ?? "admin@switchboard.test";
+export const ADMIN_PASSWORD = process.env.SWITCHBOARD_E2E_ADMIN_PASSWORD ?? "administrator password for the e2e run";
+
 export type Platform = { id: number; label: string };
 export type Account = { email: string; platforms: Platform[] };
 
@@ -59,8 +63,8 @@ export async function seedAccount(request: APIRequestContext, email: string, cou
 }
 
 /** Signs the whole browser context in (its cookies are shared by every tab). */
-export async function signIn(context: BrowserContext, email: string) {
-  await post(context.request, "/api/login", { email, password: PASSWORD }, await csrf(context.request));
+export async function signIn(context: BrowserContext, email: string, password = PASSWORD) {
+  await post(context.request, "/api/login", { email, password }, await csrf(context.request));
 }
 
 /** The session indicator of a tab. */

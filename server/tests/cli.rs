@@ -66,9 +66,35 @@ fn migrate_and_add_users() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(dir.path().join("nested/sb.db").exists());
 
-    let out = switchboard(&["user", "add", "--email", "Root@Example.org"], &env, "a long admin password\n");
+    let out = switchboard(
+        &["user", "add", "--email", "Root@Example.org", "--admin"],
+        &env,
+        "a long admin password\n",
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("created root@example.org"), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("as administrator"), "{}", text(&out.stdout));
+
+    let out = switchboard(&["user", "add", "--email", "ann@example.org"], &env, "a long user password\n");
+    assert!(
+        out.status.success() && !text(&out.stdout).contains("administrator"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = switchboard(&["user", "admin", "ann@example.org", "--grant"], &env, "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("is now an administrator"), "{}", text(&out.stdout));
+    let out = switchboard(&["user", "admin", "ANN@example.org", "--revoke"], &env, "");
+    assert!(text(&out.stdout).contains("is no longer an administrator"), "{}", text(&out.stdout));
+    let out = switchboard(&["user", "admin", "nobody@example.org", "--grant"], &env, "");
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no account with the email nobody@example.org"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = switchboard(&["user", "admin", "ann@example.org"], &env, "");
+    assert_eq!(out.status.code(), Some(2), "--grant or --revoke is required");
 
     let again = switchboard(&["user", "add", "--email", "root@example.org"], &env, "another long password\n");
     assert!(!again.status.success());

@@ -1,25 +1,31 @@
-//! "Signed in on N devices": a small component on the session API and one server function, the
-//! example of docs/SESSION_API.md for reading the account's sessions.
+//! "Signed in on N devices": a small component on the session API and one server function
+//! (`GET /api/session_count`), the example of docs/SESSION_API.md for loading account data that
+//! follows the session.
 
-use crate::functions::list_sessions;
+use crate::functions::session_count;
 use crate::providers::use_session;
 use leptos::prelude::*;
 
-/// How many live sessions the account has, re-read whenever the session changes (a switch, a
-/// new login, an ended session noticed by any tab).
+/// How many live sessions the account has, read again whenever the session changes (a switch, a
+/// new login, an ended session noticed by any tab). Browser only: the server-rendered page shows
+/// nothing here until the page is hydrated, which keeps the component cheap.
 #[component]
 pub fn SignedInDevices() -> impl IntoView {
-    let session = use_session();
-    let state = session.state();
-    let sessions = Resource::new(move || state.with(|s| s.as_ref().map(|s| s.session.version)), |_| list_sessions());
-    view! {
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                sessions.await.ok().map(|list| {
-                    let n = list.len();
-                    view! { <p class="devices">"Signed in on " {n} {if n == 1 { " device" } else { " devices" }} "."</p> }
-                })
-            })}
-        </Transition>
+    let state = use_session().state();
+    let count = RwSignal::new(None::<i64>);
+    Effect::new(move |_| {
+        // Follow the session: who is signed in and its version.
+        state.with(|s| s.as_ref().map(|s| (s.session.id.clone(), s.session.version)));
+        leptos::task::spawn_local(async move {
+            if let Ok(n) = session_count().await {
+                count.set(Some(n as i64));
+            }
+        });
+    });
+    move || {
+        count.get().map(|n| {
+            let devices = if n == 1 { "device" } else { "devices" };
+            view! { <p class="devices">{format!("Signed in on {n} {devices}.")}</p> }
+        })
     }
 }

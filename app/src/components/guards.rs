@@ -11,6 +11,7 @@ use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 use leptos_router::hooks::{use_location, use_query_map};
+use std::sync::Arc;
 
 /// What a page shows when it cannot show its content: a redirect to login when the caller is
 /// not signed in, else the error.
@@ -61,9 +62,18 @@ fn page_key(session: Session) -> impl Fn() -> PageKey + Copy {
 #[component]
 pub fn RequireSession<F, V>(page: F) -> impl IntoView
 where
-    F: Fn(SessionState) -> V + Clone + Send + Sync + 'static,
+    F: Fn(SessionState) -> V + Send + Sync + 'static,
     V: IntoView + 'static,
 {
+    require_session(Arc::new(move |state| page(state).into_any()))
+}
+
+/// A page given the signed-in state.
+type Page = Arc<dyn Fn(SessionState) -> AnyView + Send + Sync>;
+
+/// [`RequireSession`] for every page at once: the guard is compiled once, not once per page
+/// (each copy of it costs the WASM build tens of kilobytes).
+fn require_session(page: Page) -> impl IntoView {
     let session = use_session();
     let location = use_location();
     view! {

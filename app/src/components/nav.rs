@@ -50,11 +50,7 @@ fn SignedIn() -> impl IntoView {
     let session = use_session();
     let actions = session.actions();
     let platforms = session.platforms().get_untracked();
-    let switch_error = first_error(vec![
-        action_error(actions.switch),
-        action_error(actions.logout),
-        action_error(actions.sign_out_everywhere),
-    ]);
+    let switch_error = first_error(vec![action_error(actions.switch), action_error(actions.logout)]);
     let is_admin = session.user().get_untracked().is_some_and(|u| u.is_admin);
     let who = session.user();
     let user = move || who.get().map(|u| u.display_name).unwrap_or_default();
@@ -79,10 +75,11 @@ fn SignedIn() -> impl IntoView {
                 <CsrfField/>
                 <button type="submit">"Sign out"</button>
             </ActionForm>
-            <ActionForm action=actions.sign_out_everywhere attr:class="logout">
+            // A plain form: it ends every session, this one too, and lands on the login page.
+            <form method="post" action="/api/sign_out_everywhere" class="logout">
                 <CsrfField/>
                 <button type="submit" class="secondary">"Sign out everywhere"</button>
-            </ActionForm>
+            </form>
         </div>
         <SessionIndicator/>
         <ErrorNote error=switch_error/>

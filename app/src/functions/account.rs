@@ -34,6 +34,15 @@ pub async fn list_sessions() -> Result<Vec<SessionInfo>, ApiError> {
         .collect())
 }
 
+/// How many live sessions the caller's account has (its devices, for "signed in on N devices").
+#[server(prefix = "/api", endpoint = "session_count", input = GetUrl, client = CsrfClient)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
+pub async fn session_count() -> Result<u64, ApiError> {
+    let cx = request_context()?;
+    let sessions = cx.engine().sessions_of(cx.session()?.user_id).await.map_err(|e| cx.fail(e))?;
+    Ok(sessions.len() as u64)
+}
+
 /// Ends one of the caller's sessions. Another user's session answers 404, like one that does
 /// not exist. Ending the current session signs this browser out.
 #[server(prefix = "/api", endpoint = "revoke_session", client = CsrfClient)]
@@ -113,17 +122,28 @@ pub async fn change_password(
 }
 
 /// Confirms the password: sensitive actions (admin actions, the password change) are allowed
-/// for `security.reauth_window` after it.
+/// for `security.reauth_window` after it. A plain form post goes on to `next` (a path on this
+/// site), else back to the form.
 #[server(prefix = "/api", endpoint = "reauthenticate", client = CsrfClient)]
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
-pub async fn reauthenticate(password: String) -> Result<Reauthenticated, ApiError> {
+pub async fn reauthenticate(password: String, #[server(default)] next: Option<String>) -> Result<Reauthenticated, ApiError> {
     let cx = request_context()?;
     let password = d::Password::parse_attempt(&password).map_err(|e| cx.fail(e.into()))?;
+    let next = match next.as_deref().filter(|n| !n.is_empty()) {
+        None => None,
+        Some(n) => Some(
+            crate::auth::local_path(Some(n))
+                .ok_or_else(|| cx.fail(switchboard::Error::invalid("next", "must be a path on this site, like /admin")))?,
+        ),
+    };
     let until = cx
         .engine()
         .reauthenticate(cx.session()?, cx.caller.meta(), password)
         .await
         .map_err(|e| cx.fail(e))?;
+    if let Some(next) = next {
+        leptos_axum::redirect(next);
+    }
     Ok(Reauthenticated { until: time(until) })
 }
 

@@ -1,235 +1,224 @@
 //! `/admin` (administrators): every account with its live sessions; one account's sessions
 //! (`/admin?user=ID`) with "End" for each; disabling and enabling accounts. `/admin/audit`: the
 //! audit log, filtered and paged, and its export.
+//!
+//! Like `/sessions`, the content is rendered on the server (`admin_fragment`, `audit_fragment`,
+//! through `pages::page_fragment`) and its forms are plain forms posting to `/api/admin/*`.
+//! Non-admins get `403 forbidden` from those, and the page says so.
 
-use crate::components::forms::{action_error, first_error, CsrfField, ErrorNote};
-use crate::components::guards::{not_available, RequireSession};
-use crate::components::reauth::ConfirmPassword;
-use crate::functions::{admin_user_sessions, admin_users, audit_page, AdminRevokeSession, DisableUser, EnableUser};
-use crate::models::{AdminUserView, AuditEventView, SessionState, Timestamp, UserId};
-use crate::pages::sessions::when;
-use leptos::either::Either;
+use crate::components::fragment::{Fragment, UrlError};
+use crate::components::guards::RequireSession;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
 
-/// Renders `page` only for administrators; others see why not (the server refuses them anyway).
-fn admins_only<V: IntoView + 'static>(state: SessionState, page: impl FnOnce() -> V) -> Either<V, impl IntoView> {
-    if state.user.is_admin {
-        Either::Left(page())
-    } else {
-        Either::Right(view! { <p class="error" role="alert">"Only administrators may see this page."</p> })
+#[cfg(feature = "ssr")]
+use crate::auth::ssr::{admin_user_view, audit_event_view, session_info, RequestContext};
+#[cfg(feature = "ssr")]
+use crate::components::forms::CsrfField;
+#[cfg(feature = "ssr")]
+use crate::error::ApiError;
+#[cfg(feature = "ssr")]
+use crate::models::{Timestamp, UserId};
+#[cfg(feature = "ssr")]
+use std::collections::HashMap;
+
+/// The administration pages' shell: a heading, their links, the error of the last form post,
+/// and the server-rendered `page`.
+fn admin_shell(heading: &'static str, title: &'static str, page: &'static str) -> impl IntoView {
+    view! {
+        <Title text=title/>
+        <RequireSession page=move |_| view! {
+            <h1>{heading}</h1>
+            <p><a href="/admin">"Accounts"</a> " · " <a href="/admin/audit">"Audit log"</a></p>
+            <UrlError/>
+            <Fragment page/>
+        }/>
     }
 }
 
 #[component]
 pub fn AdminPage() -> impl IntoView {
-    view! {
-        <Title text="Administration · Switchboard"/>
-        <RequireSession page=|state| admins_only(state, || view! { <Admin/> })/>
-    }
-}
-
-#[component]
-fn Admin() -> impl IntoView {
-    let disable = ServerAction::<DisableUser>::new();
-    let enable = ServerAction::<EnableUser>::new();
-    let revoke = ServerAction::<AdminRevokeSession>::new();
-    let query = use_query_map();
-    let selected = Memo::new(move |_| query.with(|q| q.get("user")).and_then(|u| u.parse::<i64>().ok()).map(UserId));
-    let changed = move || (disable.version().get(), enable.version().get(), revoke.version().get());
-    let users = Resource::new(changed, |_| admin_users());
-    let detail = Resource::new(
-        move || (changed(), selected.get()),
-        |(_, user)| async move {
-            match user {
-                Some(user) => admin_user_sessions(user).await.map(Some),
-                None => Ok(None),
-            }
-        },
-    );
-    let error = first_error(vec![action_error(disable), action_error(enable), action_error(revoke)]);
-    view! {
-        <h1>"Administration"</h1>
-        <p><a href="/admin/audit">"Audit log"</a></p>
-        <ConfirmPassword error/>
-        <ErrorNote error/>
-        <section class="card" aria-labelledby="users-heading">
-            <h2 id="users-heading">"Accounts"</h2>
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match users.await {
-                        Ok(list) => Either::Left(view! {
-                            <table class="users" aria-label="Accounts">
-                                <thead><tr><th>"Email"</th><th>"Name"</th><th>"Role"</th><th>"Live sessions"</th><th>"Account"</th></tr></thead>
-                                <tbody>{list.into_iter().map(|u| view! { <UserRow user=u disable enable/> }).collect_view()}</tbody>
-                            </table>
-                        }),
-                        Err(e) => Either::Right(not_available(e)),
-                    }
-                })}
-            </Transition>
-        </section>
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                match detail.await {
-                    Ok(Some(d)) => Either::Left(view! {
-                        <section class="card" aria-labelledby="user-sessions-heading">
-                            <h2 id="user-sessions-heading">"Sessions of " {d.user.email.clone()}</h2>
-                            <ul class="sessions" aria-label="Their sessions">
-                                {d.sessions.into_iter().map(|s| {
-                                    let device = format!("{} on {}", s.device.browser, s.device.os);
-                                    let label = format!("End the session on {device}");
-                                    view! {
-                                        <li class="session">
-                                            <strong>{device}</strong>
-                                            <span class="meta">{s.ip.unwrap_or_default()} " · last active " {when(s.last_seen_at)}</span>
-                                            <ActionForm action=revoke attr:class="inline">
-                                                <CsrfField/>
-                                                <input type="hidden" name="public_id" value=s.public_id.0/>
-                                                <button type="submit" aria-label=label>"End"</button>
-                                            </ActionForm>
-                                        </li>
-                                    }
-                                }).collect_view()}
-                            </ul>
-                        </section>
-                    }),
-                    Ok(None) => Either::Right(None),
-                    Err(e) => Either::Right(Some(view! { <p class="error" role="alert">{e.message().to_owned()}</p> })),
-                }
-            })}
-        </Transition>
-    }
-}
-
-#[component]
-fn UserRow(user: AdminUserView, disable: ServerAction<DisableUser>, enable: ServerAction<EnableUser>) -> impl IntoView {
-    let id = user.id.to_string();
-    let sessions_link = format!("/admin?user={id}");
-    let (enable_label, disable_label) = (format!("Enable {}", user.email), format!("Disable {}", user.email));
-    let toggle = if user.disabled {
-        Either::Left(view! {
-            <ActionForm action=enable attr:class="inline">
-                <CsrfField/>
-                <input type="hidden" name="user_id" value=id.clone()/>
-                <button type="submit" aria-label=enable_label>"Enable"</button>
-            </ActionForm>
-        })
-    } else {
-        Either::Right(view! {
-            <ActionForm action=disable attr:class="inline">
-                <CsrfField/>
-                <input type="hidden" name="user_id" value=id.clone()/>
-                <button type="submit" aria-label=disable_label>"Disable"</button>
-            </ActionForm>
-        })
-    };
-    view! {
-        <tr class:disabled=user.disabled>
-            <td>{user.email.clone()}</td>
-            <td>{user.display_name.clone()}</td>
-            <td>{if user.is_admin { "administrator" } else { "user" }}</td>
-            <td><a href=sessions_link>{user.live_sessions}</a></td>
-            <td>{if user.disabled { "disabled " } else { "" }} {toggle}</td>
-        </tr>
-    }
+    admin_shell("Administration", "Administration · Switchboard", "admin")
 }
 
 #[component]
 pub fn AuditPage() -> impl IntoView {
-    view! {
-        <Title text="Audit log · Switchboard"/>
-        <RequireSession page=|state| admins_only(state, || view! { <Audit/> })/>
-    }
+    admin_shell("Audit log", "Audit log · Switchboard", "audit")
 }
 
-/// The query string of the current filter (for the next page and the export links).
-fn filter_query(pairs: &[(&str, Option<String>)]) -> String {
-    pairs
-        .iter()
-        .filter_map(|(k, v)| v.as_ref().filter(|v| !v.is_empty()).map(|v| format!("{k}={}", urlencode(v))))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn urlencode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b':' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-#[component]
-fn Audit() -> impl IntoView {
-    let query = use_query_map();
-    let param = move |k: &str| query.with(|q| q.get(k)).filter(|v| !v.is_empty());
-    let page = Resource::new(
-        move || (param("user_id"), param("kind"), param("from"), param("to"), param("before_id")),
-        |(user, kind, from, to, before)| {
-            audit_page(
-                user.and_then(|u| u.parse().ok()).map(UserId),
-                kind,
-                from.and_then(|t| Timestamp::parse_rfc3339(&t)),
-                to.and_then(|t| Timestamp::parse_rfc3339(&t)),
-                before.and_then(|b| b.parse().ok()),
-                None,
-            )
-        },
-    );
-    let filters = move || ["user_id", "kind", "from", "to"].map(|k| (k, param(k)));
-    let export = move |format: &str| {
-        let q = filter_query(&filters());
-        format!("/api/admin/audit?format={format}{}{q}", if q.is_empty() { "" } else { "&" })
+/// The accounts table, and the sessions of `?user=ID` when one is chosen, as HTML
+/// (administrators only).
+#[cfg(feature = "ssr")]
+pub(crate) async fn admin_fragment(cx: &RequestContext, params: &HashMap<String, String>) -> Result<String, ApiError> {
+    let admin = cx.session()?;
+    let user = number(cx, params, "user")?.map(UserId);
+    let engine = cx.engine();
+    let users = engine.users_overview(admin).await.map_err(|e| cx.fail(e))?;
+    let users: Vec<_> = users.iter().map(admin_user_view).collect();
+    let detail = match user {
+        None => None,
+        Some(id) => {
+            let id = switchboard::UserId::parse(id.0).map_err(|e| cx.fail(e.into()))?;
+            let (user, sessions) = engine.user_sessions_for_admin(admin, id).await.map_err(|e| cx.fail(e))?;
+            let platforms = engine.platforms_of(id).await.map_err(|e| cx.fail(e))?;
+            let sessions = sessions
+                .iter()
+                .map(|s| session_info(s, &platforms, Some(&admin.public_id)))
+                .collect();
+            Some((admin_user_view(&user), sessions))
+        }
     };
-    view! {
-        <h1>"Audit log"</h1>
-        <form method="get" action="/admin/audit" class="audit-filter">
-            <label>"User id" <input type="text" name="user_id" value=move || param("user_id").unwrap_or_default()/></label>
-            <label>"Kind" <input type="text" name="kind" value=move || param("kind").unwrap_or_default() placeholder="login_failed"/></label>
-            <label>"From" <input type="text" name="from" value=move || param("from").unwrap_or_default() placeholder="2026-11-01T00:00:00Z"/></label>
-            <label>"To" <input type="text" name="to" value=move || param("to").unwrap_or_default()/></label>
-            <button type="submit">"Filter"</button>
-        </form>
-        <p>"Export: " <a href=move || export("csv")>"CSV"</a> " · " <a href=move || export("json")>"JSON"</a></p>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match page.await {
-                    Ok(p) => {
-                        let next = p.next_before_id.map(|id| {
-                            let q = filter_query(&filters());
-                            format!("/admin/audit?{q}{}before_id={id}", if q.is_empty() { "" } else { "&" })
-                        });
-                        Either::Left(view! {
-                            <table class="audit" aria-label="Audit events">
-                                <thead><tr><th>"When"</th><th>"Event"</th><th>"Actor"</th><th>"Subject"</th><th>"Session"</th><th>"Address"</th><th>"Detail"</th></tr></thead>
-                                <tbody>{p.events.into_iter().map(|e| view! { <EventRow event=e/> }).collect_view()}</tbody>
-                            </table>
-                            {next.map(|href| view! { <p><a href=href>"Older events"</a></p> })}
-                        })
-                    }
-                    Err(e) => Either::Right(not_available(e)),
-                }
-            })}
-        </Transition>
-    }
+    Ok(render::admin(users, detail))
 }
 
-#[component]
-fn EventRow(event: AuditEventView) -> impl IntoView {
-    let user = |u: Option<UserId>| u.map(|u| u.to_string()).unwrap_or_else(|| "—".into());
-    view! {
-        <tr class:refused=event.outcome == "refused">
-            <td>{when(event.at)}</td>
-            <td>{event.kind.clone()} {(event.outcome == "refused").then_some(" (refused)")}</td>
-            <td>{user(event.actor_user_id)}</td>
-            <td>{user(event.subject_user_id)}</td>
-            <td>{event.session_public_id.map(|s| s.0).unwrap_or_default()}</td>
-            <td>{event.ip.unwrap_or_default()}</td>
-            <td>{event.detail.unwrap_or_default()}</td>
-        </tr>
+/// A number parameter of the page's address.
+#[cfg(feature = "ssr")]
+fn number(cx: &RequestContext, params: &HashMap<String, String>, field: &'static str) -> Result<Option<i64>, ApiError> {
+    params
+        .get(field)
+        .map(|v| {
+            v.parse::<i64>()
+                .map_err(|_| cx.fail(switchboard::Error::invalid(field, "must be a number")))
+        })
+        .transpose()
+}
+
+/// One page of the audit log as HTML (administrators only), filtered by the page's address:
+/// `user_id`, `kind`, `from`, `to` (RFC 3339) and `before_id`.
+#[cfg(feature = "ssr")]
+pub(crate) async fn audit_fragment(cx: &RequestContext, params: &HashMap<String, String>) -> Result<String, ApiError> {
+    let engine = cx.engine();
+    engine.require_admin(cx.session()?).await.map_err(|e| cx.fail(e))?;
+    let time = |field: &'static str| {
+        params
+            .get(field)
+            .map(|v| {
+                Timestamp::parse_rfc3339(v).ok_or_else(|| {
+                    cx.fail(switchboard::Error::invalid(
+                        field,
+                        "must be an RFC 3339 time, like 2026-11-28T00:00:00Z",
+                    ))
+                })
+            })
+            .transpose()
+    };
+    let filter = crate::functions::admin::audit_filter(
+        cx,
+        number(cx, params, "user_id")?.map(UserId),
+        params.get("kind").map(String::as_str),
+        time("from")?,
+        time("to")?,
+        number(cx, params, "before_id")?,
+    )?;
+    let limit = crate::functions::admin::AUDIT_PAGE_MAX;
+    let events = engine.audit_events(&filter, limit).await.map_err(|e| cx.fail(e))?;
+    let next = (events.len() == limit as usize).then(|| events.last().map(|e| e.id)).flatten();
+    let events = events.iter().map(audit_event_view).collect();
+    Ok(render::audit(params, events, next))
+}
+
+#[cfg(feature = "ssr")]
+mod render {
+    use super::*;
+    use crate::models::{AdminUserView, AuditEventView, SessionInfo};
+    use crate::pages::sessions::render::{session_item, when};
+    use std::collections::HashMap;
+
+    fn user_row(u: AdminUserView) -> impl IntoView {
+        let id = u.id.to_string();
+        let (action, verb) = if u.disabled {
+            ("/api/admin/enable_user", "Enable")
+        } else {
+            ("/api/admin/disable_user", "Disable")
+        };
+        let label = format!("{verb} {}", u.email);
+        view! {
+            <tr class:disabled=u.disabled>
+                <td>{u.email.clone()}</td>
+                <td>{u.display_name}</td>
+                <td>{if u.is_admin { "administrator" } else { "user" }}</td>
+                <td><a href=format!("/admin?user={id}")>{u.live_sessions}</a></td>
+                <td>
+                    {u.disabled.then_some("disabled ")}
+                    <form method="post" action=action class="inline">
+                        <CsrfField/>
+                        <input type="hidden" name="user_id" value=id/>
+                        <button type="submit" aria-label=label>{verb}</button>
+                    </form>
+                </td>
+            </tr>
+        }
+    }
+
+    pub fn admin(users: Vec<AdminUserView>, detail: Option<(AdminUserView, Vec<SessionInfo>)>) -> String {
+        view! {
+            <section class="card" aria-labelledby="users-heading">
+                <h2 id="users-heading">"Accounts"</h2>
+                <table class="users" aria-label="Accounts">
+                    <thead><tr><th>"Email"</th><th>"Name"</th><th>"Role"</th><th>"Live sessions"</th><th>"Account"</th></tr></thead>
+                    <tbody>{users.into_iter().map(user_row).collect_view()}</tbody>
+                </table>
+            </section>
+            {detail.map(|(user, sessions)| view! {
+                <section class="card" aria-labelledby="user-sessions-heading">
+                    <h2 id="user-sessions-heading">"Sessions of " {user.email}</h2>
+                    <ul class="sessions" aria-label="Their sessions">
+                        {sessions.into_iter().map(|s| session_item(s, "/api/admin/revoke_session")).collect_view()}
+                    </ul>
+                </section>
+            })}
+        }
+        .to_html()
+    }
+
+    fn event_row(e: AuditEventView) -> impl IntoView {
+        let user = |u: Option<UserId>| u.map(|u| u.to_string()).unwrap_or_else(|| "—".into());
+        let refused = e.outcome == "refused";
+        view! {
+            <tr class:refused=refused>
+                <td>{when(e.at)}</td>
+                <td>{e.kind} {refused.then_some(" (refused)")}</td>
+                <td>{user(e.actor_user_id)}</td>
+                <td>{user(e.subject_user_id)}</td>
+                <td>{e.session_public_id.map(|s| s.0).unwrap_or_default()}</td>
+                <td>{e.ip.unwrap_or_default()}</td>
+                <td>{e.detail.unwrap_or_default()}</td>
+            </tr>
+        }
+    }
+
+    /// `k=v&…` of the filter fields that are set.
+    fn filter_query(params: &HashMap<String, String>) -> String {
+        let mut out = form_urlencoded::Serializer::new(String::new());
+        for key in ["user_id", "kind", "from", "to"] {
+            if let Some(value) = params.get(key) {
+                out.append_pair(key, value);
+            }
+        }
+        out.finish()
+    }
+
+    pub fn audit(params: &HashMap<String, String>, events: Vec<AuditEventView>, next: Option<i64>) -> String {
+        let value = |k: &str| params.get(k).cloned().unwrap_or_default();
+        let filters = filter_query(params);
+        let sep = if filters.is_empty() { "" } else { "&" };
+        let export = |format: &str| format!("/api/admin/audit?format={format}{sep}{filters}");
+        let older = next.map(|id| format!("/admin/audit?{filters}{sep}before_id={id}"));
+        view! {
+            <form method="get" action="/admin/audit" class="audit-filter" aria-label="Filter">
+                <label>"User id" <input type="text" name="user_id" value=value("user_id")/></label>
+                <label>"Kind" <input type="text" name="kind" value=value("kind") placeholder="login_failed"/></label>
+                <label>"From" <input type="text" name="from" value=value("from") placeholder="2026-11-01T00:00:00Z"/></label>
+                <label>"To" <input type="text" name="to" value=value("to")/></label>
+                <button type="submit">"Filter"</button>
+            </form>
+            <p>"Export: " <a href=export("csv")>"CSV"</a> " · " <a href=export("json")>"JSON"</a></p>
+            <table class="audit" aria-label="Audit events">
+                <thead><tr><th>"When"</th><th>"Event"</th><th>"Actor"</th><th>"Subject"</th><th>"Session"</th><th>"Address"</th><th>"Detail"</th></tr></thead>
+                <tbody>{events.into_iter().map(event_row).collect_view()}</tbody>
+            </table>
+            {older.map(|href| view! { <p><a href=href>"Older events"</a></p> })}
+        }
+        .to_html()
     }
 }

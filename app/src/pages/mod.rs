@@ -7,3 +7,25 @@ pub mod platforms;
 pub mod register;
 pub mod session;
 pub mod sessions;
+
+use crate::error::ApiError;
+use leptos::prelude::*;
+
+/// The server-rendered content of a page (`sessions`, `admin`, `audit`) for the caller, given
+/// the page's own query string. One server function for all of them, so the browser build holds
+/// one loader for every such page.
+#[server(prefix = "/api", endpoint = "page_fragment", input = server_fn::codec::GetUrl, client = crate::functions::client::CsrfClient)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip(query)))]
+pub async fn page_fragment(page: String, #[server(default)] query: String) -> Result<String, ApiError> {
+    let cx = crate::auth::ssr::request_context()?;
+    let params: std::collections::HashMap<String, String> = form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    match page.as_str() {
+        "sessions" => sessions::fragment(&cx).await,
+        "admin" => admin::admin_fragment(&cx, &params).await,
+        "audit" => admin::audit_fragment(&cx, &params).await,
+        _ => Err(crate::error::ApiError::new(crate::error::ErrorCode::NotFound, "no such page")),
+    }
+}

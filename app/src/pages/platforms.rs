@@ -1,9 +1,11 @@
-//! The user's platform connections: add, rename, remove.
+//! The user's platform connections: add, rename, remove. The page renders from the session
+//! state every tab already has; its forms are plain forms (they post and come back here, with
+//! the error in the address when there is one), which keeps the browser build small.
 
-use crate::components::forms::{action_error, first_error, CsrfField, ErrorNote};
+use crate::components::forms::CsrfField;
+use crate::components::fragment::UrlError;
 use crate::components::guards::RequireSession;
 use crate::models::{PlatformView, SessionState};
-use crate::providers::use_session;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -17,19 +19,16 @@ pub fn PlatformsPage() -> impl IntoView {
 
 #[component]
 fn Platforms(state: SessionState) -> impl IntoView {
-    let actions = use_session().actions();
     let active = state.platform_id();
-    let add_error = action_error(actions.add_platform);
-    let change_error = first_error(vec![action_error(actions.rename_platform), action_error(actions.remove_platform)]);
     view! {
         <h1>"Platforms"</h1>
-        <ErrorNote error=change_error/>
+        <UrlError/>
         <ul class="platforms" aria-label="Platforms">
             {state.platforms.into_iter().map(|p| view! { <PlatformItem is_active=Some(p.id) == active platform=p/> }).collect_view()}
         </ul>
         <section class="card">
             <h2>"Add a platform"</h2>
-            <ActionForm action=actions.add_platform attr:class="platform-form">
+            <form method="post" action="/api/add_platform" class="platform-form">
                 <CsrfField/>
                 <label>"Kind"
                     <select name="kind">
@@ -42,15 +41,13 @@ fn Platforms(state: SessionState) -> impl IntoView {
                 <label>"Instance URL" <input type="url" name="instance_url" required placeholder="https://mastodon.social"/></label>
                 <label>"Handle" <input type="text" name="handle" required placeholder="@you"/></label>
                 <button type="submit">"Add platform"</button>
-            </ActionForm>
-            <ErrorNote error=add_error/>
+            </form>
         </section>
     }
 }
 
 #[component]
 fn PlatformItem(platform: PlatformView, is_active: bool) -> impl IntoView {
-    let actions = use_session().actions();
     let label = platform.label.clone();
     let remove_label = format!("Remove {}", platform.label);
     view! {
@@ -58,17 +55,17 @@ fn PlatformItem(platform: PlatformView, is_active: bool) -> impl IntoView {
             <strong>{platform.label.clone()}</strong>
             {is_active.then(|| view! { <span class="badge">"active"</span> })}
             <span class="meta">{platform.handle.clone()} " · " {platform.instance_url.clone()} " · " {platform.kind.as_str()}</span>
-            <ActionForm action=actions.rename_platform attr:class="inline">
+            <form method="post" action="/api/rename_platform" class="inline">
                 <CsrfField/>
                 <input type="hidden" name="platform_id" value=platform.id.to_string()/>
                 <label>"New label" <input type="text" name="label" value=label required maxlength="64"/></label>
                 <button type="submit">"Rename"</button>
-            </ActionForm>
-            <ActionForm action=actions.remove_platform attr:class="inline">
+            </form>
+            <form method="post" action="/api/remove_platform" class="inline">
                 <CsrfField/>
                 <input type="hidden" name="platform_id" value=platform.id.to_string()/>
                 <button type="submit" aria-label=remove_label>"Remove"</button>
-            </ActionForm>
+            </form>
         </li>
     }
 }

@@ -1,157 +1,136 @@
 //! `/sessions`: every session of the account (device, address, when, platform), ending one or
 //! all others, changing the password, and the account's recent security events.
+//!
+//! The lists are rendered on the server ([`fragment`], through `pages::page_fragment`) and shown
+//! as they come: nothing
+//! on this page needs the browser to compute, and each reactive view costs the WASM build tens
+//! of kilobytes. Its forms are plain forms posting to the JSON API, which sends a form post back
+//! to this page (with the error in the address when there is one).
 
 use crate::components::devices::SignedInDevices;
-use crate::components::forms::{action_error, first_error, CsrfField, ErrorNote};
-use crate::components::guards::{not_available, RequireSession};
-use crate::components::reauth::ConfirmPassword;
-use crate::functions::{list_sessions, security_events, RevokeOtherSessions, RevokeSession};
-use crate::models::{AuditEventView, SessionInfo};
-use crate::providers::use_session;
-use leptos::either::Either;
+use crate::components::fragment::{Fragment, UrlError};
+use crate::components::guards::RequireSession;
+#[cfg(feature = "ssr")]
+use crate::error::ApiError;
 use leptos::prelude::*;
 use leptos_meta::Title;
+
+#[cfg(feature = "ssr")]
+use crate::components::forms::CsrfField;
 
 #[component]
 pub fn SessionsPage() -> impl IntoView {
     view! {
         <Title text="Sessions · Switchboard"/>
-        <RequireSession page=|_| view! { <Sessions/> }/>
+        <RequireSession page=|_| view! {
+            <h1>"Sessions"</h1>
+            <SignedInDevices/>
+            <UrlError/>
+            <Fragment page="sessions"/>
+        }/>
     }
 }
 
-/// `2026-11-28 13:44:17 UTC` for a wire time.
-pub fn when(t: crate::models::Timestamp) -> String {
-    let text = t.to_string();
-    let (date, rest) = text.split_once('T').unwrap_or((&text, ""));
-    format!("{date} {} UTC", rest.get(..8).unwrap_or(rest))
+/// The Sessions page's content, as HTML for the caller.
+#[cfg(feature = "ssr")]
+pub(crate) async fn fragment(cx: &crate::auth::ssr::RequestContext) -> Result<String, ApiError> {
+    let session = cx.session()?.clone();
+    let engine = cx.engine();
+    let sessions = engine.sessions_of(session.user_id).await.map_err(|e| cx.fail(e))?;
+    let platforms = engine.platforms_of(session.user_id).await.map_err(|e| cx.fail(e))?;
+    let filter = switchboard::audit::AuditFilter {
+        user: Some(session.user_id),
+        ..Default::default()
+    };
+    let events = engine
+        .audit_events(&filter, crate::functions::account::SECURITY_EVENTS_SHOWN)
+        .await
+        .map_err(|e| cx.fail(e))?;
+    let sessions: Vec<_> = sessions
+        .iter()
+        .map(|s| crate::auth::ssr::session_info(s, &platforms, Some(&session.public_id)))
+        .collect();
+    let events: Vec<_> = events.iter().map(crate::auth::ssr::audit_event_view).collect();
+    Ok(render::sessions(sessions, events))
 }
 
-#[component]
-fn Sessions() -> impl IntoView {
-    let change_password = use_session().actions().change_password;
-    let revoke = ServerAction::<RevokeSession>::new();
-    let revoke_others = ServerAction::<RevokeOtherSessions>::new();
-    let sessions = Resource::new(
-        move || {
-            (
-                revoke.version().get(),
-                revoke_others.version().get(),
-                change_password.version().get(),
-            )
-        },
-        |_| list_sessions(),
-    );
-    let events = Resource::new(
-        move || {
-            (
-                revoke.version().get(),
-                revoke_others.version().get(),
-                change_password.version().get(),
-            )
-        },
-        |_| security_events(),
-    );
-    let list_error = first_error(vec![action_error(revoke), action_error(revoke_others)]);
-    view! {
-        <h1>"Sessions"</h1>
-        <SignedInDevices/>
-        <section class="card" aria-labelledby="sessions-heading">
-            <h2 id="sessions-heading">"Where you are signed in"</h2>
-            <ErrorNote error=list_error/>
-            <Transition fallback=|| view! { <p>"Loading sessions…"</p> }>
-                {move || Suspend::new(async move {
-                    match sessions.await {
-                        Ok(list) => Either::Left(view! {
-                            <ul class="sessions" aria-label="Sessions">
-                                {list.into_iter().map(|s| view! { <SessionItem session=s revoke/> }).collect_view()}
-                            </ul>
-                        }),
-                        Err(e) => Either::Right(not_available(e)),
-                    }
-                })}
-            </Transition>
-            <ActionForm action=revoke_others attr:class="inline">
-                <CsrfField/>
-                <button type="submit">"End all other sessions"</button>
-            </ActionForm>
-        </section>
-        <ChangePassword/>
-        <section class="card" aria-labelledby="events-heading">
-            <h2 id="events-heading">"Recent security events"</h2>
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match events.await {
-                        Ok(list) => Either::Left(view! {
-                            <ul class="events" aria-label="Security events">
-                                {list.into_iter().map(|e| view! { <EventItem event=e/> }).collect_view()}
-                            </ul>
-                        }),
-                        Err(e) => Either::Right(not_available(e)),
-                    }
-                })}
-            </Transition>
-        </section>
+#[cfg(feature = "ssr")]
+pub(crate) mod render {
+    use super::*;
+    use crate::models::{AuditEventView, SessionInfo, Timestamp};
+
+    /// `2026-11-28 13:44:17 UTC`.
+    pub fn when(t: Timestamp) -> String {
+        let text = t.to_string();
+        let (date, rest) = text.split_once('T').unwrap_or((&text, ""));
+        format!("{date} {} UTC", rest.get(..8).unwrap_or(rest))
     }
-}
 
-#[component]
-fn SessionItem(session: SessionInfo, revoke: ServerAction<RevokeSession>) -> impl IntoView {
-    let device = format!("{} on {}", session.device.browser, session.device.os);
-    let label = format!("End the session on {device}");
-    let (public_id, marker) = (session.public_id.0.clone(), session.public_id.0.clone());
-    view! {
-        <li class="session" class:current=session.current data-public-id=marker>
-            <strong>{device}</strong>
-            {session.current.then(|| view! { <span class="badge">"this device"</span> })}
-            <span class="meta">
-                {session.ip.clone().unwrap_or_else(|| "unknown address".into())}
-                " · signed in " {when(session.created_at)}
-                " · last active " {when(session.last_seen_at)}
-                " · " {session.active_platform.clone().unwrap_or_else(|| "no platform".into())}
-            </span>
-            <ActionForm action=revoke attr:class="inline">
-                <CsrfField/>
-                <input type="hidden" name="public_id" value=public_id/>
-                <button type="submit" aria-label=label>"End"</button>
-            </ActionForm>
-        </li>
+    /// One session, with a plain form that ends it (posting to `action`).
+    pub fn session_item(s: SessionInfo, action: &'static str) -> impl IntoView {
+        let device = format!("{} on {}", s.device.browser, s.device.os);
+        let label = format!("End the session on {device}");
+        let (public_id, marker) = (s.public_id.0.clone(), s.public_id.0);
+        view! {
+            <li class="session" class:current=s.current data-public-id=marker>
+                <strong>{device}</strong>
+                {s.current.then(|| view! { <span class="badge">"this device"</span> })}
+                <span class="meta">
+                    {s.ip.unwrap_or_else(|| "unknown address".into())}
+                    " · signed in " {when(s.created_at)}
+                    " · last active " {when(s.last_seen_at)}
+                    " · " {s.active_platform.unwrap_or_else(|| "no platform".into())}
+                </span>
+                <form method="post" action=action class="inline">
+                    <CsrfField/>
+                    <input type="hidden" name="public_id" value=public_id/>
+                    <button type="submit" aria-label=label>"End"</button>
+                </form>
+            </li>
+        }
     }
-}
 
-#[component]
-fn EventItem(event: AuditEventView) -> impl IntoView {
-    let what = event.kind.replace('_', " ");
-    view! {
-        <li class="event" class:refused=event.outcome == "refused">
-            <strong>{what}</strong>
-            " " {(event.outcome == "refused").then_some("(refused)")}
-            <span class="meta">{when(event.at)} " · " {event.ip.unwrap_or_default()}</span>
-        </li>
+    pub fn event_item(e: AuditEventView) -> impl IntoView {
+        let refused = e.outcome == "refused";
+        view! {
+            <li class="event" class:refused=refused>
+                <strong>{e.kind.replace('_', " ")}</strong>
+                {refused.then_some(" (refused)")}
+                <span class="meta">{when(e.at)} " · " {e.ip.unwrap_or_default()}</span>
+            </li>
+        }
     }
-}
 
-/// The password change: the current password, the new one, and whether to end the other
-/// sessions (on by default). Asks for the password first when the last one is not recent.
-#[component]
-fn ChangePassword() -> impl IntoView {
-    let change = use_session().actions().change_password;
-    let error = action_error(change);
-    view! {
-        <section class="card" aria-labelledby="password-heading">
-            <h2 id="password-heading">"Change password"</h2>
-            <ConfirmPassword error/>
-            <ActionForm action=change attr:class="password-form">
-                <CsrfField/>
-                <label>"Current password" <input type="password" name="current_password" autocomplete="current-password" required/></label>
-                <label>"New password" <input type="password" name="new_password" autocomplete="new-password" required minlength="10"/></label>
-                <label class="check">
-                    <input type="checkbox" name="end_other_sessions" value="true" checked/>
-                    " Sign out of every other session"
-                </label>
-                <button type="submit">"Change password"</button>
-            </ActionForm>
-            <ErrorNote error/>
-        </section>
+    pub fn sessions(sessions: Vec<SessionInfo>, events: Vec<AuditEventView>) -> String {
+        view! {
+            <section class="card" aria-labelledby="sessions-heading">
+                <h2 id="sessions-heading">"Where you are signed in"</h2>
+                <ul class="sessions" aria-label="Sessions">
+                    {sessions.into_iter().map(|s| session_item(s, "/api/revoke_session")).collect_view()}
+                </ul>
+                <form method="post" action="/api/revoke_other_sessions" class="inline">
+                    <CsrfField/>
+                    <button type="submit">"End all other sessions"</button>
+                </form>
+            </section>
+            <section class="card" aria-labelledby="password-heading">
+                <h2 id="password-heading">"Change password"</h2>
+                <form method="post" action="/api/change_password" class="password-form">
+                    <CsrfField/>
+                    <label>"Current password" <input type="password" name="current_password" autocomplete="current-password" required/></label>
+                    <label>"New password" <input type="password" name="new_password" autocomplete="new-password" required minlength="10"/></label>
+                    <label class="check">
+                        <input type="checkbox" name="end_other_sessions" value="true" checked/>
+                        " Sign out of every other session"
+                    </label>
+                    <button type="submit">"Change password"</button>
+                </form>
+            </section>
+            <section class="card" aria-labelledby="events-heading">
+                <h2 id="events-heading">"Recent security events"</h2>
+                <ul class="events" aria-label="Security events">{events.into_iter().map(event_item).collect_view()}</ul>
+            </section>
+        }
+        .to_html()
     }
 }

@@ -8,10 +8,7 @@
 use super::switch::{adopt_state, Switching};
 use super::toasts::Toasts;
 use crate::error::ApiError;
-use crate::functions::{
-    current_session, AddPlatform, ChangePassword, Login, Logout, Register, RemovePlatform, RenamePlatform, SignOutEverywhere,
-    SwitchPlatform,
-};
+use crate::functions::{current_session, Login, Logout, Register, SwitchPlatform};
 use crate::models::{ClientSettings, EndReason, PlatformId, PlatformView, SessionSnapshot, SessionState, SessionVersion, UserView};
 use crate::sync::countdown::warning_due;
 use crate::sync::leader::SyncStatus;
@@ -20,22 +17,16 @@ use crate::sync::TabSignals;
 use leptos::prelude::*;
 
 /// The server actions that change the session, for `<ActionForm>`s (so forms also work without
-/// JavaScript). After each, the session is read again and every tab follows.
+/// JavaScript). After each, the session is read again and every tab follows. (Platform edits
+/// and the account pages use plain forms: the page they come back to reads the new state.)
 #[derive(Clone, Copy)]
 pub struct SessionActions {
     pub login: ServerAction<Login>,
     pub register: ServerAction<Register>,
     pub logout: ServerAction<Logout>,
-    /// Ends every session of the account, this one included.
-    pub sign_out_everywhere: ServerAction<SignOutEverywhere>,
-    /// Changes the password; the session is rotated (a new one replaces it).
-    pub change_password: ServerAction<ChangePassword>,
     /// Only for plain-form (no JavaScript) switches; with JavaScript see
     /// [`Session::switch_platform`].
     pub switch: ServerAction<SwitchPlatform>,
-    pub add_platform: ServerAction<AddPlatform>,
-    pub rename_platform: ServerAction<RenamePlatform>,
-    pub remove_platform: ServerAction<RemovePlatform>,
 }
 
 impl SessionActions {
@@ -44,12 +35,7 @@ impl SessionActions {
             login: ServerAction::new(),
             register: ServerAction::new(),
             logout: ServerAction::new(),
-            sign_out_everywhere: ServerAction::new(),
-            change_password: ServerAction::new(),
             switch: ServerAction::new(),
-            add_platform: ServerAction::new(),
-            rename_platform: ServerAction::new(),
-            remove_platform: ServerAction::new(),
         }
     }
 }
@@ -73,18 +59,7 @@ pub fn provide_session() {
     let actions = SessionActions::new();
     let a = actions;
     let resource = Resource::new(
-        move || {
-            (
-                a.login.version().get(),
-                a.register.version().get(),
-                a.logout.version().get(),
-                a.sign_out_everywhere.version().get(),
-                a.change_password.version().get(),
-                a.add_platform.version().get(),
-                a.rename_platform.version().get(),
-                a.remove_platform.version().get(),
-            )
-        },
+        move || (a.login.version().get(), a.register.version().get(), a.logout.version().get()),
         |_| current_session(),
     );
     let live = RwSignal::new(None::<Known>);
@@ -136,16 +111,14 @@ pub fn provide_session() {
             });
         }
     });
-    for answer in [actions.logout.value(), actions.sign_out_everywhere.value()] {
-        Effect::new(move |_| {
-            if let Some(Ok(snapshot)) = answer.get() {
-                tab.adopt(Known {
-                    snapshot,
-                    received_at: crate::sync::local_now(),
-                });
-            }
-        });
-    }
+    Effect::new(move |_| {
+        if let Some(Ok(snapshot)) = actions.logout.value().get() {
+            tab.adopt(Known {
+                snapshot,
+                received_at: crate::sync::local_now(),
+            });
+        }
+    });
     // Keep the page's CSRF token in step with the session (it changes at login and logout).
     Effect::new(move |_| {
         if let Some(Ok(known)) = current.get() {

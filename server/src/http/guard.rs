@@ -9,7 +9,7 @@
 use crate::AppState;
 use app::auth::ssr::{resolve_request, Activity, Caller, CookieChange};
 use app::error::{ApiError, ErrorCode};
-use app::functions::endpoint;
+use app::registry::endpoint;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;

@@ -5,6 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod accountable;
 mod content;
 mod csrf;
 mod features;
