@@ -10,7 +10,9 @@ use crate::engine::Engine;
 use crate::error::{Entity, Error, Result};
 use crate::ids::{PublicSessionId, SessionId, UserId};
 use crate::model::{EndReason, Session, SessionState, User};
-use crate::sessions::{begin_session, end_sessions, live_session_ids, ClientMeta, SessionRecord, SessionStart, SESSION_COLUMNS};
+use crate::sessions::{
+    begin_session, end_sessions, live_session_ids, ClientMeta, NewSession, SessionRecord, SessionStart, SESSION_COLUMNS,
+};
 use crate::token::SessionToken;
 use crate::users::{hash_password, verify_password, UserRecord, USER_COLUMNS};
 
@@ -224,17 +226,14 @@ impl Engine {
                         .bind(user)
                         .execute(&mut *c)
                         .await?;
-                    let fresh = begin_session(
-                        c,
-                        &policy,
-                        now,
-                        user,
-                        &new_token,
-                        &meta,
-                        Some(&previous),
-                        SessionStart::PasswordChange,
-                    )
-                    .await?;
+                    let new = NewSession {
+                        user_id: user,
+                        token: &new_token,
+                        meta: &meta,
+                        previous: Some(&previous),
+                        start: SessionStart::PasswordChange,
+                    };
+                    let fresh = begin_session(c, &policy, now, new).await?;
                     let mut ended = 0;
                     if end_others {
                         let others: Vec<SessionId> = live_session_ids(c, &policy, now, user)

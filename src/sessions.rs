@@ -171,19 +171,32 @@ pub(crate) async fn live_session_ids(
     .await?)
 }
 
-/// Starts a session for `user` on `c`: rotates out the browser's previous one, makes room under
-/// the per-user limit (evicting the least recently used, or refusing), inserts the new row with
-/// the platform used last (else the first), and writes the audit rows.
+/// What a new session is made of.
+pub(crate) struct NewSession<'a> {
+    pub user_id: UserId,
+    pub token: &'a SessionToken,
+    pub meta: &'a ClientMeta,
+    /// The browser's previous session token, ended as rotated.
+    pub previous: Option<&'a TokenHash>,
+    pub start: SessionStart,
+}
+
+/// Starts a session on `c`: rotates out the browser's previous one, makes room under the
+/// per-user limit (evicting the least recently used, or refusing), inserts the new row with the
+/// platform used last (else the first), and writes the audit rows.
 pub(crate) async fn begin_session(
     c: &mut AnyConnection,
     policy: &SessionPolicy,
     now: Timestamp,
-    user_id: UserId,
-    token: &SessionToken,
-    meta: &ClientMeta,
-    previous: Option<&TokenHash>,
-    start: SessionStart,
+    new: NewSession<'_>,
 ) -> Result<SessionRecord> {
+    let NewSession {
+        user_id,
+        token,
+        meta,
+        previous,
+        start,
+    } = new;
     if let Some(previous) = previous {
         rotate(c, now, previous, meta).await?;
     }
@@ -285,7 +298,16 @@ impl Engine {
         let record = self
             .db()
             .transaction(move |c| {
-                Box::pin(async move { begin_session(c, &policy, now, user_id, &issued, &meta, previous.as_ref(), start).await })
+                Box::pin(async move {
+                    let new = NewSession {
+                        user_id,
+                        token: &issued,
+                        meta: &meta,
+                        previous: previous.as_ref(),
+                        start,
+                    };
+                    begin_session(c, &policy, now, new).await
+                })
             })
             .await?;
         Ok((token, self.policy().session(record)?))
