@@ -6,6 +6,13 @@ use crate::clock::Timestamp;
 use crate::domain::{DisplayName, DraftBody, DraftTitle, Email, Handle, InstanceUrl, PlatformKind, PlatformLabel};
 use crate::ids::{DraftId, PlatformId, PublicSessionId, SessionId, SessionVersion, UserId};
 
+/// Where a request came from, recorded on the session.
+#[derive(Debug, Clone, Default)]
+pub struct ClientMeta {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     pub id: UserId,

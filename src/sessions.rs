@@ -7,18 +7,12 @@ use crate::domain::Password;
 use crate::engine::Engine;
 use crate::error::{Entity, Error, Result};
 use crate::ids::{PlatformId, PublicSessionId, SessionId, SessionVersion, UserId};
+pub use crate::model::ClientMeta;
 use crate::model::{EndReason, Session, SessionState, User};
 use crate::policy::{SessionPolicy, WhenFull};
 use crate::token::{new_public_id, SessionToken, TokenHash};
 use sqlx::AnyConnection;
 use std::time::Duration;
-
-/// Where a request came from, recorded on the session.
-#[derive(Debug, Clone, Default)]
-pub struct ClientMeta {
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-}
 
 fn clip(s: Option<String>, max: usize) -> Option<String> {
     s.map(|s| s.chars().take(max).collect())

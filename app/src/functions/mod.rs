@@ -3,7 +3,7 @@
 //! and from curl) and answers JSON, or a redirect for a plain form post. `docs/API.md` is the
 //! contract.
 //!
-//! `crate::registry` lists them all for the request layer.
+//! The registry (`registry.rs`) lists them all for the request layer.
 
 pub mod account;
 pub mod admin;
