@@ -55,7 +55,7 @@ test("with cross_tab_sync off, tabs open no BroadcastChannel and write nothing t
   await expect(indicator(b)).toHaveAttribute("data-committed-id", String(account.platforms[1].id), { timeout: 15_000 });
 
   // Sign out in one tab: nothing is left behind for the others to read.
-  await a.getByRole("button", { name: "Sign out" }).click();
+  await a.getByRole("button", { name: "Sign out", exact: true }).click();
   await expect(a).toHaveURL(/\/login\?reason=logged_out$/);
   for (const page of tabs) {
     expect(await seen(page)).toEqual({ channels: 0, localWrites: [] });

@@ -30,7 +30,7 @@ async function signInSwitchSignOut(page: Page, email: string, javascript: boolea
   await expect(drafts.getByText("Photo of the bay")).toBeVisible();
   await expect(drafts.getByText("Toot about sessions")).toHaveCount(0);
 
-  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("button", { name: "Sign out", exact: true }).click();
   await expect(page).toHaveURL(/\/login\?reason=logged_out$/);
   await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
   await expect(page.getByText("You signed out.")).toBeVisible();

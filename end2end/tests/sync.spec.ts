@@ -139,7 +139,7 @@ test.describe("cross-tab sync", () => {
     const [one, two, three] = tabs;
     expect(Object.keys(await localStorageOf(one))).toEqual(["switchboard.sync"]);
 
-    await one.getByRole("button", { name: "Sign out" }).click();
+    await one.getByRole("button", { name: "Sign out", exact: true }).click();
     await expect(one).toHaveURL(/\/login\?reason=logged_out$/);
     await expect(two).toHaveURL(/\/login\?reason=logged_out&next=%2Fplatforms$/);
     await expect(three).toHaveURL(/\/login\?reason=logged_out&next=%2Fsession$/);
@@ -414,7 +414,7 @@ test.describe("cross-tab sync", () => {
     await expectCommitted(tabs, b);
     await expect(platformHeading(tabs[1])).toHaveText(b.label);
     for (const page of tabs) await expectOnlyAllowlistedStorage(page, [account.email, await csrfOf(page)]);
-    await tabs[1].getByRole("button", { name: "Sign out" }).click();
+    await tabs[1].getByRole("button", { name: "Sign out", exact: true }).click();
     for (const page of tabs) {
       await expect(page).toHaveURL(/\/login\?reason=logged_out/);
       expect(await localStorageOf(page)).toEqual({});

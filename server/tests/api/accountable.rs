@@ -248,8 +248,14 @@ async fn administrators_only(db: TestDatabase) {
         ErrorCode::Forbidden,
     )
     .await;
-    let page = user.get("/admin").await.text().await.unwrap();
-    assert!(page.contains("only administrators may do this"), "the page says why");
+    for page in ["/admin", "/admin/audit"] {
+        let res = user.get(page).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{page} answers 403 to a non-admin");
+        assert!(
+            res.text().await.unwrap().contains("only administrators may do this"),
+            "{page} says why"
+        );
+    }
     let anonymous = app.browser().await;
     assert_error(
         anonymous.get("/api/admin/users").await,
