@@ -3,7 +3,7 @@
 //! so nothing of theirs in the WASM), and [`UrlError`] shows the error a plain form post was
 //! sent back with, offering the password prompt when that is what it asks for.
 
-use crate::components::forms::{page_csrf_token, ErrorNote};
+use crate::components::forms::{CsrfField, ErrorNote};
 use crate::components::guards::not_available;
 use crate::error::{ApiError, ErrorCode};
 use leptos::prelude::*;
@@ -51,7 +51,7 @@ pub fn UrlError() -> impl IntoView {
             error.get().filter(|e| e.code() == ErrorCode::ReauthenticationRequired).map(|_| {
                 view! {
                     <form method="post" action="/api/reauthenticate" class="reauth" aria-label="Confirm your password">
-                        <input type="hidden" name="csrf_token" value=page_csrf_token()/>
+                        <CsrfField/>
                         <input type="hidden" name="next" value=location.pathname.get_untracked()/>
                         <label>"Confirm your password to continue"
                             <input type="password" name="password" autocomplete="current-password" required/>
