@@ -16,6 +16,28 @@ pub fn page_csrf_token() -> String {
     }
 }
 
+/// `text` with `&`, `<` and `>` written as entities, for content the renderer does not escape
+/// (a `<textarea>`'s: Leptos writes its children into the server-rendered HTML as they are, so
+/// a body containing `</textarea><script>` would break out).
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A `<textarea>` showing `text` as text, in the server-rendered HTML and after hydration.
+#[component]
+pub fn TextArea(name: &'static str, rows: u32, #[prop(into)] text: String) -> impl IntoView {
+    view! { <textarea name=name rows=rows inner_html=escape_html(&text)></textarea> }
+}
+
 /// The hidden CSRF field that lets a form work without JavaScript. (With JavaScript the
 /// client sends the `X-CSRF-Token` header instead.)
 #[component]
@@ -57,4 +79,18 @@ where
 /// The first of several errors that is present.
 pub fn first_error(errors: Vec<Signal<Option<ApiError>>>) -> Signal<Option<ApiError>> {
     Signal::derive(move || errors.iter().find_map(|e| e.get()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_html;
+
+    #[test]
+    fn markup_becomes_text() {
+        assert_eq!(
+            escape_html("</textarea><script>a && b</script>"),
+            "&lt;/textarea&gt;&lt;script&gt;a &amp;&amp; b&lt;/script&gt;"
+        );
+        assert_eq!(escape_html("plain \"quoted\" text"), "plain \"quoted\" text");
+    }
 }

@@ -1,6 +1,6 @@
 //! The dashboard: the active platform and its drafts.
 
-use crate::components::forms::{action_error, first_error, CsrfField, ErrorNote};
+use crate::components::forms::{action_error, first_error, CsrfField, ErrorNote, TextArea};
 use crate::components::guards::{not_available, RequireSession};
 use crate::functions::{list_drafts, AddDraft, DeleteDraft, EditDraft};
 use crate::models::{DraftView, SessionState};
@@ -83,7 +83,7 @@ fn DraftItem(draft: DraftView, edit: ServerAction<EditDraft>, delete: ServerActi
                     <CsrfField/>
                     <input type="hidden" name="draft_id" value=draft.id.to_string()/>
                     <label>"Title" <input type="text" name="title" value=title required maxlength="200"/></label>
-                    <label>"Body" <textarea name="body" rows="4">{body}</textarea></label>
+                    <label>"Body" <TextArea name="body" rows=4 text=body/></label>
                     <button type="submit">"Save"</button>
                 </ActionForm>
             </details>

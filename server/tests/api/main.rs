@@ -9,6 +9,7 @@ mod accountable;
 mod content;
 mod csrf;
 mod features;
+mod hostile;
 mod pages;
 mod requests;
 mod session;
