@@ -42,6 +42,8 @@ pg_admin_url=""        # where to drop it from
 server_pids=()         # servers to stop on exit
 e2e_tmp=""             # temp dir to remove on exit
 server_logs=()
+hba_backups=()         # pg_hba.conf files changed for the run: "<file>|<backup>|<version>"
+clusters_started=()    # PostgreSQL clusters this run started (stopped again on exit)
 logs_dir="$(mktemp -d -t switchboard-test-logs.XXXXXX)"
 current_phase=""
 phase_t0=0
@@ -131,6 +133,18 @@ cleanup() {
 			dropdb -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" --if-exists "$created_db" ||
 			log "WARNING: could not drop database $created_db"
 	fi
+	# Leave PostgreSQL as we found it: its configuration restored, and stopped if we started it.
+	local entry hba backup ver
+	for entry in "${hba_backups[@]}"; do
+		IFS='|' read -r hba backup ver <<<"$entry"
+		log "restoring $hba"
+		cat "$backup" >"$hba" && rm -f "$backup"
+		pg_ctlcluster --skip-systemctl-redirect "$ver" main reload >/dev/null 2>&1 || true
+	done
+	for ver in "${clusters_started[@]}"; do
+		log "stopping the PostgreSQL cluster $ver/main this run started"
+		pg_ctlcluster --skip-systemctl-redirect "$ver" main stop >/dev/null 2>&1 || true
+	done
 
 	printf '\n[test] ===== summary =====\n'
 	local i
@@ -211,7 +225,9 @@ start_local_clusters() {
 		[[ -d "$dir" ]] || continue
 		ver="$(basename "$(dirname "$dir")")"
 		log "starting PostgreSQL cluster $ver/main"
-		pg_ctlcluster --skip-systemctl-redirect "$ver" main start || true
+		if pg_ctlcluster --skip-systemctl-redirect "$ver" main start; then
+			clusters_started+=("$ver")
+		fi
 		started=0
 	done
 	return "$started"
@@ -226,7 +242,11 @@ ensure_trust_auth() {
 		[[ -f "$hba" ]] || continue
 		ver="$(basename "$(dirname "$(dirname "$hba")")")"
 		grep -q 'switchboard-test-trust' "$hba" && continue
-		log "allowing trust auth for 127.0.0.1 and ::1 in $hba"
+		log "allowing trust auth for 127.0.0.1 and ::1 in $hba (restored on exit)"
+		local backup
+		backup="$(mktemp -t switchboard-pg_hba.XXXXXX)"
+		cp -p "$hba" "$backup"
+		hba_backups+=("$hba|$backup|$ver")
 		{
 			echo "# switchboard-test-trust: local test machine, tests connect as postgres without a password"
 			echo "host all all 127.0.0.1/32 trust"

@@ -86,10 +86,26 @@ impl Error {
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => Error::Unavailable,
-            other => Error::Internal(other.to_string()),
+        if is_unreachable(&e) {
+            tracing::warn!(error = %e, "the database cannot be reached");
+            return Error::Unavailable;
         }
+        Error::Internal(e.to_string())
+    }
+}
+
+/// Whether a database error means "the database is not there right now" (answered `503`, and
+/// retried by the pool) rather than a fault in what we asked.
+fn is_unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed => true,
+        // PostgreSQL: connection exceptions (08…), operator intervention (57P01 admin shutdown,
+        // 57P02 crash shutdown, 57P03 cannot connect now), and 55000 for a database that does not
+        // allow connections.
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P") || code == "55000"),
+        _ => false,
     }
 }
 

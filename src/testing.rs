@@ -14,6 +14,8 @@ pub struct TestDatabase {
     _dir: Option<tempfile::TempDir>,
     /// (admin URL, schema) to drop when the test ends.
     schema: Option<(String, String)>,
+    /// (admin URL, database) to drop when the test ends.
+    database: Option<(String, String)>,
 }
 
 impl TestDatabase {
@@ -24,11 +26,12 @@ impl TestDatabase {
             url,
             _dir: Some(dir),
             schema: None,
+            database: None,
         }
     }
 
     pub async fn postgres() -> Self {
-        let admin = std::env::var("SWITCHBOARD_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
+        let admin = admin_url();
         let schema = format!("sb_test_{:016x}", rand::rngs::OsRng.next_u64());
         let db = admin_db(&admin).await.unwrap_or_else(|e| {
             panic!("PostgreSQL is not reachable at {admin} ({e}). Start it, or set SWITCHBOARD_TEST_POSTGRES_URL; `make test` does both.")
@@ -44,7 +47,50 @@ impl TestDatabase {
             url,
             _dir: None,
             schema: Some((admin, schema)),
+            database: None,
         }
+    }
+
+    /// A whole PostgreSQL database of its own (not a schema), for tests that take the database
+    /// away from the server ([`TestDatabase::allow_connections`]).
+    pub async fn postgres_database() -> Self {
+        let admin = admin_url();
+        let name = format!("sb_test_db_{:016x}", rand::rngs::OsRng.next_u64());
+        let db = admin_db(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {admin} ({e})"));
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(db.writer())
+            .await
+            .expect("create test database");
+        db.close().await;
+        let url = replace_database(&admin, &name);
+        Self {
+            url,
+            _dir: None,
+            schema: None,
+            database: Some((admin, name)),
+        }
+    }
+
+    /// Lets clients connect to this test's own PostgreSQL database again, or refuses them and
+    /// ends every connection it has (the database "goes down").
+    pub async fn allow_connections(&self, allow: bool) {
+        let (admin, name) = self.database.as_ref().expect("only for postgres_database()");
+        let db = admin_db(admin).await.expect("admin connection");
+        sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS {allow}"))
+            .execute(db.writer())
+            .await
+            .expect("alter database");
+        if !allow {
+            sqlx::query(&format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+            ))
+            .execute(db.writer())
+            .await
+            .expect("terminate connections");
+        }
+        db.close().await;
     }
 
     pub fn url(&self) -> &str {
@@ -56,6 +102,23 @@ impl TestDatabase {
         let db = Db::connect(&self.url, settings).await.expect("connect to test database");
         db.migrate().await.expect("migrate test database");
         db
+    }
+}
+
+fn admin_url() -> String {
+    std::env::var("SWITCHBOARD_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned())
+}
+
+/// `admin` with its database name replaced by `name` (query string kept).
+fn replace_database(admin: &str, name: &str) -> String {
+    let (base, query) = admin.split_once('?').map_or((admin, None), |(b, q)| (b, Some(q)));
+    let base = match base.rsplit_once('/') {
+        Some((host, _)) if host.contains("://") && !host.ends_with('/') => format!("{host}/{name}"),
+        _ => format!("{base}/{name}"),
+    };
+    match query {
+        Some(q) => format!("{base}?{q}"),
+        None => base,
     }
 }
 
@@ -73,6 +136,20 @@ async fn admin_db(admin_url: &str) -> crate::Result<Db> {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
+        if let Some((admin, name)) = self.database.take() {
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                rt.block_on(async {
+                    let db = admin_db(&admin).await.ok()?;
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(db.writer())
+                        .await;
+                    db.close().await;
+                    Some(())
+                })
+            })
+            .join();
+        }
         if let Some((admin, schema)) = self.schema.take() {
             // Drop runs outside any runtime guarantee: use a private one on its own thread.
             let _ = std::thread::spawn(move || {

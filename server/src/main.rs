@@ -208,13 +208,46 @@ async fn serve(settings: Settings) -> Result<(), String> {
     }
     tracing::info!("listening on http://{bind}");
     let app = switchboard_server::http::router(state.clone());
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-            tracing::info!("shutting down");
-        })
-        .await
-        .map_err(|e| e.to_string())?;
+    let grace = state.settings.shutdown_grace.0;
+    let (stopping, mut stopped) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!(grace = ?grace, "shutting down: no new connections; finishing requests in flight");
+        let _ = stopping.send(true);
+    });
+    tokio::select! {
+        served = server => served.map_err(|e| e.to_string())?,
+        _ = async {
+            let _ = stopped.wait_for(|s| *s).await;
+            tokio::time::sleep(grace).await;
+        } => tracing::warn!("the shutdown grace period is over; closing the connections still open"),
+    }
     state.ctx.engine.db().close().await;
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// Ctrl-C (SIGINT) or SIGTERM (what containers and systemd send).
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
 }

@@ -104,3 +104,65 @@ fn migrate_and_add_users() {
     assert!(!short.status.success());
     assert!(text(&short.stderr).contains("password"), "{}", text(&short.stderr));
 }
+
+/// A free port on loopback (bound, read, released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Whether `GET /health` answers 200 on `port`.
+fn healthy(port: u16) -> bool {
+    use std::io::Read;
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+    if stream.write_all(b"GET /health HTTP/1.0\r\nHost: localhost\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200")
+}
+
+#[test]
+fn sigterm_and_ctrl_c_stop_the_server_cleanly() {
+    use std::time::{Duration, Instant};
+    for signal in ["TERM", "INT"] {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("SWITCHBOARD_PROFILE", "test")
+            .env("SWITCHBOARD_BIND", format!("127.0.0.1:{port}"))
+            .env("SWITCHBOARD_DATABASE_URL", format!("sqlite://{}/sb.db", dir.path().display()))
+            .env("SWITCHBOARD_SHUTDOWN_GRACE", "3s")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !healthy(port) {
+            assert!(Instant::now() < deadline, "the server did not come up");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // A client holding an idle connection does not keep the server from stopping.
+        let _idle = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let sent = Instant::now();
+        let killed = Command::new("kill").args([format!("-{signal}"), child.id().to_string()]).status().unwrap();
+        assert!(killed.success());
+        let out = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break (status, child.wait_with_output().unwrap());
+            }
+            assert!(sent.elapsed() < Duration::from_secs(15), "SIG{signal}: the server did not stop");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let (status, output) = out;
+        let log = format!("{}{}", text(&output.stdout), text(&output.stderr));
+        assert!(status.success(), "SIG{signal}: exit {status}: {log}");
+        assert!(sent.elapsed() < Duration::from_secs(8), "SIG{signal}: within the grace period");
+        assert!(log.contains("shutting down") && log.contains("stopped"), "SIG{signal}: {log}");
+        assert!(!healthy(port), "no longer listening");
+    }
+}

@@ -23,15 +23,7 @@ pub fn Fragment(page: &'static str) -> impl IntoView {
             {move || Suspend::new(async move {
                 match html.await {
                     Ok(html) => view! { <div class="fragment" inner_html=html></div> }.into_any(),
-                    Err(e) => {
-                        // A page that cannot be shown answers with the error's status (a
-                        // non-admin asking for /admin gets 403, like the API).
-                        #[cfg(feature = "ssr")]
-                        if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
-                            res.set_status(http::StatusCode::from_u16(e.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR));
-                        }
-                        not_available(e).into_any()
-                    }
+                    Err(e) => not_available(e).into_any(),
                 }
             })}
         </Transition>

@@ -16,6 +16,14 @@ use std::sync::Arc;
 /// What a page shows when it cannot show its content: a redirect to login when the caller is
 /// not signed in, else the error.
 pub fn not_available(e: ApiError) -> impl IntoView {
+    // A page that cannot be shown answers with the error's status (403 for a non-admin on an
+    // admin page, 503 while the database is down), like the API.
+    #[cfg(feature = "ssr")]
+    if !e.code().is_auth_failure() {
+        if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+            res.set_status(http::StatusCode::from_u16(e.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR));
+        }
+    }
     if e.code().is_auth_failure() {
         Either::Left(view! { <Redirect path="/login"/> })
     } else {

@@ -150,6 +150,11 @@ pub struct Settings {
     pub log: String,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// After SIGTERM or Ctrl-C: how long requests in flight may take to finish.
+    pub shutdown_grace: Span,
+    /// The dev profile (a demo account with a published password, no `Secure` cookies) listens
+    /// only on loopback unless this says otherwise.
+    pub dev_allow_public_bind: bool,
     pub pool: PoolConfig,
     pub features: FeatureConfig,
     pub sessions: SessionsConfig,
@@ -178,6 +183,8 @@ impl Default for Settings {
             site_root: PathBuf::from("target/site"),
             log: "info".into(),
             max_body_bytes: 64 * 1024,
+            shutdown_grace: Span(Duration::from_secs(10)),
+            dev_allow_public_bind: false,
             pool: PoolConfig::default(),
             features: FeatureConfig::default(),
             sessions: SessionsConfig::default(),
@@ -398,6 +405,16 @@ impl Settings {
                 return err("public_origin", "must look like https://host[:port] with no trailing slash");
             }
         }
+        if self.shutdown_grace.0 > Duration::from_secs(600) {
+            return err("shutdown_grace", "must be at most 10m");
+        }
+        if self.profile() == Profile::Dev && !self.bind.ip().is_loopback() && !self.dev_allow_public_bind {
+            return err(
+                "bind",
+                "the dev profile (a demo account with a published password, cookies without Secure) listens only on \
+                 loopback; use the prod profile, or set dev_allow_public_bind = true if you mean it",
+            );
+        }
         if self.profile() == Profile::Prod {
             if !self.cookie_secure {
                 return err(
@@ -564,6 +581,21 @@ mod tests {
         assert!(e.problem.contains(&file.display().to_string()), "{e}");
         let e = Settings::load(Profile::Dev, Some(&dir.path().join("missing.toml")), &env(&[])).unwrap_err();
         assert_eq!(e.key, "config", "a named file that is missing is an error, not silently skipped");
+    }
+
+    #[test]
+    fn dev_listens_on_loopback_unless_told() {
+        let e = Settings::load(Profile::Dev, None, &env(&[("SWITCHBOARD_BIND", "0.0.0.0:3000")])).unwrap_err();
+        assert_eq!(e.key, "bind");
+        assert!(e.problem.contains("loopback"), "{e}");
+        Settings::load(
+            Profile::Dev,
+            None,
+            &env(&[("SWITCHBOARD_BIND", "0.0.0.0:3000"), ("SWITCHBOARD_DEV_ALLOW_PUBLIC_BIND", "true")]),
+        )
+        .expect("told explicitly");
+        Settings::load(Profile::Dev, None, &env(&[("SWITCHBOARD_BIND", "[::1]:3000")])).expect("IPv6 loopback");
+        Settings::load(Profile::Prod, None, &env(&[("SWITCHBOARD_BIND", "0.0.0.0:3000")])).expect("prod may listen anywhere");
     }
 
     #[test]

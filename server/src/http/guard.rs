@@ -180,6 +180,14 @@ async fn check_unsafe(state: &AppState, headers: &HeaderMap, path: &str, body: B
     let Some(allowed) = endpoint(path).filter(|e| e.method == Method::POST).map(|e| e.fields) else {
         return Err(ApiError::new(ErrorCode::NotFound, "no such API endpoint"));
     };
+    // Whether the caller has a session decides which CSRF token is right; when the store cannot
+    // say, refuse (fail closed) with the store's answer, not a misleading CSRF error.
+    if let app::auth::ssr::SessionLookup::Failed(_) = caller.lookup() {
+        return Err(caller
+            .session()
+            .err()
+            .unwrap_or_else(|| ApiError::new(ErrorCode::Unavailable, "try again shortly")));
+    }
 
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();

@@ -10,6 +10,7 @@ mod content;
 mod csrf;
 mod features;
 mod hostile;
+mod outage;
 mod pages;
 mod requests;
 mod session;

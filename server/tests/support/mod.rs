@@ -79,6 +79,11 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// The database the server runs on.
+    pub fn database(&self) -> &TestDatabase {
+        &self._database
+    }
+
     /// A client without a cookie store, for hand-made cookies.
     pub fn bare(&self) -> Client {
         Client::builder()

@@ -1,0 +1,62 @@
+//! The database goes away and comes back: every request that needs it answers `503
+//! unavailable` (never a misleading error, never fail-open), and service resumes on its own.
+
+use crate::support::{assert_error, spawn_app};
+use app::error::ErrorCode;
+use reqwest::StatusCode;
+use switchboard::testing::TestDatabase;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_down_answers_503_and_recovers() {
+    let app = spawn_app(
+        TestDatabase::postgres_database().await,
+        &[("SWITCHBOARD_POOL_ACQUIRE_TIMEOUT", "500ms")],
+    )
+    .await;
+    let database = app.database();
+    let mut b = app.browser().await;
+    b.register("down@example.org").await;
+    b.add_platform("P").await;
+
+    database.allow_connections(false).await;
+    assert_error(
+        b.get("/api/session_state").await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::Unavailable,
+    )
+    .await;
+    // A signed-in change: not a CSRF refusal, not accepted without its session checked.
+    let res = b.post("/api/add_draft", &[("title", "t"), ("body", "b")]).await;
+    assert_error(res, StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable).await;
+    let page = b.get("/").await;
+    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE, "a page says so too");
+    let mut stranger = app.browser().await;
+    stranger.csrf = b.csrf.clone();
+    let res = stranger
+        .post(
+            "/api/login",
+            &[("email", "down@example.org"), ("password", crate::support::PASSWORD)],
+        )
+        .await;
+    assert!(
+        res.status().is_client_error() || res.status() == StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        res.status()
+    );
+    assert_ne!(res.status(), StatusCode::OK, "never signed in without the database");
+
+    database.allow_connections(true).await;
+    let mut recovered = false;
+    for _ in 0..40 {
+        if b.get("/api/session_state").await.status() == StatusCode::OK {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert!(recovered, "service resumes without a restart");
+    assert_eq!(
+        b.post("/api/add_draft", &[("title", "t"), ("body", "b")]).await.status(),
+        StatusCode::OK
+    );
+}
