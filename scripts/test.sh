@@ -332,8 +332,10 @@ start_server() {
 		die "something already listens on $url; stop it or set SWITCHBOARD_E2E_PORT"
 	fi
 	log "starting $name server on $url (log $log)"
+	# Every browser test signs up from 127.0.0.1: lift the per-address registration limit.
 	env SWITCHBOARD_PROFILE=test \
 		SWITCHBOARD_BIND="127.0.0.1:$port" \
+		SWITCHBOARD_THROTTLE_REGISTRATION_LIMIT=1000 \
 		SWITCHBOARD_DATABASE_URL="sqlite://$e2e_tmp/$name.db" \
 		"$@" "$SERVER_BIN" serve >"$log" 2>&1 </dev/null &
 	pid=$!

@@ -14,7 +14,7 @@ use crate::sessions::{
     begin_session, end_sessions, live_session_ids, ClientMeta, NewSession, SessionRecord, SessionStart, SESSION_COLUMNS,
 };
 use crate::token::SessionToken;
-use crate::users::{hash_password, verify_password, UserRecord, USER_COLUMNS};
+use crate::users::{UserRecord, USER_COLUMNS};
 
 /// An account as an administrator sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,7 +163,7 @@ impl Engine {
         field: &'static str,
     ) -> Result<()> {
         let hash = self.password_hash(session.user_id).await?;
-        if verify_password(password, Some(hash)).await? {
+        if self.hasher().verify(password, Some(hash)).await? {
             return Ok(());
         }
         self.audit(AuditEntry::by_session(kind, session, meta).refused().detail("wrong password"))
@@ -213,7 +213,7 @@ impl Engine {
         self.require_recent_auth(session)?;
         self.confirm_password(session, meta, current, AuditKind::PasswordChanged, "current_password")
             .await?;
-        let hash = hash_password(new).await?;
+        let hash = self.hasher().hash(new).await?;
         let issued = SessionToken::generate();
         let (policy, now, user, previous, meta) = (self.policy().clone(), self.now(), session.user_id, token.hash(), meta.clone());
         let new_token = issued.clone();

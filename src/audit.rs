@@ -44,6 +44,9 @@ stored_enum! {
         LoginSucceeded = "login_succeeded",
         /// The attempted email (normalised) is the detail; the password never is.
         LoginFailed = "login_failed",
+        /// A login refused by the throttle before its password was checked (not counted as a
+        /// failure). The detail is the attempted email.
+        LoginThrottled = "login_throttled",
         Registered = "registered",
         Logout = "logout",
         SignedOutEverywhere = "signed_out_everywhere",

@@ -17,6 +17,10 @@ impl Timestamp {
         Timestamp(self.0.saturating_add(d.as_millis().min(i64::MAX as u128) as i64))
     }
 
+    pub fn minus(self, d: Duration) -> Timestamp {
+        Timestamp(self.0.saturating_sub(d.as_millis().min(i64::MAX as u128) as i64))
+    }
+
     pub fn since(self, earlier: Timestamp) -> Duration {
         Duration::from_millis(self.0.saturating_sub(earlier.0).max(0) as u64)
     }

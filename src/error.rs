@@ -63,6 +63,13 @@ pub enum Error {
     /// A sensitive action needs a password entered in this session recently.
     #[error("enter your password again to continue")]
     ReauthenticationRequired,
+    /// Too many failed attempts (logins for one account from one address, or from one address,
+    /// or registrations from one address): try again after `retry_after`.
+    #[error("too many attempts; try again in {}s", retry_after.as_secs().max(1))]
+    TooManyAttempts { retry_after: std::time::Duration },
+    /// Password hashing is at capacity (every hasher busy and the queue full): try again shortly.
+    #[error("the server is busy; try again in a moment")]
+    Busy,
     /// The store could not be reached in time (pool exhausted or database down).
     #[error("the service is busy; try again shortly")]
     Unavailable,

@@ -8,7 +8,8 @@
 //! Leaves first: `clock`, `domain` (parsed client values), `ids`, `model` (what is stored and
 //! answered), `policy`, `token`, `device`; then `error`, `store`, `engine` (the handle), `audit`;
 //! then the operations (`users`, `sessions`, `accounts`, `platforms`, `drafts`), each an
-//! `impl Engine` block, and `csrf`, `seed`.
+//! `impl Engine` block, `hashing` (bounded argon2id) and `throttle` (login and registration
+//! throttles), and `csrf`, `seed`.
 
 pub mod accounts;
 pub mod audit;
@@ -19,6 +20,7 @@ pub mod domain;
 pub mod drafts;
 mod engine;
 pub mod error;
+pub mod hashing;
 pub mod ids;
 pub mod model;
 pub mod platforms;
@@ -26,6 +28,7 @@ pub mod policy;
 pub mod seed;
 pub mod sessions;
 pub mod store;
+pub mod throttle;
 pub mod token;
 pub mod users;
 

@@ -10,6 +10,7 @@ use crate::ids::{PlatformId, PublicSessionId, SessionId, SessionVersion, UserId}
 pub use crate::model::ClientMeta;
 use crate::model::{EndReason, Session, SessionState, User};
 use crate::policy::{SessionPolicy, WhenFull};
+use crate::throttle::Verdict;
 use crate::token::{new_public_id, SessionToken, TokenHash};
 use sqlx::AnyConnection;
 use std::time::Duration;
@@ -254,10 +255,19 @@ impl Engine {
         meta: ClientMeta,
         previous: Option<&SessionToken>,
     ) -> Result<(SessionToken, SessionState)> {
+        let attempted = email.trim().to_lowercase().chars().take(254).collect::<String>();
+        match self.login_verdict(&attempted, meta.ip.as_deref().unwrap_or("")).await? {
+            Verdict::Refuse { retry_after } => {
+                let entry = AuditEntry::new(AuditKind::LoginThrottled).refused().from(&meta).detail(attempted);
+                self.audit(entry).await?;
+                return Err(Error::TooManyAttempts { retry_after });
+            }
+            Verdict::Proceed(delay) if !delay.is_zero() => tokio::time::sleep(delay).await,
+            Verdict::Proceed(_) => {}
+        }
         let user = match self.check_credentials(email, password).await {
             Ok(user) => user,
             Err(Error::InvalidCredentials) => {
-                let attempted = email.trim().to_lowercase().chars().take(254).collect::<String>();
                 let mut entry = AuditEntry::new(AuditKind::LoginFailed)
                     .refused()
                     .from(&meta)

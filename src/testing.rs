@@ -97,11 +97,35 @@ impl TestDatabase {
         &self.url
     }
 
+    /// Holds an exclusive lock on `table` from a connection of its own (PostgreSQL only) until
+    /// the returned guard is released: every query of that table waits, as behind a stuck
+    /// transaction.
+    pub async fn lock_table(&self, table: &str) -> TableLock {
+        use sqlx::Connection as _;
+        assert!(self.url.starts_with("postgres"), "lock_table is for PostgreSQL");
+        let mut conn = sqlx::PgConnection::connect(&self.url).await.expect("lock connection");
+        sqlx::query("BEGIN").execute(&mut conn).await.expect("begin");
+        sqlx::query(&format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
+            .execute(&mut conn)
+            .await
+            .expect("lock table");
+        TableLock(conn)
+    }
+
     /// A migrated store on this database.
     pub async fn connect(&self, settings: &PoolSettings) -> Db {
         let db = Db::connect(&self.url, settings).await.expect("connect to test database");
         db.migrate().await.expect("migrate test database");
         db
+    }
+}
+
+/// A table lock held by [`TestDatabase::lock_table`].
+pub struct TableLock(sqlx::PgConnection);
+
+impl TableLock {
+    pub async fn release(mut self) {
+        sqlx::query("ROLLBACK").execute(&mut self.0).await.expect("rollback");
     }
 }
 

@@ -5,9 +5,6 @@ use crate::engine::Engine;
 use crate::error::{is_unique_violation, Error, Result};
 use crate::ids::UserId;
 use crate::model::User;
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
-use std::sync::OnceLock;
 
 pub(crate) const USER_COLUMNS: &str = "id, email, display_name, is_admin, disabled_at";
 
@@ -41,47 +38,11 @@ struct Credentials {
     password_hash: String,
 }
 
-pub(crate) async fn hash_password(password: Password) -> Result<String> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.expose().as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| Error::Internal(format!("password hashing failed: {e}")))
-    })
-    .await
-    .map_err(|e| Error::Internal(e.to_string()))?
-}
-
-/// A hash to verify against when the email is unknown, so both failures take the same time.
-fn decoy_hash() -> &'static str {
-    static DECOY: OnceLock<String> = OnceLock::new();
-    DECOY.get_or_init(|| {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(b"decoy password, never valid", &salt)
-            .map(|h| h.to_string())
-            .unwrap_or_default()
-    })
-}
-
-pub(crate) async fn verify_password(password: Password, hash: Option<String>) -> Result<bool> {
-    tokio::task::spawn_blocking(move || {
-        let known = hash.is_some() && password.is_plausible();
-        let hash = hash.unwrap_or_else(|| decoy_hash().to_owned());
-        let parsed = PasswordHash::new(&hash).map_err(|e| Error::Internal(format!("stored hash unreadable: {e}")))?;
-        let ok = Argon2::default().verify_password(password.expose().as_bytes(), &parsed).is_ok();
-        Ok(known && ok)
-    })
-    .await
-    .map_err(|e| Error::Internal(e.to_string()))?
-}
-
 impl Engine {
     /// Creates an account. Fails with `EmailTaken` when the email is in use.
     #[tracing::instrument(skip_all)]
     pub async fn register(&self, email: &Email, password: Password, name: &DisplayName) -> Result<User> {
-        let hash = hash_password(password).await?;
+        let hash = self.hasher().hash(password).await?;
         let record: UserRecord = sqlx::query_as(&format!(
             "INSERT INTO users (email, display_name, password_hash, is_admin, created_at) \
              VALUES ($1, $2, $3, 0, $4) RETURNING {USER_COLUMNS}"
@@ -114,7 +75,7 @@ impl Engine {
             Some(c) => (Some(c.user), Some(c.password_hash)),
             None => (None, None),
         };
-        match (verify_password(password, hash).await?, user.map(User::from)) {
+        match (self.hasher().verify(password, hash).await?, user.map(User::from)) {
             (true, Some(user)) if !user.disabled => Ok(user),
             _ => Err(Error::InvalidCredentials),
         }

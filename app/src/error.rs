@@ -28,11 +28,15 @@ text_enum! {
         NoActivePlatform = "no_active_platform",
         LimitReached = "limit_reached",
         TooManySessions = "too_many_sessions",
+        RequestTimeout = "request_timeout",
         PayloadTooLarge = "payload_too_large",
         UnsupportedMediaType = "unsupported_media_type",
         InvalidInput = "invalid_input",
+        TooManyAttempts = "too_many_attempts",
         Internal = "internal",
         Unavailable = "unavailable",
+        /// The server is at capacity (password hashing); try again after `Retry-After`.
+        Busy = "busy",
         /// Browser only: the request did not reach the server. Never sent by the server.
         NetworkError = "network_error",
         /// Browser only: the server's answer could not be read. Never sent by the server.
@@ -58,12 +62,14 @@ impl ErrorCode {
             | ErrorCode::NoActivePlatform
             | ErrorCode::LimitReached
             | ErrorCode::TooManySessions => 409,
+            ErrorCode::RequestTimeout => 408,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::InvalidInput => 422,
+            ErrorCode::TooManyAttempts => 429,
             ErrorCode::Internal | ErrorCode::Unknown => 500,
             ErrorCode::BadResponse => 502,
-            ErrorCode::Unavailable | ErrorCode::NetworkError => 503,
+            ErrorCode::Unavailable | ErrorCode::Busy | ErrorCode::NetworkError => 503,
         }
     }
 
@@ -97,6 +103,10 @@ pub struct ErrorBody {
     /// The session's current state, for `version_conflict`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current: Option<Box<SessionState>>,
+    /// Seconds to wait before trying again, for `too_many_attempts` and `busy` (also sent as the
+    /// `Retry-After` header).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -107,8 +117,14 @@ impl ApiError {
                 message: message.into(),
                 field: None,
                 current: None,
+                retry_after: None,
             },
         }
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.error.retry_after = Some(seconds);
+        self
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {

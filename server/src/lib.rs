@@ -37,7 +37,7 @@ pub async fn open_database(settings: &Settings) -> Result<Db, switchboard::Error
 /// production; a manual one in tests of expiry).
 pub async fn build_state(settings: Settings, db: Db, clock: Arc<dyn Clock>) -> Result<AppState, switchboard::Error> {
     let csrf = CsrfKey::load_or_create(&db).await?;
-    let engine = Engine::new(db, settings.session_policy(), clock);
+    let engine = Engine::new(db, settings.session_policy(), clock).with_defences(settings.throttle_policy(), settings.hash_limits());
     let ctx = AppContext {
         engine,
         csrf,

@@ -80,6 +80,17 @@ fn load_settings(cli: &Cli) -> Result<Settings, String> {
 fn init_logging(settings: &Settings) {
     let filter = tracing_subscriber::EnvFilter::try_new(&settings.log).unwrap_or_else(|_| "info".into());
     tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    // A panic anywhere (a handler, a render task) goes to the log with where it happened.
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let at = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+        tracing::error!(panic = %message, at = %at, "panicked");
+    }));
 }
 
 fn main() -> ExitCode {
@@ -209,19 +220,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
     tracing::info!("listening on http://{bind}");
     let app = switchboard_server::http::router(state.clone());
     let grace = state.settings.shutdown_grace.0;
-    let (stopping, mut stopped) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        tracing::info!(grace = ?grace, "shutting down: no new connections; finishing requests in flight");
-        let _ = stopping.send(true);
-    });
-    tokio::select! {
-        served = server => served.map_err(|e| e.to_string())?,
-        _ = async {
-            let _ = stopped.wait_for(|s| *s).await;
-            tokio::time::sleep(grace).await;
-        } => tracing::warn!("the shutdown grace period is over; closing the connections still open"),
-    }
+    switchboard_server::http::serve(listener, app, &state.settings.http, shutdown_signal(), grace).await;
     state.ctx.engine.db().close().await;
     tracing::info!("stopped");
     Ok(())

@@ -113,7 +113,9 @@ fn free_port() -> u16 {
 /// Whether `GET /health` answers 200 on `port`.
 fn healthy(port: u16) -> bool {
     use std::io::Read;
-    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
     let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
     if stream.write_all(b"GET /health HTTP/1.0\r\nHost: localhost\r\n\r\n").is_err() {
         return false;
@@ -149,7 +151,10 @@ fn sigterm_and_ctrl_c_stop_the_server_cleanly() {
         // A client holding an idle connection does not keep the server from stopping.
         let _idle = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
         let sent = Instant::now();
-        let killed = Command::new("kill").args([format!("-{signal}"), child.id().to_string()]).status().unwrap();
+        let killed = Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .unwrap();
         assert!(killed.success());
         let out = loop {
             if let Some(status) = child.try_wait().unwrap() {

@@ -324,6 +324,11 @@ impl RequestContext {
             EngineError::TooManySessions => ApiError::new(ErrorCode::TooManySessions, message),
             EngineError::Forbidden => ApiError::new(ErrorCode::Forbidden, message),
             EngineError::ReauthenticationRequired => ApiError::new(ErrorCode::ReauthenticationRequired, message),
+            EngineError::TooManyAttempts { retry_after } => {
+                let seconds = retry_after.as_secs_f64().ceil() as u64;
+                ApiError::new(ErrorCode::TooManyAttempts, message).with_retry_after(seconds.max(1))
+            }
+            EngineError::Busy => ApiError::new(ErrorCode::Busy, message).with_retry_after(1),
             EngineError::Unavailable => failure_error(ErrorCode::Unavailable),
             EngineError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");

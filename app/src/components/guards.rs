@@ -84,14 +84,17 @@ type Page = Arc<dyn Fn(SessionState) -> AnyView + Send + Sync>;
 fn require_session(page: Page) -> impl IntoView {
     let session = use_session();
     let location = use_location();
+    // Made here, not inside the Suspend: a reactive value created in a Suspend's future belongs
+    // to a render that server-side rendering may run twice (dry-resolve, then resolve) and drop,
+    // and reading it after that panics.
+    let key = page_key(session);
+    let key = Memo::new(move |_| key());
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || {
                 let page = page.clone();
                 Suspend::new(async move {
                     session.loaded().await;
-                    let key = page_key(session);
-                    let key = Memo::new(move |_| key());
                     move || match key.get() {
                         PageKey::SignedIn { .. } => session
                             .state()
@@ -119,12 +122,12 @@ pub fn SignedOutOnly(children: ChildrenFn) -> impl IntoView {
     let session = use_session();
     let query = use_query_map();
     let children = StoredValue::new(children);
+    let key = page_key(session);
+    let signed_in = Memo::new(move |_| matches!(key(), PageKey::SignedIn { .. }));
     view! {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 session.loaded().await;
-                let key = page_key(session);
-                let signed_in = Memo::new(move |_| matches!(key(), PageKey::SignedIn { .. }));
                 move || {
                     if signed_in.get() {
                         let next = query.with_untracked(|q| q.get("next"));

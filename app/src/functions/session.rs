@@ -93,6 +93,8 @@ pub async fn register(email: String, password: String, display_name: String) -> 
     })();
     let (email, password, name) = parsed.map_err(|e| cx.fail(e.into()))?;
     let engine = cx.engine();
+    let ip = cx.caller.meta().ip.as_deref().unwrap_or("");
+    engine.check_registration(ip).await.map_err(|e| cx.fail(e))?;
     let user = engine.register(&email, password, &name).await.map_err(|e| cx.fail(e))?;
     let (token, session) = engine
         .start_session(user.id, cx.caller.meta().clone(), cx.caller.token(), SessionStart::Registration)

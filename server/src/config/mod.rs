@@ -96,12 +96,87 @@ impl Default for SessionsConfig {
 pub struct SecurityConfig {
     /// Admin actions and password changes need a password entered this recently.
     pub reauth_window: Span,
+    /// Password hashes computed at once (default: the machine's cores).
+    pub hash_concurrency: usize,
+    /// Password hashes waiting for a turn; beyond it logins answer `503 busy` at once.
+    pub hash_queue: usize,
 }
 
 impl Default for SecurityConfig {
     fn default() -> Self {
+        let hashing = switchboard::hashing::HashLimits::default();
         Self {
             reauth_window: Span(switchboard::SessionPolicy::default().reauth_window),
+            hash_concurrency: hashing.concurrency,
+            hash_queue: hashing.queue,
+        }
+    }
+}
+
+/// Login and registration throttles (see `switchboard::throttle`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ThrottleConfig {
+    pub enabled: bool,
+    /// How far back failed logins count.
+    pub window: Span,
+    /// Failures for one account from one address before that pair is refused (`429`).
+    pub pair_limit: u32,
+    /// Failures for one account, from anywhere, before its logins slow down (never refused).
+    pub account_slow_after: u32,
+    /// Failures from one address before its logins slow down.
+    pub address_slow_after: u32,
+    /// Failures from one address before its logins are refused.
+    pub address_limit: u32,
+    /// The first delay when slowed; it doubles with each further failure.
+    pub delay: Span,
+    pub max_delay: Span,
+    /// Accounts one address may create within `registration_window`.
+    pub registration_limit: u32,
+    pub registration_window: Span,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        let p = switchboard::throttle::ThrottlePolicy::default();
+        Self {
+            enabled: p.enabled,
+            window: Span(p.window),
+            pair_limit: p.pair_limit,
+            account_slow_after: p.account_slow_after,
+            address_slow_after: p.address_slow_after,
+            address_limit: p.address_limit,
+            delay: Span(p.delay),
+            max_delay: Span(p.max_delay),
+            registration_limit: p.registration_limit,
+            registration_window: Span(p.registration_window),
+        }
+    }
+}
+
+/// Limits on connections and requests, so slow or greedy clients cannot hold the server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// A connection must send a request's headers within this (also while idle between
+    /// requests); else it is closed.
+    pub header_read_timeout: Span,
+    /// A request's body must arrive within this; else `408 request_timeout`.
+    pub body_timeout: Span,
+    /// Any request must be answered within this (a page render or a database call that hangs);
+    /// else `503 timeout` and the connection is closed.
+    pub request_timeout: Span,
+    /// Open connections at most; beyond it new ones wait to be accepted.
+    pub max_connections: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Span(Duration::from_secs(10)),
+            body_timeout: Span(Duration::from_secs(15)),
+            request_timeout: Span(Duration::from_secs(30)),
+            max_connections: 2048,
         }
     }
 }
@@ -160,6 +235,8 @@ pub struct Settings {
     pub sessions: SessionsConfig,
     pub security: SecurityConfig,
     pub audit: AuditConfig,
+    pub http: HttpConfig,
+    pub throttle: ThrottleConfig,
 }
 
 impl Default for Settings {
@@ -190,6 +267,8 @@ impl Default for Settings {
             sessions: SessionsConfig::default(),
             security: SecurityConfig::default(),
             audit: AuditConfig::default(),
+            http: HttpConfig::default(),
+            throttle: ThrottleConfig::default(),
         }
     }
 }
@@ -227,6 +306,8 @@ const SECTIONS: &[(&str, &str)] = &[
     ("sessions", "SESSIONS_"),
     ("security", "SECURITY_"),
     ("audit", "AUDIT_"),
+    ("http", "HTTP_"),
+    ("throttle", "THROTTLE_"),
 ];
 const ENV_PREFIX: &str = "SWITCHBOARD_";
 
@@ -397,6 +478,46 @@ impl Settings {
         if self.max_body_bytes < 1024 {
             return err("max_body_bytes", "must be at least 1024");
         }
+        let between = |span: Span, low: Duration, high: Duration| span.0 >= low && span.0 <= high;
+        if !between(self.http.header_read_timeout, Duration::from_millis(100), Duration::from_secs(600)) {
+            return err("http.header_read_timeout", "must be between 100ms and 10m");
+        }
+        if !between(self.http.body_timeout, Duration::from_millis(100), Duration::from_secs(600)) {
+            return err("http.body_timeout", "must be between 100ms and 10m");
+        }
+        if !between(self.http.request_timeout, Duration::from_millis(100), Duration::from_secs(600)) {
+            return err("http.request_timeout", "must be between 100ms and 10m");
+        }
+        if self.http.max_connections == 0 || self.http.max_connections > 1_000_000 {
+            return err("http.max_connections", "must be between 1 and 1000000");
+        }
+        if self.security.hash_concurrency == 0 || self.security.hash_concurrency > 1024 {
+            return err("security.hash_concurrency", "must be between 1 and 1024");
+        }
+        if self.security.hash_queue > 100_000 {
+            return err("security.hash_queue", "must be at most 100000");
+        }
+        let t = &self.throttle;
+        if !between(t.window, Duration::from_secs(1), Duration::from_secs(86_400)) {
+            return err("throttle.window", "must be between 1s and 24h");
+        }
+        if !between(t.registration_window, Duration::from_secs(1), Duration::from_secs(7 * 86_400)) {
+            return err("throttle.registration_window", "must be between 1s and 7d");
+        }
+        for (key, limit) in [
+            ("throttle.pair_limit", t.pair_limit),
+            ("throttle.address_limit", t.address_limit),
+            ("throttle.registration_limit", t.registration_limit),
+            ("throttle.account_slow_after", t.account_slow_after),
+            ("throttle.address_slow_after", t.address_slow_after),
+        ] {
+            if limit == 0 || limit > 1000 {
+                return err(key, "must be between 1 and 1000");
+            }
+        }
+        if t.max_delay.0 > Duration::from_secs(60) || t.delay.0 > t.max_delay.0 {
+            return err("throttle.max_delay", "must be at most 60s and at least throttle.delay");
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log).is_err() {
             return err("log", "is not a valid tracing filter such as `info`");
         }
@@ -447,6 +568,29 @@ impl Settings {
                 WhenFull::Refuse => switchboard::WhenFull::Refuse,
             },
             reauth_window: self.security.reauth_window.0,
+        }
+    }
+
+    pub fn throttle_policy(&self) -> switchboard::throttle::ThrottlePolicy {
+        let t = &self.throttle;
+        switchboard::throttle::ThrottlePolicy {
+            enabled: t.enabled,
+            window: t.window.0,
+            pair_limit: t.pair_limit,
+            account_slow_after: t.account_slow_after,
+            address_slow_after: t.address_slow_after,
+            address_limit: t.address_limit,
+            delay: t.delay.0,
+            max_delay: t.max_delay.0,
+            registration_limit: t.registration_limit,
+            registration_window: t.registration_window.0,
+        }
+    }
+
+    pub fn hash_limits(&self) -> switchboard::hashing::HashLimits {
+        switchboard::hashing::HashLimits {
+            concurrency: self.security.hash_concurrency,
+            queue: self.security.hash_queue,
         }
     }
 

@@ -14,9 +14,35 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use server_fn::ServerFn;
 use std::collections::HashSet;
 use std::net::SocketAddr;
+
+/// This response's CSP nonce: the page's inline scripts carry it, and its
+/// `Content-Security-Policy` names it.
+#[derive(Debug, Clone)]
+pub struct CspNonce(pub String);
+
+impl CspNonce {
+    fn generate() -> Self {
+        use base64::Engine as _;
+        let mut bytes = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+        Self(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// The policy for a page: scripts only from this site, or inline with this nonce, and the
+    /// WASM; nothing from elsewhere, no plugins, no `<base>`, no framing, forms only to this site.
+    fn policy(&self) -> HeaderValue {
+        HeaderValue::from_str(&format!(
+            "default-src 'self'; script-src 'self' 'nonce-{}' 'wasm-unsafe-eval'; object-src 'none'; base-uri 'none'; \
+             frame-ancestors 'none'; form-action 'self'",
+            self.0
+        ))
+        .expect("base64url nonces are valid header text")
+    }
+}
 
 /// The header server functions' error answers carry (set by `server_fn`).
 const SERVER_FN_ERROR: &str = server_fn::error::SERVER_FN_ERROR_HEADER;
@@ -26,7 +52,16 @@ const MAX_ERROR_BODY: usize = 256 * 1024;
 /// An error answer the layer makes itself (before any handler ran).
 pub fn error_response(err: ApiError) -> Response {
     let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, axum::Json(err)).into_response()
+    let mut res = (status, axum::Json(&err)).into_response();
+    set_retry_after(&err, res.headers_mut());
+    res
+}
+
+/// `Retry-After` for an answer that says when to try again.
+fn set_retry_after(err: &ApiError, headers: &mut HeaderMap) {
+    if let Some(seconds) = err.error.retry_after {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
 }
 
 fn refuse(code: ErrorCode, message: impl Into<String>) -> Response {
@@ -83,8 +118,24 @@ pub async fn request_layer(State(state): State<AppState>, req: Request, next: Ne
     };
 
     parts.extensions.insert(caller.clone());
+    let nonce = CspNonce::generate();
+    parts.extensions.insert(nonce.clone());
     let res = tracing::Instrument::instrument(next.run(Request::from_parts(parts, body)), span).await;
-    apply_effects(&state, &caller, res).await
+    let mut res = apply_effects(&state, &caller, res).await;
+    let headers = res.headers_mut();
+    let is_html = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html"));
+    if is_html {
+        headers.insert(header::CONTENT_SECURITY_POLICY, nonce.policy());
+    }
+    // Signing out also tells the browser to drop what it cached for this site.
+    let signed_out = [app::functions::Logout::PATH, app::functions::SignOutEverywhere::PATH].contains(&path.as_str());
+    if signed_out && caller.cookie_change() == Some(CookieChange::Clear) {
+        headers.insert(HeaderName::from_static("clear-site-data"), HeaderValue::from_static("\"cache\""));
+    }
+    res
 }
 
 /// Everything the answer carries because of the session, written here and nowhere else.
@@ -101,6 +152,7 @@ async fn apply_effects(state: &AppState, caller: &Caller, res: Response) -> Resp
                     ended = err.code().ends_session();
                     if !parts.status.is_redirection() {
                         parts.status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                        set_retry_after(&err, &mut parts.headers);
                     }
                 }
                 body = Body::from(bytes);
@@ -192,8 +244,15 @@ async fn check_unsafe(state: &AppState, headers: &HeaderMap, path: &str, body: B
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     let limit = state.settings.max_body_bytes;
-    let bytes = axum::body::to_bytes(body, limit)
+    let within = state.settings.http.body_timeout.0;
+    let bytes = tokio::time::timeout(within, axum::body::to_bytes(body, limit))
         .await
+        .map_err(|_| {
+            ApiError::new(
+                ErrorCode::RequestTimeout,
+                format!("the request body did not arrive within {within:?}"),
+            )
+        })?
         .map_err(|_| ApiError::new(ErrorCode::PayloadTooLarge, format!("the request body is larger than {limit} bytes")))?;
     if !bytes.is_empty() && media != "application/x-www-form-urlencoded" {
         return Err(ApiError::new(

@@ -4,18 +4,25 @@
 mod audit;
 mod guard;
 mod health;
+mod serve;
 
-pub use guard::error_response;
+pub use guard::{error_response, CspNonce};
+pub use serve::serve;
+
+/// Browser features no page of ours uses, switched off.
+const PERMISSIONS_POLICY: &str = "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), \
+                                  payment=(), usb=(), interest-cohort=()";
 
 use crate::AppState;
 use app::auth::ssr::{AppContext, Caller};
 use app::error::{ApiError, ErrorCode};
 use app::{shell, App};
-use axum::extract::Extension;
+use axum::extract::{Extension, Request, State};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
-use http::{header, HeaderValue};
+use http::{header, HeaderName, HeaderValue};
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use std::sync::OnceLock;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -32,12 +39,25 @@ pub fn router(state: AppState) -> Router {
     let routes = route_list();
     let context = {
         let ctx: AppContext = state.ctx.clone();
-        move || leptos::prelude::provide_context(ctx.clone())
+        move || {
+            leptos::prelude::provide_context(ctx.clone());
+            // The request layer's nonce, so the page's inline scripts carry the one its CSP names.
+            let nonce = leptos::prelude::use_context::<http::request::Parts>().and_then(|p| p.extensions.get::<CspNonce>().cloned());
+            if let Some(CspNonce(nonce)) = nonce {
+                leptos::prelude::provide_context(leptos::nonce::Nonce::from_value(nonce));
+            }
+        }
     };
     let shell_fn = {
         let options = state.leptos_options.clone();
         move || shell(options.clone())
     };
+    // HSTS only where cookies are Secure (HTTPS; always in prod): over plain HTTP it would be
+    // ignored at best.
+    let hsts = state
+        .settings
+        .cookie_secure
+        .then(|| HeaderValue::from_static("max-age=63072000; includeSubDomains"));
     Router::new()
         .route("/health", get(health::health))
         .route("/api/csrf", get(csrf_token))
@@ -46,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/{*rest}", any(api_not_found))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::request_layer))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), deadline))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -58,6 +79,19 @@ pub fn router(state: AppState) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
         ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("cross-origin-resource-policy"),
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("permissions-policy"),
+            HeaderValue::from_static(PERMISSIONS_POLICY),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::STRICT_TRANSPORT_SECURITY, hsts))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked");
             error_response(ApiError::new(ErrorCode::Internal, "something went wrong on our side"))
@@ -70,6 +104,23 @@ pub fn router(state: AppState) -> Router {
 /// bound to). For clients that do not render pages, such as scripts and tests.
 async fn csrf_token(Extension(caller): Extension<Caller>) -> impl IntoResponse {
     Json(serde_json::json!({ "csrf_token": caller.csrf_token() }))
+}
+
+/// Every request is answered within `http.request_timeout`. A render or a database call that
+/// hangs (a lock held elsewhere, a panic in a task the render waits for) ends as a 500 and the
+/// connection closes, rather than the client waiting forever.
+async fn deadline(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let within = state.settings.http.request_timeout.0;
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    match tokio::time::timeout(within, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => {
+            tracing::error!(%method, %path, timeout = ?within, "no answer within http.request_timeout; answering 500");
+            let mut res = error_response(ApiError::new(ErrorCode::Internal, "the server could not answer in time"));
+            res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            res
+        }
+    }
 }
 
 async fn api_not_found() -> Response {

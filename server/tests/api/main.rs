@@ -6,8 +6,10 @@
 mod support;
 
 mod accountable;
+mod connections;
 mod content;
 mod csrf;
+mod defence;
 mod features;
 mod hostile;
 mod outage;

@@ -60,3 +60,36 @@ async fn postgres_down_answers_503_and_recovers() {
         StatusCode::OK
     );
 }
+
+/// A request stuck behind the database (a lock held elsewhere) or a render that never finishes is
+/// answered `500` within `http.request_timeout`, its connection closed; the server goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_request_that_hangs_is_answered_within_the_request_timeout() {
+    let app = spawn_app(
+        TestDatabase::postgres_database().await,
+        &[("SWITCHBOARD_HTTP_REQUEST_TIMEOUT", "1s")],
+    )
+    .await;
+    let mut b = app.browser().await;
+    b.register("stuck@example.org").await;
+
+    let lock = app.database().lock_table("sessions").await;
+    for path in ["/api/session_state", "/", "/sessions"] {
+        let sent = std::time::Instant::now();
+        let res = b.get(path).await;
+        let took = sent.elapsed();
+        assert_eq!(
+            res.headers().get("connection").and_then(|v| v.to_str().ok()),
+            Some("close"),
+            "{path}: the connection ends"
+        );
+        assert_error(res, StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal).await;
+        assert!(
+            took >= std::time::Duration::from_millis(900) && took < std::time::Duration::from_secs(5),
+            "{path}: answered after {took:?}"
+        );
+    }
+    lock.release().await;
+    assert_eq!(b.get("/api/session_state").await.status(), StatusCode::OK);
+    assert_eq!(b.get("/sessions").await.status(), StatusCode::OK);
+}

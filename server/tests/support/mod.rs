@@ -30,10 +30,9 @@ pub async fn spawn_app(database: TestDatabase, env: &[(&str, &str)]) -> TestApp 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let app = switchboard_server::http::router(state.clone());
+    let limits = state.settings.http.clone();
     tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-            .await
-            .unwrap();
+        switchboard_server::http::serve(listener, app, &limits, std::future::pending(), std::time::Duration::ZERO).await;
     });
     TestApp {
         base,
@@ -60,10 +59,21 @@ const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl TestApp {
     pub async fn browser(&self) -> Browser {
+        self.browser_at(None).await
+    }
+
+    /// A browser on another client address (any of 127.0.0.0/8 reaches the server on
+    /// loopback), so per-address limits can be tested: `browser_from("127.0.0.2")`.
+    pub async fn browser_from(&self, address: &str) -> Browser {
+        self.browser_at(Some(address.parse().expect("an IP address"))).await
+    }
+
+    async fn browser_at(&self, address: Option<std::net::IpAddr>) -> Browser {
         let http = Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .timeout(REQUEST_TIMEOUT)
+            .local_address(address)
             .build()
             .unwrap();
         let mut b = Browser {

@@ -1,0 +1,197 @@
+//! Throttles against password guessing and mass registration, counted from the audit log: every
+//! failed login is already recorded there with the attempted email and the client address, so
+//! every server instance on one database sees the same counts and nothing more is written.
+//!
+//! - An (account, address) pair with `pair_limit` failures in `window` is refused (`429`) until
+//!   the oldest of them leaves the window. Only that pair: the real user, elsewhere, is not
+//!   locked out by someone guessing at their account.
+//! - An account with `account_slow_after` failures (from anywhere) is slowed, never refused.
+//! - An address with `address_slow_after` failures (any account) is slowed; with
+//!   `address_limit` it is refused.
+//! - An address that created `registration_limit` accounts in `registration_window` may not
+//!   create more until the oldest leaves that window.
+//!
+//! Slowing is a delay before the password is checked: `delay`, doubling with each further
+//! failure, at most `max_delay`.
+
+use crate::audit::AuditKind;
+use crate::clock::Timestamp;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThrottlePolicy {
+    /// Off: no counting, no delays, no refusals.
+    pub enabled: bool,
+    /// How far back failed logins count.
+    pub window: Duration,
+    pub pair_limit: u32,
+    pub account_slow_after: u32,
+    pub address_slow_after: u32,
+    pub address_limit: u32,
+    pub delay: Duration,
+    pub max_delay: Duration,
+    pub registration_limit: u32,
+    pub registration_window: Duration,
+}
+
+impl Default for ThrottlePolicy {
+    /// The documented defaults (docs/CONFIGURATION.md, `[throttle]`).
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            window: Duration::from_secs(15 * 60),
+            pair_limit: 10,
+            account_slow_after: 5,
+            address_slow_after: 20,
+            address_limit: 100,
+            delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(3),
+            registration_limit: 10,
+            registration_window: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl ThrottlePolicy {
+    /// The delay for `failures` past a threshold of `slow_after` (none below it).
+    pub fn delay_for(&self, failures: u32, slow_after: u32) -> Duration {
+        if failures < slow_after {
+            return Duration::ZERO;
+        }
+        let doublings = (failures - slow_after).min(20);
+        self.delay.saturating_mul(1 << doublings).min(self.max_delay)
+    }
+}
+
+/// Rows counted at most: past every limit, counting further changes nothing, and a flood of
+/// failures must not make each check slower.
+const COUNT_CAP: i64 = 1_000;
+
+/// What a login attempt may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Go ahead, after this delay.
+    Proceed(Duration),
+    Refuse {
+        retry_after: Duration,
+    },
+}
+
+impl Engine {
+    /// Checks the throttles for a login to `email` (normalised) from `ip`.
+    pub(crate) async fn login_verdict(&self, email: &str, ip: &str) -> Result<Verdict> {
+        let policy = self.throttle_policy();
+        if !policy.enabled {
+            return Ok(Verdict::Proceed(Duration::ZERO));
+        }
+        let since = self.now().minus(policy.window);
+        let kind = AuditKind::LoginFailed.as_str();
+        let pair = self
+            .count_recent("kind = $1 AND detail = $2 AND ip = $3 AND at > $4", &[kind, email, ip], since)
+            .await?;
+        if pair >= i64::from(policy.pair_limit) {
+            let retry_after = self
+                .retry_after(
+                    "kind = $1 AND detail = $2 AND ip = $3 AND at > $4",
+                    &[kind, email, ip],
+                    since,
+                    policy.pair_limit,
+                    policy.window,
+                )
+                .await?;
+            return Ok(Verdict::Refuse { retry_after });
+        }
+        let address = self.count_recent("kind = $1 AND ip = $2 AND at > $3", &[kind, ip], since).await?;
+        if address >= i64::from(policy.address_limit) {
+            let retry_after = self
+                .retry_after(
+                    "kind = $1 AND ip = $2 AND at > $3",
+                    &[kind, ip],
+                    since,
+                    policy.address_limit,
+                    policy.window,
+                )
+                .await?;
+            return Ok(Verdict::Refuse { retry_after });
+        }
+        let account = self
+            .count_recent("kind = $1 AND detail = $2 AND at > $3", &[kind, email], since)
+            .await?;
+        let delay = policy
+            .delay_for(clamp(account), policy.account_slow_after)
+            .max(policy.delay_for(clamp(address), policy.address_slow_after));
+        Ok(Verdict::Proceed(delay))
+    }
+
+    /// Refuses a registration from `ip` past `registration_limit` in `registration_window`.
+    pub async fn check_registration(&self, ip: &str) -> Result<()> {
+        let policy = self.throttle_policy();
+        if !policy.enabled {
+            return Ok(());
+        }
+        let since = self.now().minus(policy.registration_window);
+        let kind = AuditKind::Registered.as_str();
+        let count = self.count_recent("kind = $1 AND ip = $2 AND at > $3", &[kind, ip], since).await?;
+        if count >= i64::from(policy.registration_limit) {
+            let retry_after = self
+                .retry_after(
+                    "kind = $1 AND ip = $2 AND at > $3",
+                    &[kind, ip],
+                    since,
+                    policy.registration_limit,
+                    policy.registration_window,
+                )
+                .await?;
+            return Err(Error::TooManyAttempts { retry_after });
+        }
+        Ok(())
+    }
+
+    /// How many audit rows match `filter` (text binds, then `since`), up to [`COUNT_CAP`].
+    async fn count_recent(&self, filter: &str, binds: &[&str], since: Timestamp) -> Result<i64> {
+        let sql = format!("SELECT COUNT(*) FROM (SELECT 1 FROM audit_events WHERE {filter} LIMIT {COUNT_CAP}) AS recent");
+        let mut query = sqlx::query_scalar::<_, i64>(&sql);
+        for bind in binds {
+            query = query.bind(*bind);
+        }
+        Ok(query.bind(since).fetch_one(self.db().reader()).await?)
+    }
+
+    /// When the count of rows matching `filter` drops below `limit`: the `limit`-th newest leaves
+    /// the window then. At least a second.
+    async fn retry_after(&self, filter: &str, binds: &[&str], since: Timestamp, limit: u32, window: Duration) -> Result<Duration> {
+        let sql = format!(
+            "SELECT at FROM audit_events WHERE {filter} ORDER BY at DESC LIMIT 1 OFFSET {}",
+            limit.saturating_sub(1)
+        );
+        let mut query = sqlx::query_scalar::<_, Timestamp>(&sql);
+        for bind in binds {
+            query = query.bind(*bind);
+        }
+        let at = query.bind(since).fetch_optional(self.db().reader()).await?;
+        let free_at = at.map_or(self.now(), |at| at.plus(window));
+        Ok(free_at.since(self.now()).max(Duration::from_secs(1)))
+    }
+}
+
+fn clamp(count: i64) -> u32 {
+    u32::try_from(count).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slowing_starts_at_the_threshold_doubles_and_is_capped() {
+        let p = ThrottlePolicy::default();
+        assert_eq!(p.delay_for(4, 5), Duration::ZERO);
+        assert_eq!(p.delay_for(5, 5), Duration::from_millis(250));
+        assert_eq!(p.delay_for(6, 5), Duration::from_millis(500));
+        assert_eq!(p.delay_for(8, 5), Duration::from_secs(2));
+        assert_eq!(p.delay_for(9, 5), Duration::from_secs(3));
+        assert_eq!(p.delay_for(u32::MAX, 5), Duration::from_secs(3));
+    }
+}
