@@ -1,5 +1,5 @@
 import { test, expect } from "@playwright/test";
-import { collectConsoleErrors, seedAccount, signIn, uniqueEmail } from "./support";
+import { collectConsoleErrors, seedAccount, signIn, uniqueEmail, waitSynced } from "./support";
 
 // Values built to break out of the page stay text: in the server-rendered HTML and after
 // hydration (server/tests/api/hostile.rs checks the HTML alone).
@@ -26,5 +26,38 @@ test("a hostile draft renders as text and edits as text", async ({ context }) =>
   await expect(item.getByLabel("Title")).toHaveValue(TITLE);
   expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
   expect(await page.locator("img[src=x]").count()).toBe(0);
+  expect(errors, errors.join("\n")).toEqual([]);
+});
+
+// The page runs under its Content-Security-Policy (a nonce per response, no 'unsafe-inline'):
+// it hydrates, syncs and navigates with no violation reported.
+test("pages hydrate under the CSP with no violation", async ({ context }) => {
+  const errors = collectConsoleErrors(context);
+  await context.addInitScript(() => {
+    const seen: string[] = [];
+    (window as unknown as { cspViolations: string[] }).cspViolations = seen;
+    document.addEventListener("securitypolicyviolation", (e) => seen.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
+  const account = await seedAccount(context.request, uniqueEmail("csp"), 2);
+  await signIn(context, account.email);
+  const page = await context.newPage();
+  const res = await page.goto("/");
+  const csp = res?.headers()["content-security-policy"] ?? "";
+  expect(csp).toContain("script-src 'self' 'nonce-");
+  expect(csp).not.toContain("unsafe-inline");
+  const nonce = /'nonce-([^']+)'/.exec(csp)?.[1];
+  expect(await page.locator(`script[nonce]`).count()).toBeGreaterThan(0);
+  const violations: string[] = [];
+  const readViolations = async () =>
+    violations.push(...(await page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations)));
+  await waitSynced(page);
+  await readViolations();
+  for (const path of ["/platforms", "/sessions", "/session"]) {
+    await page.goto(path);
+    await waitSynced(page);
+    await readViolations();
+  }
+  expect(nonce).toBeTruthy();
+  expect(violations).toEqual([]);
   expect(errors, errors.join("\n")).toEqual([]);
 });

@@ -82,8 +82,19 @@ pub async fn request_layer(State(state): State<AppState>, req: Request, next: Ne
     if is_passive(&path) {
         return next.run(req).await;
     }
+    let registered = endpoint(&path);
+    if let Some(e) = registered.filter(|e| e.method != req.method() && !(e.method == Method::GET && req.method() == Method::HEAD)) {
+        // A change never happens on a GET (and a read never on a POST): say which method, in
+        // the API's error shape.
+        let mut res = refuse(ErrorCode::MethodNotAllowed, format!("{path} takes {}", e.method));
+        res.headers_mut().insert(
+            header::ALLOW,
+            HeaderValue::from_str(e.method.as_str()).expect("a method is header text"),
+        );
+        return res;
+    }
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
-    let activity = endpoint(&path).map_or(Activity::User, |e| e.activity);
+    let activity = registered.map_or(Activity::User, |e| e.activity);
     let caller = resolve_request(&state.ctx, req.headers(), peer, activity).await;
     let span = tracing::info_span!(
         "request",

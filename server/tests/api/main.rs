@@ -14,6 +14,7 @@ mod features;
 mod hostile;
 mod outage;
 mod pages;
+mod proof;
 mod requests;
 mod session;
 mod switching;

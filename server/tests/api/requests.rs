@@ -97,7 +97,10 @@ async fn malformed_requests_are_4xx_json(db: TestDatabase) {
     )
     .await;
     assert_error(b.get("/api/no_such_thing").await, StatusCode::NOT_FOUND, ErrorCode::NotFound).await;
-    assert_error(b.post("/api/session_state", &[]).await, StatusCode::NOT_FOUND, ErrorCode::NotFound).await; // a read is not a POST endpoint
+    // A read is not a POST endpoint (and a change is not a GET one): 405, saying which method.
+    let res = b.post("/api/session_state", &[]).await;
+    assert_eq!(res.headers().get("allow").and_then(|v| v.to_str().ok()), Some("GET"));
+    assert_error(res, StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed).await;
     assert_error(
         b.post("/api/delete_draft", &[("draft_id", "99999999999999999999999")]).await,
         StatusCode::BAD_REQUEST,

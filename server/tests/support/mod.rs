@@ -21,9 +21,14 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app(database: TestDatabase, env: &[(&str, &str)]) -> TestApp {
+    spawn_app_as(Profile::Test, database, env).await
+}
+
+/// [`spawn_app`] with another profile's defaults (e.g. `prod`: `Secure`, `__Host-` cookies).
+pub async fn spawn_app_as(profile: Profile, database: TestDatabase, env: &[(&str, &str)]) -> TestApp {
     let mut vars: BTreeMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     vars.insert("SWITCHBOARD_DATABASE_URL".into(), database.url().to_owned());
-    let settings = Settings::load(Profile::Test, None, &vars).expect("test settings");
+    let settings = Settings::load(profile, None, &vars).expect("test settings");
     let db = switchboard_server::open_database(&settings).await.expect("open test database");
     let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000_000)));
     let state = switchboard_server::build_state(settings, db, clock.clone()).await.expect("state");
