@@ -67,7 +67,7 @@ impl CsrfKey {
     }
 
     #[cfg(test)]
-    fn fixed(byte: u8) -> Self {
+    pub(crate) fn fixed(byte: u8) -> Self {
         Self([byte; 32])
     }
 

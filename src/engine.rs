@@ -3,9 +3,8 @@
 
 use crate::clock::{Clock, Timestamp};
 use crate::hashing::{HashLimits, Hasher};
-use crate::policy::SessionPolicy;
+use crate::policy::{SessionPolicy, ThrottlePolicy};
 use crate::store::Db;
-use crate::throttle::ThrottlePolicy;
 use std::sync::Arc;
 
 /// The engine: a store, the session policy, a clock, and the defences against guessing (the

@@ -43,3 +43,6 @@ pub use store::{Backend, Db, PoolSettings};
 
 #[cfg(feature = "test-support")]
 pub mod testing;
+
+#[cfg(test)]
+mod proptests;

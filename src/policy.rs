@@ -1,5 +1,6 @@
 //! The session policy: how long sessions live, how often activity is written down, how many a
-//! user may have, and how recent a password must be for sensitive actions.
+//! user may have, and how recent a password must be for sensitive actions; and the throttle
+//! policy against password guessing.
 
 use crate::clock::Timestamp;
 use std::time::Duration;
@@ -66,5 +67,68 @@ impl SessionPolicy {
     /// Until when a password entered at `at` counts as recent.
     pub fn reauth_until(&self, at: Timestamp) -> Timestamp {
         at.plus(self.reauth_window)
+    }
+}
+
+/// The login and registration throttles (applied by `throttle`; see there for what each number
+/// does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThrottlePolicy {
+    /// Off: no counting, no delays, no refusals.
+    pub enabled: bool,
+    /// How far back failed logins count.
+    pub window: Duration,
+    pub pair_limit: u32,
+    pub account_slow_after: u32,
+    pub address_slow_after: u32,
+    pub address_limit: u32,
+    pub delay: Duration,
+    pub max_delay: Duration,
+    pub registration_limit: u32,
+    pub registration_window: Duration,
+}
+
+impl Default for ThrottlePolicy {
+    /// The documented defaults (docs/CONFIGURATION.md, `[throttle]`).
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            window: Duration::from_secs(15 * 60),
+            pair_limit: 10,
+            account_slow_after: 5,
+            address_slow_after: 20,
+            address_limit: 100,
+            delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(3),
+            registration_limit: 10,
+            registration_window: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl ThrottlePolicy {
+    /// The delay for `failures` past a threshold of `slow_after` (none below it).
+    pub fn delay_for(&self, failures: u32, slow_after: u32) -> Duration {
+        if failures < slow_after {
+            return Duration::ZERO;
+        }
+        let doublings = (failures - slow_after).min(20);
+        self.delay.saturating_mul(1 << doublings).min(self.max_delay)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slowing_starts_at_the_threshold_doubles_and_is_capped() {
+        let p = ThrottlePolicy::default();
+        assert_eq!(p.delay_for(4, 5), Duration::ZERO);
+        assert_eq!(p.delay_for(5, 5), Duration::from_millis(250));
+        assert_eq!(p.delay_for(6, 5), Duration::from_millis(500));
+        assert_eq!(p.delay_for(8, 5), Duration::from_secs(2));
+        assert_eq!(p.delay_for(9, 5), Duration::from_secs(3));
+        assert_eq!(p.delay_for(u32::MAX, 5), Duration::from_secs(3));
     }
 }

@@ -18,52 +18,8 @@ use crate::audit::AuditKind;
 use crate::clock::Timestamp;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+pub use crate::policy::ThrottlePolicy;
 use std::time::Duration;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ThrottlePolicy {
-    /// Off: no counting, no delays, no refusals.
-    pub enabled: bool,
-    /// How far back failed logins count.
-    pub window: Duration,
-    pub pair_limit: u32,
-    pub account_slow_after: u32,
-    pub address_slow_after: u32,
-    pub address_limit: u32,
-    pub delay: Duration,
-    pub max_delay: Duration,
-    pub registration_limit: u32,
-    pub registration_window: Duration,
-}
-
-impl Default for ThrottlePolicy {
-    /// The documented defaults (docs/CONFIGURATION.md, `[throttle]`).
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            window: Duration::from_secs(15 * 60),
-            pair_limit: 10,
-            account_slow_after: 5,
-            address_slow_after: 20,
-            address_limit: 100,
-            delay: Duration::from_millis(250),
-            max_delay: Duration::from_secs(3),
-            registration_limit: 10,
-            registration_window: Duration::from_secs(3600),
-        }
-    }
-}
-
-impl ThrottlePolicy {
-    /// The delay for `failures` past a threshold of `slow_after` (none below it).
-    pub fn delay_for(&self, failures: u32, slow_after: u32) -> Duration {
-        if failures < slow_after {
-            return Duration::ZERO;
-        }
-        let doublings = (failures - slow_after).min(20);
-        self.delay.saturating_mul(1 << doublings).min(self.max_delay)
-    }
-}
 
 /// Rows counted at most: past every limit, counting further changes nothing, and a flood of
 /// failures must not make each check slower.
@@ -178,20 +134,4 @@ impl Engine {
 
 fn clamp(count: i64) -> u32 {
     u32::try_from(count).unwrap_or(u32::MAX)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slowing_starts_at_the_threshold_doubles_and_is_capped() {
-        let p = ThrottlePolicy::default();
-        assert_eq!(p.delay_for(4, 5), Duration::ZERO);
-        assert_eq!(p.delay_for(5, 5), Duration::from_millis(250));
-        assert_eq!(p.delay_for(6, 5), Duration::from_millis(500));
-        assert_eq!(p.delay_for(8, 5), Duration::from_secs(2));
-        assert_eq!(p.delay_for(9, 5), Duration::from_secs(3));
-        assert_eq!(p.delay_for(u32::MAX, 5), Duration::from_secs(3));
-    }
 }

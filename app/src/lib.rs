@@ -18,6 +18,9 @@ pub mod providers;
 pub mod registry;
 pub mod sync;
 
+#[cfg(test)]
+mod proptests;
+
 use components::nav::Nav;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};

@@ -12,6 +12,9 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt as _;
 
+/// The largest request head accepted.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
 /// Serves `router` on `listener` until `stop` resolves; then accepts nothing more and gives the
 /// requests in flight `grace` to finish before closing what is still open.
 ///
@@ -20,7 +23,11 @@ use tower::ServiceExt as _;
 /// are open at once; further clients wait in the listen backlog until one closes.
 pub async fn serve(listener: TcpListener, router: Router, limits: &HttpConfig, stop: impl Future<Output = ()>, grace: Duration) {
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout.0);
+    // A request head (request line and headers) over 64 KiB is answered 431 and the connection
+    // closed, rather than buffered (hyper's default allows ~400 KiB).
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout.0)
+        .max_buf_size(MAX_HEAD_BYTES);
     let open = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     tokio::pin!(stop);

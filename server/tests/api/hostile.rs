@@ -95,6 +95,13 @@ async fn pages_carry_a_nonce_csp_and_the_security_headers(db: TestDatabase) {
         assert_eq!(res.headers()["cross-origin-resource-policy"], "same-origin");
         assert!(res.headers()["permissions-policy"].to_str().unwrap().contains("camera=()"));
         assert!(res.headers().get("strict-transport-security").is_none(), "no HSTS over plain HTTP");
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(res.headers()["referrer-policy"], "same-origin");
+        assert_eq!(res.headers()["x-frame-options"], "DENY");
+        assert!(
+            !res.headers().keys().any(|k| k.as_str().starts_with("access-control-")),
+            "no CORS: other sites get nothing"
+        );
         let nonce = nonce_of(&csp);
         let page = res.text().await.unwrap();
         let scripts = page.matches("<script").count();

@@ -17,4 +17,5 @@ mod pages;
 mod proof;
 mod requests;
 mod session;
+mod sweep;
 mod switching;
