@@ -5,6 +5,7 @@
 #   make build   release build: target/release/switchboard + target/site
 #   make run     build, then serve on 127.0.0.1:3000 (SQLite in data/ unless told otherwise)
 #   make test    every test: cargo test (SQLite + PostgreSQL), release build, Playwright
+#   make bench   benchmarks that print figures (a login flood against the release binary)
 #   make clean   remove build outputs and test artifacts (keeps data/ and node_modules)
 
 SHELL := /bin/bash
@@ -22,7 +23,7 @@ unexport CARGO_TARGET_DIR
 SWITCHBOARD_PROFILE ?= dev
 SWITCHBOARD_DATABASE_URL ?= sqlite://data/switchboard.db
 
-.PHONY: all setup build run test clean
+.PHONY: all setup build run test bench clean
 
 all: build
 
@@ -41,6 +42,9 @@ run: build
 
 test:
 	bash scripts/test.sh
+
+bench:
+	cargo bench -p server --bench login_flood
 
 clean:
 	cargo clean

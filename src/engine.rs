@@ -3,9 +3,13 @@
 
 use crate::clock::{Clock, Timestamp};
 use crate::hashing::{HashLimits, Hasher};
-use crate::policy::{SessionPolicy, ThrottlePolicy};
+use crate::model::Alert;
+use crate::policy::{AlertPolicy, SessionPolicy, ThrottlePolicy};
 use crate::store::Db;
 use std::sync::Arc;
+
+/// Told of every alert as it is raised (the server's webhook queue). Must not block.
+pub type AlertListener = Arc<dyn Fn(&Alert) + Send + Sync>;
 
 /// The engine: a store, the session policy, a clock, and the defences against guessing (the
 /// throttle policy and the bounded password hasher). Cheap to clone.
@@ -16,6 +20,8 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     throttle: ThrottlePolicy,
     hasher: Hasher,
+    alerts: AlertPolicy,
+    alert_listener: Option<AlertListener>,
 }
 
 impl Engine {
@@ -27,6 +33,8 @@ impl Engine {
             clock,
             throttle: ThrottlePolicy::default(),
             hasher: Hasher::new(HashLimits::default()),
+            alerts: AlertPolicy::default(),
+            alert_listener: None,
         }
     }
 
@@ -35,6 +43,21 @@ impl Engine {
         self.throttle = throttle;
         self.hasher = Hasher::new(hashing);
         self
+    }
+
+    /// The same engine with these detectors, telling `listener` of every alert raised.
+    pub fn with_alerts(mut self, policy: AlertPolicy, listener: Option<AlertListener>) -> Self {
+        self.alerts = policy;
+        self.alert_listener = listener;
+        self
+    }
+
+    pub fn alert_policy(&self) -> &AlertPolicy {
+        &self.alerts
+    }
+
+    pub(crate) fn alert_listener(&self) -> Option<&AlertListener> {
+        self.alert_listener.as_ref()
     }
 
     pub fn throttle_policy(&self) -> &ThrottlePolicy {

@@ -8,10 +8,11 @@
 //! Leaves first: `clock`, `domain` (parsed client values), `ids`, `model` (what is stored and
 //! answered), `policy`, `token`, `device`; then `error`, `store`, `engine` (the handle), `audit`;
 //! then the operations (`users`, `sessions`, `accounts`, `platforms`, `drafts`), each an
-//! `impl Engine` block, `hashing` (bounded argon2id) and `throttle` (login and registration
-//! throttles), and `csrf`, `seed`.
+//! `impl Engine` block, `hashing` (bounded argon2id), `throttle` (login and registration
+//! throttles) and `alerts` (suspicious-activity detectors), and `csrf`, `seed`.
 
 pub mod accounts;
+pub mod alerts;
 pub mod audit;
 pub mod clock;
 pub mod csrf;

@@ -137,3 +137,74 @@ mod tests {
         assert_eq!(EndReason::ALL.len(), 8);
     }
 }
+
+/// What was detected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AlertKind {
+    FailedLoginsForAccount,
+    FailedLoginsFromAddress,
+    EndedTokenUsed,
+    ManyNewSessions,
+    CsrfFailures,
+}
+
+impl AlertKind {
+    pub const ALL: &'static [AlertKind] = &[
+        AlertKind::FailedLoginsForAccount,
+        AlertKind::FailedLoginsFromAddress,
+        AlertKind::EndedTokenUsed,
+        AlertKind::ManyNewSessions,
+        AlertKind::CsrfFailures,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::FailedLoginsForAccount => "failed_logins_for_account",
+            AlertKind::FailedLoginsFromAddress => "failed_logins_from_address",
+            AlertKind::EndedTokenUsed => "ended_token_used",
+            AlertKind::ManyNewSessions => "many_new_sessions",
+            AlertKind::CsrfFailures => "csrf_failures",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|k| k.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Severity::Info, Severity::Warning, Severity::Critical]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+/// A raised alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    pub id: i64,
+    pub at: Timestamp,
+    pub kind: AlertKind,
+    pub severity: Severity,
+    pub user: Option<UserId>,
+    pub session: Option<PublicSessionId>,
+    pub ip: Option<String>,
+    /// What was seen, as a JSON object (counts, the window, the attempted email, …).
+    pub evidence: String,
+}

@@ -117,6 +117,41 @@ impl ThrottlePolicy {
     }
 }
 
+/// The suspicious-activity detectors (applied by `alerts`): each raises an alert once per key
+/// within `window`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertPolicy {
+    /// Off: no detector runs.
+    pub enabled: bool,
+    /// How far back each detector counts, and how long an alert for the same thing is not raised
+    /// again.
+    pub window: Duration,
+    /// Failed logins for one account within `window` (0: off).
+    pub failed_logins_per_account: u32,
+    /// Failed logins from one address within `window` (0: off).
+    pub failed_logins_per_address: u32,
+    /// New sessions of one account within `window` (0: off).
+    pub new_sessions_per_account: u32,
+    /// Refused CSRF checks from one address within `window` (0: off).
+    pub csrf_failures_per_address: u32,
+    /// A revoked (warning) or expired (info) session's token is used again.
+    pub ended_token_use: bool,
+}
+
+impl Default for AlertPolicy {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            window: Duration::from_secs(10 * 60),
+            failed_logins_per_account: 10,
+            failed_logins_per_address: 30,
+            new_sessions_per_account: 10,
+            csrf_failures_per_address: 20,
+            ended_token_use: true,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

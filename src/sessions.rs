@@ -273,13 +273,18 @@ impl Engine {
                     .from(&meta)
                     .detail(attempted.clone());
                 entry.subject = self.user_by_email(&attempted).await?.map(|u| u.id);
+                let subject = entry.subject;
                 self.audit(entry).await?;
+                self.detect_failed_logins(&attempted, meta.ip.as_deref().unwrap_or(""), subject)
+                    .await;
                 return Err(Error::InvalidCredentials);
             }
             Err(e) => return Err(e),
         };
+        let ip = meta.ip.clone();
         let (token, session) = self.start_session(user.id, meta, previous, SessionStart::Login).await?;
         tracing::info!(user_id = %user.id, session = %session.public_id, "signed in");
+        self.detect_new_sessions(user.id, ip.as_deref()).await;
         let state = self.state_with_user(session, user).await?;
         Ok((token, state))
     }
@@ -382,7 +387,14 @@ impl Engine {
             .fetch_optional(self.db().reader())
             .await?
             .ok_or(Error::Unauthenticated)?;
-        let mut session = self.policy().session(record)?;
+        let (user, public_id) = (record.user_id, record.public_id.clone());
+        let mut session = match self.policy().session(record) {
+            Err(Error::SessionEnded(reason)) => {
+                self.detect_ended_token(user, &public_id, reason).await;
+                return Err(Error::SessionEnded(reason));
+            }
+            other => other?,
+        };
         tracing::Span::current().record("session", tracing::field::display(&session.public_id));
         let now = self.now();
         if now >= session.idle_expires_at {

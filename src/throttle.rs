@@ -106,7 +106,7 @@ impl Engine {
     }
 
     /// How many audit rows match `filter` (text binds, then `since`), up to [`COUNT_CAP`].
-    async fn count_recent(&self, filter: &str, binds: &[&str], since: Timestamp) -> Result<i64> {
+    pub(crate) async fn count_recent(&self, filter: &str, binds: &[&str], since: Timestamp) -> Result<i64> {
         let sql = format!("SELECT COUNT(*) FROM (SELECT 1 FROM audit_events WHERE {filter} LIMIT {COUNT_CAP}) AS recent");
         let mut query = sqlx::query_scalar::<_, i64>(&sql);
         for bind in binds {

@@ -26,7 +26,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, StaticSegment};
-use pages::admin::{AdminPage, AuditPage};
+use pages::admin::{AdminPage, AlertsPage, AuditPage};
 use pages::sessions::SessionsPage;
 use pages::{dashboard::DashboardPage, login::LoginPage, platforms::PlatformsPage, register::RegisterPage, session::SessionPage};
 
@@ -81,6 +81,7 @@ fn Frame() -> impl IntoView {
                 <Route path=StaticSegment("sessions") view=SessionsPage ssr=SsrMode::Async/>
                 <Route path=StaticSegment("admin") view=AdminPage ssr=SsrMode::Async/>
                 <Route path=(StaticSegment("admin"), StaticSegment("audit")) view=AuditPage ssr=SsrMode::Async/>
+                <Route path=(StaticSegment("admin"), StaticSegment("alerts")) view=AlertsPage ssr=SsrMode::Async/>
             </Routes>
         </main>
     }

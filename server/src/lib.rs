@@ -1,5 +1,6 @@
 //! The `switchboard` server: settings, start-up, the HTTP router and background maintenance.
 
+pub mod alerts;
 pub mod config;
 pub mod http;
 
@@ -37,7 +38,9 @@ pub async fn open_database(settings: &Settings) -> Result<Db, switchboard::Error
 /// production; a manual one in tests of expiry).
 pub async fn build_state(settings: Settings, db: Db, clock: Arc<dyn Clock>) -> Result<AppState, switchboard::Error> {
     let csrf = CsrfKey::load_or_create(&db).await?;
-    let engine = Engine::new(db, settings.session_policy(), clock).with_defences(settings.throttle_policy(), settings.hash_limits());
+    let engine = Engine::new(db, settings.session_policy(), clock)
+        .with_defences(settings.throttle_policy(), settings.hash_limits())
+        .with_alerts(settings.alert_policy(), alerts::webhook(&settings.alerts));
     let ctx = AppContext {
         engine,
         csrf,

@@ -29,7 +29,7 @@ fn admin_shell(heading: &'static str, title: &'static str, page: &'static str) -
         <Title text=title/>
         <RequireSession page=move |_| view! {
             <h1>{heading}</h1>
-            <p><a href="/admin">"Accounts"</a> " · " <a href="/admin/audit">"Audit log"</a></p>
+            <p><a href="/admin">"Accounts"</a> " · " <a href="/admin/audit">"Audit log"</a> " · " <a href="/admin/alerts">"Alerts"</a></p>
             <UrlError/>
             <Fragment page/>
         }/>
@@ -44,6 +44,25 @@ pub fn AdminPage() -> impl IntoView {
 #[component]
 pub fn AuditPage() -> impl IntoView {
     admin_shell("Audit log", "Audit log · Switchboard", "audit")
+}
+
+#[component]
+pub fn AlertsPage() -> impl IntoView {
+    admin_shell("Alerts", "Alerts · Switchboard", "alerts")
+}
+
+/// The newest alerts (administrators only), older ones by `before_id`.
+#[cfg(feature = "ssr")]
+pub(crate) async fn alerts_fragment(cx: &RequestContext, params: &HashMap<String, String>) -> Result<String, ApiError> {
+    const PAGE: u32 = 100;
+    let engine = cx.engine();
+    engine.require_admin(cx.session()?).await.map_err(|e| cx.fail(e))?;
+    let alerts = engine
+        .alerts(PAGE, number(cx, params, "before_id")?)
+        .await
+        .map_err(|e| cx.fail(e))?;
+    let next = (alerts.len() == PAGE as usize).then(|| alerts.last().map(|a| a.id)).flatten();
+    Ok(render::alerts(alerts, next))
 }
 
 /// The accounts table, and the sessions of `?user=ID` when one is chosen, as HTML
@@ -196,6 +215,34 @@ mod render {
             }
         }
         out.finish()
+    }
+
+    fn alert_row(a: switchboard::alerts::Alert) -> impl IntoView {
+        view! {
+            <tr class=format!("severity-{}", a.severity.as_str())>
+                <td>{when(Timestamp(a.at.millis()))}</td>
+                <td>{a.severity.as_str()}</td>
+                <td>{a.kind.as_str()}</td>
+                <td>{a.user.map(|u| u.to_string()).unwrap_or_else(|| "—".into())}</td>
+                <td>{a.session.map(|s| s.as_str().to_owned()).unwrap_or_default()}</td>
+                <td>{a.ip.unwrap_or_default()}</td>
+                <td><code>{a.evidence}</code></td>
+            </tr>
+        }
+    }
+
+    pub fn alerts(alerts: Vec<switchboard::alerts::Alert>, next: Option<i64>) -> String {
+        let empty = alerts.is_empty();
+        view! {
+            <p>"Also in the log (target " <code>"switchboard::alert"</code> ") and, if set, sent to " <code>"alerts.webhook_url"</code> ". As JSON: " <a href="/api/admin/alerts">"/api/admin/alerts"</a></p>
+            {empty.then(|| view! { <p class="empty">"No alerts."</p> })}
+            <table class="audit alerts" aria-label="Alerts">
+                <thead><tr><th>"When"</th><th>"Severity"</th><th>"Alert"</th><th>"User"</th><th>"Session"</th><th>"Address"</th><th>"Evidence"</th></tr></thead>
+                <tbody>{alerts.into_iter().map(alert_row).collect_view()}</tbody>
+            </table>
+            {next.map(|id| view! { <p><a href=format!("/admin/alerts?before_id={id}")>"Older alerts"</a></p> })}
+        }
+        .to_html()
     }
 
     pub fn audit(params: &HashMap<String, String>, events: Vec<AuditEventView>, next: Option<i64>) -> String {

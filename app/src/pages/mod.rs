@@ -11,7 +11,7 @@ pub mod sessions;
 use crate::error::ApiError;
 use leptos::prelude::*;
 
-/// The server-rendered content of a page (`sessions`, `admin`, `audit`) for the caller, given
+/// The server-rendered content of a page (`sessions`, `admin`, `audit`, `alerts`) for the caller, given
 /// the page's own query string. One server function for all of them, so the browser build holds
 /// one loader for every such page.
 #[server(prefix = "/api", endpoint = "page_fragment", input = server_fn::codec::GetUrl, client = crate::functions::client::CsrfClient)]
@@ -26,6 +26,7 @@ pub async fn page_fragment(page: String, #[server(default)] query: String) -> Re
         "sessions" => sessions::fragment(&cx).await,
         "admin" => admin::admin_fragment(&cx, &params).await,
         "audit" => admin::audit_fragment(&cx, &params).await,
+        "alerts" => admin::alerts_fragment(&cx, &params).await,
         _ => Err(crate::error::ApiError::new(crate::error::ErrorCode::NotFound, "no such page")),
     }
 }

@@ -113,6 +113,52 @@ impl Default for SecurityConfig {
     }
 }
 
+/// Suspicious-activity alerts (see `switchboard::alerts`) and where they are sent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    pub enabled: bool,
+    /// How far back each detector counts; also how long the same thing is not alerted again.
+    pub window: Span,
+    /// Failed logins for one account within `window` that raise an alert (0: off).
+    pub failed_logins_per_account: u32,
+    /// Failed logins from one address within `window` (0: off).
+    pub failed_logins_per_address: u32,
+    /// New sessions of one account within `window` (0: off).
+    pub new_sessions_per_account: u32,
+    /// Refused CSRF checks from one address within `window` (0: off).
+    pub csrf_failures_per_address: u32,
+    /// Alert when the token of an ended session is used again.
+    pub ended_token_use: bool,
+    /// Where each alert is POSTed as JSON (`http://` only), if anywhere.
+    pub webhook_url: Option<String>,
+    /// How long one delivery attempt may take.
+    pub webhook_timeout: Span,
+    /// Further attempts after a failed one (with doubling backoff from 200ms).
+    pub webhook_retries: u32,
+    /// Alerts waiting for delivery at most; beyond it new ones are not sent (still recorded).
+    pub webhook_queue: usize,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        let p = switchboard::policy::AlertPolicy::default();
+        Self {
+            enabled: p.enabled,
+            window: Span(p.window),
+            failed_logins_per_account: p.failed_logins_per_account,
+            failed_logins_per_address: p.failed_logins_per_address,
+            new_sessions_per_account: p.new_sessions_per_account,
+            csrf_failures_per_address: p.csrf_failures_per_address,
+            ended_token_use: p.ended_token_use,
+            webhook_url: None,
+            webhook_timeout: Span(Duration::from_secs(5)),
+            webhook_retries: 3,
+            webhook_queue: 256,
+        }
+    }
+}
+
 /// Login and registration throttles (see `switchboard::throttle`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -237,6 +283,7 @@ pub struct Settings {
     pub audit: AuditConfig,
     pub http: HttpConfig,
     pub throttle: ThrottleConfig,
+    pub alerts: AlertsConfig,
 }
 
 impl Default for Settings {
@@ -269,6 +316,7 @@ impl Default for Settings {
             audit: AuditConfig::default(),
             http: HttpConfig::default(),
             throttle: ThrottleConfig::default(),
+            alerts: AlertsConfig::default(),
         }
     }
 }
@@ -308,6 +356,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("audit", "AUDIT_"),
     ("http", "HTTP_"),
     ("throttle", "THROTTLE_"),
+    ("alerts", "ALERTS_"),
 ];
 const ENV_PREFIX: &str = "SWITCHBOARD_";
 
@@ -518,6 +567,30 @@ impl Settings {
         if t.max_delay.0 > Duration::from_secs(60) || t.delay.0 > t.max_delay.0 {
             return err("throttle.max_delay", "must be at most 60s and at least throttle.delay");
         }
+        let a = &self.alerts;
+        if !between(a.window, Duration::from_secs(1), Duration::from_secs(86_400)) {
+            return err("alerts.window", "must be between 1s and 24h");
+        }
+        if let Some(url) = &a.webhook_url {
+            if url.starts_with("https://") {
+                return err(
+                    "alerts.webhook_url",
+                    "https:// is not supported yet; point it at an http:// relay on a trusted network",
+                );
+            }
+            if !url.starts_with("http://") || url.len() <= "http://".len() {
+                return err("alerts.webhook_url", "must be an http:// URL");
+            }
+        }
+        if !between(a.webhook_timeout, Duration::from_millis(100), Duration::from_secs(60)) {
+            return err("alerts.webhook_timeout", "must be between 100ms and 60s");
+        }
+        if a.webhook_retries > 10 {
+            return err("alerts.webhook_retries", "must be at most 10");
+        }
+        if a.webhook_queue == 0 || a.webhook_queue > 100_000 {
+            return err("alerts.webhook_queue", "must be between 1 and 100000");
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log).is_err() {
             return err("log", "is not a valid tracing filter such as `info`");
         }
@@ -584,6 +657,19 @@ impl Settings {
             max_delay: t.max_delay.0,
             registration_limit: t.registration_limit,
             registration_window: t.registration_window.0,
+        }
+    }
+
+    pub fn alert_policy(&self) -> switchboard::policy::AlertPolicy {
+        let a = &self.alerts;
+        switchboard::policy::AlertPolicy {
+            enabled: a.enabled,
+            window: a.window.0,
+            failed_logins_per_account: a.failed_logins_per_account,
+            failed_logins_per_address: a.failed_logins_per_address,
+            new_sessions_per_account: a.new_sessions_per_account,
+            csrf_failures_per_address: a.csrf_failures_per_address,
+            ended_token_use: a.ended_token_use,
         }
     }
 

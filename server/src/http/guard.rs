@@ -215,6 +215,11 @@ async fn audit_csrf_refusal(state: &AppState, caller: &Caller, path: &str, why: 
     if let Err(e) = state.ctx.engine.audit(entry).await {
         tracing::warn!(error = %e, "could not record a refused CSRF check");
     }
+    state
+        .ctx
+        .engine
+        .detect_csrf_failures(caller.meta().ip.as_deref().unwrap_or(""))
+        .await;
 }
 
 /// The origin a browser would send for this server: the configured public origin, else the

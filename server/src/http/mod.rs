@@ -1,6 +1,7 @@
 //! The HTTP surface: Leptos pages and server functions, plus health and CSRF endpoints, behind
 //! one request layer (session, CSRF, body checks) and security headers.
 
+mod alerts;
 mod audit;
 mod guard;
 mod health;
@@ -62,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::health))
         .route("/api/csrf", get(csrf_token))
         .route("/api/admin/audit", get(audit::export))
+        .route("/api/admin/alerts", get(alerts::list))
         .leptos_routes_with_context(&state, routes, context.clone(), shell_fn)
         .route("/api/{*rest}", any(api_not_found))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))

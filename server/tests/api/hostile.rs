@@ -190,6 +190,7 @@ async fn a_scanner_crawl_gets_an_answer_for_everything(db: TestDatabase) {
         "/sessions",
         "/admin",
         "/admin/audit",
+        "/admin/alerts",
         "/nope",
     ];
     let params = ["next", "error", "page", "before", "user", "kind", "q", "format", "id"];

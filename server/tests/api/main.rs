@@ -6,6 +6,7 @@
 mod support;
 
 mod accountable;
+mod alerts;
 mod connections;
 mod content;
 mod csrf;

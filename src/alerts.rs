@@ -1,0 +1,265 @@
+//! Suspicious activity: detectors that raise an alert record (kind, severity, user, session,
+//! address, evidence), each at most once per thing within the policy's window. Every alert goes
+//! to the structured log (target `switchboard::alert`) and to the listener the server installs
+//! (the webhook); administrators read them at `/admin/alerts`.
+
+use crate::audit::AuditKind;
+use crate::clock::Timestamp;
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::ids::{PublicSessionId, UserId};
+use crate::model::EndReason;
+
+pub use crate::engine::AlertListener;
+pub use crate::model::{Alert, AlertKind, Severity};
+
+/// An alert to raise; `key` names the thing it is about (one alert per key per window).
+struct Raise {
+    kind: AlertKind,
+    severity: Severity,
+    user: Option<UserId>,
+    session: Option<PublicSessionId>,
+    ip: Option<String>,
+    evidence: String,
+    key: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct AlertRecord {
+    id: i64,
+    at: Timestamp,
+    kind: String,
+    severity: String,
+    user_id: Option<UserId>,
+    session_public_id: Option<String>,
+    ip: Option<String>,
+    evidence: String,
+}
+
+impl AlertRecord {
+    fn alert(self) -> Option<Alert> {
+        Some(Alert {
+            id: self.id,
+            at: self.at,
+            kind: AlertKind::parse(&self.kind)?,
+            severity: Severity::parse(&self.severity)?,
+            user: self.user_id,
+            session: self.session_public_id.and_then(|s| PublicSessionId::parse(&s).ok()),
+            ip: self.ip,
+            evidence: self.evidence,
+        })
+    }
+}
+
+/// `"text"` as a JSON string.
+fn json_text(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+impl Engine {
+    /// The newest alerts first, `limit` of them, older than `before_id` when given.
+    pub async fn alerts(&self, limit: u32, before_id: Option<i64>) -> Result<Vec<Alert>> {
+        let records: Vec<AlertRecord> = sqlx::query_as(
+            "SELECT id, at, kind, severity, user_id, session_public_id, ip, evidence FROM alerts \
+             WHERE id < $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(before_id.unwrap_or(i64::MAX))
+        .bind(i64::from(limit.min(1000)))
+        .fetch_all(self.db().reader())
+        .await?;
+        Ok(records.into_iter().filter_map(AlertRecord::alert).collect())
+    }
+
+    /// Records the alert unless one with the same key was raised within the window; logs it and
+    /// tells the listener. A detector's own failure is logged, never the caller's failure.
+    async fn raise(&self, r: Raise) {
+        if let Err(e) = self.try_raise(r).await {
+            tracing::warn!(error = %e, "could not record an alert");
+        }
+    }
+
+    async fn try_raise(&self, r: Raise) -> Result<()> {
+        let now = self.now();
+        let since = now.minus(self.alert_policy().window);
+        let recent: Option<i64> = sqlx::query_scalar("SELECT id FROM alerts WHERE dedupe_key = $1 AND at > $2 LIMIT 1")
+            .bind(&r.key)
+            .bind(since)
+            .fetch_optional(self.db().reader())
+            .await?;
+        if recent.is_some() {
+            return Ok(());
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO alerts (at, kind, severity, user_id, session_public_id, ip, evidence, dedupe_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(now)
+        .bind(r.kind.as_str())
+        .bind(r.severity.as_str())
+        .bind(r.user)
+        .bind(r.session.as_ref().map(|s| s.as_str().to_owned()))
+        .bind(r.ip.as_deref())
+        .bind(&r.evidence)
+        .bind(&r.key)
+        .fetch_one(self.db().writer())
+        .await?;
+        let alert = Alert {
+            id,
+            at: now,
+            kind: r.kind,
+            severity: r.severity,
+            user: r.user,
+            session: r.session,
+            ip: r.ip,
+            evidence: r.evidence,
+        };
+        tracing::warn!(
+            target: "switchboard::alert",
+            alert_id = alert.id,
+            kind = alert.kind.as_str(),
+            severity = alert.severity.as_str(),
+            user_id = ?alert.user.map(|u| u.get()),
+            session = ?alert.session.as_ref().map(|s| s.as_str()),
+            ip = ?alert.ip,
+            evidence = %alert.evidence,
+            "alert"
+        );
+        if let Some(listener) = self.alert_listener() {
+            listener(&alert);
+        }
+        Ok(())
+    }
+
+    /// After a failed login: a burst for the account, or from the address.
+    pub(crate) async fn detect_failed_logins(&self, email: &str, ip: &str, user: Option<UserId>) {
+        let policy = self.alert_policy().clone();
+        if !policy.enabled {
+            return;
+        }
+        let since = self.now().minus(policy.window);
+        let kind = AuditKind::LoginFailed.as_str();
+        let window = policy.window.as_secs();
+        if policy.failed_logins_per_account > 0 {
+            if let Ok(n) = self
+                .count_recent("kind = $1 AND detail = $2 AND at > $3", &[kind, email], since)
+                .await
+            {
+                if n >= i64::from(policy.failed_logins_per_account) {
+                    self.raise(Raise {
+                        kind: AlertKind::FailedLoginsForAccount,
+                        severity: Severity::Warning,
+                        user,
+                        session: None,
+                        ip: Some(ip.to_owned()),
+                        evidence: format!("{{\"email\":{},\"failures\":{n},\"window_secs\":{window}}}", json_text(email)),
+                        key: format!("failed_logins_for_account:{email}"),
+                    })
+                    .await;
+                }
+            }
+        }
+        if policy.failed_logins_per_address > 0 && !ip.is_empty() {
+            if let Ok(n) = self.count_recent("kind = $1 AND ip = $2 AND at > $3", &[kind, ip], since).await {
+                if n >= i64::from(policy.failed_logins_per_address) {
+                    self.raise(Raise {
+                        kind: AlertKind::FailedLoginsFromAddress,
+                        severity: Severity::Warning,
+                        user: None,
+                        session: None,
+                        ip: Some(ip.to_owned()),
+                        evidence: format!("{{\"failures\":{n},\"window_secs\":{window}}}"),
+                        key: format!("failed_logins_from_address:{ip}"),
+                    })
+                    .await;
+                }
+            }
+        }
+    }
+
+    /// After a login: many new sessions for one account.
+    pub(crate) async fn detect_new_sessions(&self, user: UserId, ip: Option<&str>) {
+        let policy = self.alert_policy().clone();
+        if !policy.enabled || policy.new_sessions_per_account == 0 {
+            return;
+        }
+        let since = self.now().minus(policy.window);
+        let count: Result<i64, _> =
+            sqlx::query_scalar("SELECT COUNT(*) FROM (SELECT 1 FROM sessions WHERE user_id = $1 AND created_at > $2 LIMIT 1000) AS recent")
+                .bind(user)
+                .bind(since)
+                .fetch_one(self.db().reader())
+                .await;
+        if let Ok(n) = count {
+            if n >= i64::from(policy.new_sessions_per_account) {
+                self.raise(Raise {
+                    kind: AlertKind::ManyNewSessions,
+                    severity: Severity::Warning,
+                    user: Some(user),
+                    session: None,
+                    ip: ip.map(str::to_owned),
+                    evidence: format!("{{\"new_sessions\":{n},\"window_secs\":{}}}", policy.window.as_secs()),
+                    key: format!("many_new_sessions:{user}"),
+                })
+                .await;
+            }
+        }
+    }
+
+    /// A token of a session that has ended was presented again.
+    pub(crate) async fn detect_ended_token(&self, user: UserId, session: &PublicSessionId, reason: EndReason) {
+        let policy = self.alert_policy();
+        if !policy.enabled || !policy.ended_token_use {
+            return;
+        }
+        // A token that timed out or was signed out is often just an old tab; one that was
+        // revoked, evicted or ended by a password change or a disabled account is worth a look.
+        let severity = match reason {
+            EndReason::Expired | EndReason::Logout | EndReason::Rotated => Severity::Info,
+            _ => Severity::Warning,
+        };
+        self.raise(Raise {
+            kind: AlertKind::EndedTokenUsed,
+            severity,
+            user: Some(user),
+            session: Some(session.clone()),
+            ip: None,
+            evidence: format!("{{\"end_reason\":{}}}", json_text(reason.as_str())),
+            key: format!("ended_token_used:{}", session.as_str()),
+        })
+        .await;
+    }
+
+    /// After a refused CSRF check: many from one address.
+    pub async fn detect_csrf_failures(&self, ip: &str) {
+        let policy = self.alert_policy().clone();
+        if !policy.enabled || policy.csrf_failures_per_address == 0 || ip.is_empty() {
+            return;
+        }
+        let since = self.now().minus(policy.window);
+        let kind = AuditKind::CsrfRefused.as_str();
+        if let Ok(n) = self.count_recent("kind = $1 AND ip = $2 AND at > $3", &[kind, ip], since).await {
+            if n >= i64::from(policy.csrf_failures_per_address) {
+                self.raise(Raise {
+                    kind: AlertKind::CsrfFailures,
+                    severity: Severity::Warning,
+                    user: None,
+                    session: None,
+                    ip: Some(ip.to_owned()),
+                    evidence: format!("{{\"refusals\":{n},\"window_secs\":{}}}", policy.window.as_secs()),
+                    key: format!("csrf_failures:{ip}"),
+                })
+                .await;
+            }
+        }
+    }
+}
