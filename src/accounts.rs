@@ -83,6 +83,43 @@ impl Engine {
             .await
     }
 
+    /// "This wasn't me": the caller says `target`, one of their sessions, is not theirs. Every
+    /// session of the account ends (the caller's own too), the audit record says why, and a
+    /// critical alert is raised. Another user's session answers `NotFound`, like one that does
+    /// not exist. Returns how many sessions ended.
+    #[tracing::instrument(skip_all, fields(session = %caller.public_id))]
+    pub async fn disown_session(&self, caller: &Session, meta: &ClientMeta, target: &PublicSessionId) -> Result<u64> {
+        let owner: Option<UserId> = sqlx::query_scalar("SELECT user_id FROM sessions WHERE public_id = $1")
+            .bind(target.as_str())
+            .fetch_optional(self.db().reader())
+            .await?;
+        if owner != Some(caller.user_id) {
+            return Err(Error::NotFound(Entity::Session));
+        }
+        let revoked = AuditEntry::new(AuditKind::SessionRevoked)
+            .actor(caller.user_id)
+            .from(meta)
+            .detail("disowned");
+        let disowned = AuditEntry::by_session(AuditKind::SessionDisowned, caller, meta);
+        let (policy, now, user) = (self.policy().clone(), self.now(), caller.user_id);
+        let named = target.as_str().to_owned();
+        let ended = self
+            .db()
+            .transaction(move |c| {
+                Box::pin(async move {
+                    let all = live_session_ids(c, &policy, now, user).await?;
+                    let ended = end_sessions(c, now, &all, EndReason::RevokedByUser, &revoked).await?;
+                    let why = format!("session {named} was not theirs; {ended} sessions ended");
+                    record(&mut *c, now, &disowned.detail(why)).await?;
+                    Ok(ended)
+                })
+            })
+            .await?;
+        tracing::warn!(user_id = %user, disowned = %target, ended, "a session was disowned");
+        self.alert_disowned(user, target, ended).await;
+        Ok(ended)
+    }
+
     /// Ends every live session of the caller's user, the caller's own included ("sign out
     /// everywhere"). Returns how many others ended.
     #[tracing::instrument(skip_all, fields(session = %caller.public_id))]

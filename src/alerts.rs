@@ -239,6 +239,23 @@ impl Engine {
         .await;
     }
 
+    /// The user said a session of theirs was not them: always raised (critical).
+    pub(crate) async fn alert_disowned(&self, user: UserId, session: &PublicSessionId, ended: u64) {
+        if !self.alert_policy().enabled {
+            return;
+        }
+        self.raise(Raise {
+            kind: AlertKind::SessionDisowned,
+            severity: Severity::Critical,
+            user: Some(user),
+            session: Some(session.clone()),
+            ip: None,
+            evidence: format!("{{\"sessions_ended\":{ended}}}"),
+            key: format!("session_disowned:{}", session.as_str()),
+        })
+        .await;
+    }
+
     /// After a refused CSRF check: many from one address.
     pub async fn detect_csrf_failures(&self, ip: &str) {
         let policy = self.alert_policy().clone();

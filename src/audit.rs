@@ -64,6 +64,9 @@ stored_enum! {
         AdminGranted = "admin_granted",
         AdminRevoked = "admin_revoked",
         CsrfRefused = "csrf_refused",
+        /// "This wasn't me": the user disowned one of their sessions and every session of the
+        /// account ended. The detail names the disowned session.
+        SessionDisowned = "session_disowned",
     }
 }
 

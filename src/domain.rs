@@ -58,6 +58,10 @@ pub struct Email(String);
 impl Email {
     pub fn parse(raw: &str) -> Result<Self> {
         let s = single_line("email", trimmed_len("email", raw, 3, 254)?)?.to_lowercase();
+        // An address is at most 254 octets (RFC 5321), not characters; lowercasing can grow it.
+        if s.len() > 254 {
+            return Err(ParseError::new("email", "must be at most 254 bytes"));
+        }
         let (local, domain) = s
             .split_once('@')
             .ok_or_else(|| ParseError::new("email", "must look like name@example.org"))?;

@@ -146,6 +146,7 @@ pub enum AlertKind {
     EndedTokenUsed,
     ManyNewSessions,
     CsrfFailures,
+    SessionDisowned,
 }
 
 impl AlertKind {
@@ -155,6 +156,7 @@ impl AlertKind {
         AlertKind::EndedTokenUsed,
         AlertKind::ManyNewSessions,
         AlertKind::CsrfFailures,
+        AlertKind::SessionDisowned,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -164,6 +166,7 @@ impl AlertKind {
             AlertKind::EndedTokenUsed => "ended_token_used",
             AlertKind::ManyNewSessions => "many_new_sessions",
             AlertKind::CsrfFailures => "csrf_failures",
+            AlertKind::SessionDisowned => "session_disowned",
         }
     }
 

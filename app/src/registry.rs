@@ -59,6 +59,7 @@ pub fn endpoints() -> &'static [Endpoint] {
             Endpoint::of::<RevokeSession>(User),
             Endpoint::of::<RevokeOtherSessions>(User),
             Endpoint::of::<SignOutEverywhere>(User),
+            Endpoint::of::<DisownSession>(User),
             Endpoint::of::<ChangePassword>(User),
             Endpoint::of::<Reauthenticate>(User),
             Endpoint::of::<SecurityEvents>(User),

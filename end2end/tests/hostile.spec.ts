@@ -20,7 +20,7 @@ test("a hostile draft renders as text and edits as text", async ({ context }) =>
   const drafts = page.getByRole("list", { name: "Drafts" });
   await expect(drafts.getByRole("heading", { name: TITLE })).toBeVisible();
   // The body shows as text (the edit form's textarea holds it too, as its value).
-  await expect(drafts.locator("p.body")).toHaveText(BODY);
+  await expect(drafts.locator("p.body").filter({ hasText: "window.pwned=1" })).toHaveText(BODY);
   const item = drafts.getByRole("listitem").filter({ hasText: TITLE });
   await item.getByText("Edit").click();
   await expect(item.getByLabel("Body")).toHaveValue(BODY);

@@ -88,6 +88,23 @@ pub async fn sign_out_everywhere() -> Result<SessionSnapshot, ApiError> {
     Ok(cx.signed_out(EndReason::LoggedOut))
 }
 
+/// "This wasn't me" for one of the caller's sessions (`public_id`): every session of the account
+/// ends, this one too, the audit record says why, and administrators get a critical alert.
+/// Answers like `logout`. Another user's session answers 404.
+#[server(prefix = "/api", endpoint = "disown_session", client = CsrfClient)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
+pub async fn disown_session(public_id: PublicSessionId) -> Result<SessionSnapshot, ApiError> {
+    let cx = request_context()?;
+    let target = switchboard::PublicSessionId::parse(&public_id.0).map_err(|e| cx.fail(e.into()))?;
+    cx.engine()
+        .disown_session(cx.session()?, cx.caller.meta(), &target)
+        .await
+        .map_err(|e| cx.fail(e))?;
+    cx.caller.change_cookie(CookieChange::Clear);
+    leptos_axum::redirect(&crate::auth::login_path(EndReason::SessionRevoked, "/"));
+    Ok(cx.signed_out(EndReason::SessionRevoked))
+}
+
 /// Changes the password: needs a recent authentication and the current password. The session
 /// is rotated (new cookie, new CSRF token); `end_other_sessions` (`true`, `on` or `1`) also ends
 /// every other session of the account.

@@ -71,6 +71,18 @@ pub(crate) mod render {
         let device = format!("{} on {}", s.device.browser, s.device.os);
         let label = format!("End the session on {device}");
         let (public_id, marker) = (s.public_id.0.clone(), s.public_id.0);
+        // On the owner's own page, another session can be disowned: "This wasn't me".
+        let disown = (action == "/api/revoke_session" && !s.current).then(|| {
+            let label = format!("This wasn't me: end every session (one was on {device})");
+            let public_id = public_id.clone();
+            view! {
+                <form method="post" action="/api/disown_session" class="inline">
+                    <CsrfField/>
+                    <input type="hidden" name="public_id" value=public_id/>
+                    <button type="submit" class="danger" aria-label=label>"This wasn't me"</button>
+                </form>
+            }
+        });
         view! {
             <li class="session" class:current=s.current data-public-id=marker>
                 <strong>{device}</strong>
@@ -86,6 +98,7 @@ pub(crate) mod render {
                     <input type="hidden" name="public_id" value=public_id/>
                     <button type="submit" aria-label=label>"End"</button>
                 </form>
+                {disown}
             </li>
         }
     }

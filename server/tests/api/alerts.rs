@@ -254,4 +254,71 @@ async fn a_webhook_that_hangs_slows_no_request() {
     assert_eq!(b.state().await.user.email, "still@example.org");
 }
 
-switchboard::on_both_backends!(each_detector_raises_one_alert_and_administrators_read_them);
+async fn this_wasnt_me_ends_every_session_records_why_and_alerts(db: TestDatabase) {
+    let app = spawn_app(db, &[]).await;
+    let mut laptop = app.browser().await;
+    laptop.register("owner@example.org").await;
+    let mut phone = app.browser().await;
+    let phone_state = phone.login("owner@example.org").await;
+    let mut other = app.browser().await;
+    let other_state = other.register("other@example.org").await;
+
+    // The Sessions page offers it for the other session, not for this one.
+    let page = laptop.get("/sessions").await.text().await.unwrap();
+    assert_eq!(page.matches("action=\"/api/disown_session\"").count(), 1, "{page}");
+
+    // Someone else's session is not found, exactly like one that does not exist.
+    assert_error(
+        laptop
+            .post("/api/disown_session", &[("public_id", &other_state.session.id.0)])
+            .await,
+        StatusCode::NOT_FOUND,
+        ErrorCode::NotFound,
+    )
+    .await;
+    let res = laptop
+        .post("/api/disown_session", &[("public_id", &phone_state.session.id.0)])
+        .await;
+    let snapshot: app::models::SessionSnapshot = ok(res).await;
+    assert!(snapshot.state.is_none(), "this browser is signed out too");
+    assert_error(
+        phone.get("/api/session_state").await,
+        StatusCode::UNAUTHORIZED,
+        ErrorCode::SessionRevoked,
+    )
+    .await;
+    assert_error(
+        laptop.get("/api/session_state").await,
+        StatusCode::UNAUTHORIZED,
+        ErrorCode::Unauthenticated,
+    )
+    .await;
+    assert_eq!(other.state().await.user.email, "other@example.org", "other accounts are untouched");
+
+    let engine = &app.state.ctx.engine;
+    let why = engine
+        .audit_events(
+            &switchboard::audit::AuditFilter {
+                kind: Some(switchboard::audit::AuditKind::SessionDisowned),
+                ..Default::default()
+            },
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(why.len(), 1);
+    let detail = why[0].entry.detail.clone().unwrap();
+    assert!(
+        detail.contains(&phone_state.session.id.0) && detail.contains("2 sessions ended"),
+        "{detail}"
+    );
+    let alerts = engine.alerts(10, None).await.unwrap();
+    let alert = alerts.iter().find(|a| a.kind.as_str() == "session_disowned").expect("an alert");
+    assert_eq!(alert.severity.as_str(), "critical");
+    assert_eq!(alert.session.as_ref().map(|s| s.as_str()), Some(phone_state.session.id.0.as_str()));
+}
+
+switchboard::on_both_backends!(
+    each_detector_raises_one_alert_and_administrators_read_them,
+    this_wasnt_me_ends_every_session_records_why_and_alerts,
+);

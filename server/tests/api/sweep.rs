@@ -55,6 +55,7 @@ fn request(rng: &mut StdRng, cookie: &str, csrf: &str) -> (&'static str, Vec<u8>
         "/api/sign_out_everywhere",
         "/api/revoke_other_sessions",
         "/api/change_password",
+        "/api/disown_session",
     ];
     let paths: Vec<String> = endpoints()
         .iter()
