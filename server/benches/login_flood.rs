@@ -173,6 +173,7 @@ async fn run(label: &str, hash_concurrency: Option<&str>, flood: usize, seconds:
     stop.store(true, Ordering::Relaxed);
     let (idle_times, _) = idle.await.unwrap();
 
+    let (idle_rss, _) = server.rss_mib();
     // The flood: `flood` attackers, each posting bad logins back to back.
     let attacker = client();
     let token = csrf(&attacker, &base).await;
@@ -227,7 +228,7 @@ async fn run(label: &str, hash_concurrency: Option<&str>, flood: usize, seconds:
     );
     println!("session_state idle:   {}", summary(idle_times));
     println!("session_state flood:  {} ({failed_reads} failed)", summary(flood_times));
-    println!("server RSS: peak sampled {peak_rss:.1} MiB, high-water mark {hwm:.1} MiB");
+    println!("server RSS: {idle_rss:.1} MiB before the flood; peak sampled {peak_rss:.1} MiB, high-water mark {hwm:.1} MiB");
 }
 
 fn main() {
