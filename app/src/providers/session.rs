@@ -47,7 +47,7 @@ struct SessionContext {
     actions: SessionActions,
     /// The newest of the server's answer and the knowledge adopted after the page loaded (browser
     /// only): `None` until the first answer, `Err` if it failed.
-    current: Memo<Option<Result<Known, ApiError>>>,
+    current: Signal<Option<Result<Known, ApiError>>>,
     switching: Switching,
     tab: TabSignals,
     toasts: Toasts,
@@ -63,7 +63,10 @@ pub fn provide_session() {
         |_| current_session(),
     );
     let live = RwSignal::new(None::<Known>);
-    let current = Memo::new(move |_| match live.get() {
+    // A derived signal, not a memo: a memo's cached value is taken out while it recomputes, and
+    // on the server a resource resolving on another thread can make a render read it in that
+    // moment (reactive_graph 0.2's `ArcMemo` then panics on `None`: the SSR hang of issue 9).
+    let current = Signal::derive(move || match live.get() {
         Some(known) => Some(Ok(known)),
         None => resource.get().map(|r| {
             r.map(|snapshot| Known {

@@ -13,7 +13,7 @@ pub struct TabSignals {
     pub live: RwSignal<Option<Known>>,
     /// The newest of the server-rendered answer and `live`: `None` until the first answer,
     /// `Err` if it failed.
-    pub current: Memo<Option<Result<Known, ApiError>>>,
+    pub current: Signal<Option<Result<Known, ApiError>>>,
     /// Tells the user something (text, whether it is an error).
     pub notify: Callback<(String, bool)>,
     /// `navigator.onLine`.
