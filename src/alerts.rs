@@ -140,49 +140,50 @@ impl Engine {
         Ok(())
     }
 
+    /// How many audit rows match `filter` within the alert window, when that reaches `threshold`
+    /// (and detectors are on, and `threshold` is not 0).
+    async fn reached(&self, threshold: u32, filter: &str, binds: &[&str]) -> Option<i64> {
+        let policy = self.alert_policy();
+        if !policy.enabled || threshold == 0 {
+            return None;
+        }
+        let since = self.now().minus(policy.window);
+        let n = self.count_recent(filter, binds, since).await.ok()?;
+        (n >= i64::from(threshold)).then_some(n)
+    }
+
     /// After a failed login: a burst for the account, or from the address.
     pub(crate) async fn detect_failed_logins(&self, email: &str, ip: &str, user: Option<UserId>) {
         let policy = self.alert_policy().clone();
-        if !policy.enabled {
+        let (kind, window) = (AuditKind::LoginFailed.as_str(), policy.window.as_secs());
+        let for_account = "kind = $1 AND detail = $2 AND at > $3";
+        if let Some(n) = self.reached(policy.failed_logins_per_account, for_account, &[kind, email]).await {
+            self.raise(Raise {
+                kind: AlertKind::FailedLoginsForAccount,
+                severity: Severity::Warning,
+                user,
+                session: None,
+                ip: Some(ip.to_owned()),
+                evidence: format!("{{\"email\":{},\"failures\":{n},\"window_secs\":{window}}}", json_text(email)),
+                key: format!("failed_logins_for_account:{email}"),
+            })
+            .await;
+        }
+        if ip.is_empty() {
             return;
         }
-        let since = self.now().minus(policy.window);
-        let kind = AuditKind::LoginFailed.as_str();
-        let window = policy.window.as_secs();
-        if policy.failed_logins_per_account > 0 {
-            if let Ok(n) = self
-                .count_recent("kind = $1 AND detail = $2 AND at > $3", &[kind, email], since)
-                .await
-            {
-                if n >= i64::from(policy.failed_logins_per_account) {
-                    self.raise(Raise {
-                        kind: AlertKind::FailedLoginsForAccount,
-                        severity: Severity::Warning,
-                        user,
-                        session: None,
-                        ip: Some(ip.to_owned()),
-                        evidence: format!("{{\"email\":{},\"failures\":{n},\"window_secs\":{window}}}", json_text(email)),
-                        key: format!("failed_logins_for_account:{email}"),
-                    })
-                    .await;
-                }
-            }
-        }
-        if policy.failed_logins_per_address > 0 && !ip.is_empty() {
-            if let Ok(n) = self.count_recent("kind = $1 AND ip = $2 AND at > $3", &[kind, ip], since).await {
-                if n >= i64::from(policy.failed_logins_per_address) {
-                    self.raise(Raise {
-                        kind: AlertKind::FailedLoginsFromAddress,
-                        severity: Severity::Warning,
-                        user: None,
-                        session: None,
-                        ip: Some(ip.to_owned()),
-                        evidence: format!("{{\"failures\":{n},\"window_secs\":{window}}}"),
-                        key: format!("failed_logins_from_address:{ip}"),
-                    })
-                    .await;
-                }
-            }
+        let from_address = "kind = $1 AND ip = $2 AND at > $3";
+        if let Some(n) = self.reached(policy.failed_logins_per_address, from_address, &[kind, ip]).await {
+            self.raise(Raise {
+                kind: AlertKind::FailedLoginsFromAddress,
+                severity: Severity::Warning,
+                user: None,
+                session: None,
+                ip: Some(ip.to_owned()),
+                evidence: format!("{{\"failures\":{n},\"window_secs\":{window}}}"),
+                key: format!("failed_logins_from_address:{ip}"),
+            })
+            .await;
         }
     }
 
@@ -258,25 +259,22 @@ impl Engine {
 
     /// After a refused CSRF check: many from one address.
     pub async fn detect_csrf_failures(&self, ip: &str) {
-        let policy = self.alert_policy().clone();
-        if !policy.enabled || policy.csrf_failures_per_address == 0 || ip.is_empty() {
+        if ip.is_empty() {
             return;
         }
-        let since = self.now().minus(policy.window);
-        let kind = AuditKind::CsrfRefused.as_str();
-        if let Ok(n) = self.count_recent("kind = $1 AND ip = $2 AND at > $3", &[kind, ip], since).await {
-            if n >= i64::from(policy.csrf_failures_per_address) {
-                self.raise(Raise {
-                    kind: AlertKind::CsrfFailures,
-                    severity: Severity::Warning,
-                    user: None,
-                    session: None,
-                    ip: Some(ip.to_owned()),
-                    evidence: format!("{{\"refusals\":{n},\"window_secs\":{}}}", policy.window.as_secs()),
-                    key: format!("csrf_failures:{ip}"),
-                })
-                .await;
-            }
+        let (threshold, window) = (self.alert_policy().csrf_failures_per_address, self.alert_policy().window.as_secs());
+        let filter = "kind = $1 AND ip = $2 AND at > $3";
+        if let Some(n) = self.reached(threshold, filter, &[AuditKind::CsrfRefused.as_str(), ip]).await {
+            self.raise(Raise {
+                kind: AlertKind::CsrfFailures,
+                severity: Severity::Warning,
+                user: None,
+                session: None,
+                ip: Some(ip.to_owned()),
+                evidence: format!("{{\"refusals\":{n},\"window_secs\":{window}}}"),
+                key: format!("csrf_failures:{ip}"),
+            })
+            .await;
         }
     }
 }

@@ -11,6 +11,9 @@
 //! `impl Engine` block, `hashing` (bounded argon2id), `throttle` (login and registration
 //! throttles) and `alerts` (suspicious-activity detectors), and `csrf`, `seed`.
 
+#[macro_use]
+mod macros;
+
 pub mod accounts;
 pub mod alerts;
 pub mod audit;

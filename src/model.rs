@@ -138,63 +138,24 @@ mod tests {
     }
 }
 
-/// What was detected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AlertKind {
-    FailedLoginsForAccount,
-    FailedLoginsFromAddress,
-    EndedTokenUsed,
-    ManyNewSessions,
-    CsrfFailures,
-    SessionDisowned,
-}
-
-impl AlertKind {
-    pub const ALL: &'static [AlertKind] = &[
-        AlertKind::FailedLoginsForAccount,
-        AlertKind::FailedLoginsFromAddress,
-        AlertKind::EndedTokenUsed,
-        AlertKind::ManyNewSessions,
-        AlertKind::CsrfFailures,
-        AlertKind::SessionDisowned,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertKind::FailedLoginsForAccount => "failed_logins_for_account",
-            AlertKind::FailedLoginsFromAddress => "failed_logins_from_address",
-            AlertKind::EndedTokenUsed => "ended_token_used",
-            AlertKind::ManyNewSessions => "many_new_sessions",
-            AlertKind::CsrfFailures => "csrf_failures",
-            AlertKind::SessionDisowned => "session_disowned",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|k| k.as_str() == text)
+stored_enum! {
+    /// What was detected.
+    pub enum AlertKind {
+        FailedLoginsForAccount = "failed_logins_for_account",
+        FailedLoginsFromAddress = "failed_logins_from_address",
+        EndedTokenUsed = "ended_token_used",
+        ManyNewSessions = "many_new_sessions",
+        CsrfFailures = "csrf_failures",
+        SessionDisowned = "session_disowned",
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    Info,
-    Warning,
-    Critical,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Critical => "critical",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [Severity::Info, Severity::Warning, Severity::Critical]
-            .into_iter()
-            .find(|s| s.as_str() == text)
+stored_enum! {
+    /// How much an alert matters.
+    pub enum Severity {
+        Info = "info",
+        Warning = "warning",
+        Critical = "critical",
     }
 }
 

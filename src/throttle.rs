@@ -44,31 +44,18 @@ impl Engine {
         }
         let since = self.now().minus(policy.window);
         let kind = AuditKind::LoginFailed.as_str();
-        let pair = self
-            .count_recent("kind = $1 AND detail = $2 AND ip = $3 AND at > $4", &[kind, email, ip], since)
-            .await?;
-        if pair >= i64::from(policy.pair_limit) {
-            let retry_after = self
-                .retry_after(
-                    "kind = $1 AND detail = $2 AND ip = $3 AND at > $4",
-                    &[kind, email, ip],
-                    since,
-                    policy.pair_limit,
-                    policy.window,
-                )
-                .await?;
+        let pair = "kind = $1 AND detail = $2 AND ip = $3 AND at > $4";
+        if let Some(retry_after) = self
+            .past_limit(pair, &[kind, email, ip], since, policy.pair_limit, policy.window)
+            .await?
+        {
             return Ok(Verdict::Refuse { retry_after });
         }
-        let address = self.count_recent("kind = $1 AND ip = $2 AND at > $3", &[kind, ip], since).await?;
+        let from_address = "kind = $1 AND ip = $2 AND at > $3";
+        let address = self.count_recent(from_address, &[kind, ip], since).await?;
         if address >= i64::from(policy.address_limit) {
             let retry_after = self
-                .retry_after(
-                    "kind = $1 AND ip = $2 AND at > $3",
-                    &[kind, ip],
-                    since,
-                    policy.address_limit,
-                    policy.window,
-                )
+                .retry_after(from_address, &[kind, ip], since, policy.address_limit, policy.window)
                 .await?;
             return Ok(Verdict::Refuse { retry_after });
         }
@@ -89,17 +76,12 @@ impl Engine {
         }
         let since = self.now().minus(policy.registration_window);
         let kind = AuditKind::Registered.as_str();
-        let count = self.count_recent("kind = $1 AND ip = $2 AND at > $3", &[kind, ip], since).await?;
-        if count >= i64::from(policy.registration_limit) {
-            let retry_after = self
-                .retry_after(
-                    "kind = $1 AND ip = $2 AND at > $3",
-                    &[kind, ip],
-                    since,
-                    policy.registration_limit,
-                    policy.registration_window,
-                )
-                .await?;
+        let window = policy.registration_window;
+        let filter = "kind = $1 AND ip = $2 AND at > $3";
+        if let Some(retry_after) = self
+            .past_limit(filter, &[kind, ip], since, policy.registration_limit, window)
+            .await?
+        {
             return Err(Error::TooManyAttempts { retry_after });
         }
         Ok(())
@@ -113,6 +95,15 @@ impl Engine {
             query = query.bind(*bind);
         }
         Ok(query.bind(since).fetch_one(self.db().reader()).await?)
+    }
+
+    /// `Some(wait)` when the rows matching `filter` have reached `limit`: how long until they
+    /// drop below it.
+    async fn past_limit(&self, filter: &str, binds: &[&str], since: Timestamp, limit: u32, window: Duration) -> Result<Option<Duration>> {
+        if self.count_recent(filter, binds, since).await? < i64::from(limit) {
+            return Ok(None);
+        }
+        Ok(Some(self.retry_after(filter, binds, since, limit, window).await?))
     }
 
     /// When the count of rows matching `filter` drops below `limit`: the `limit`-th newest leaves

@@ -129,8 +129,11 @@ pub async fn request_layer(State(state): State<AppState>, req: Request, next: Ne
     };
 
     parts.extensions.insert(caller.clone());
-    let nonce = CspNonce::generate();
-    parts.extensions.insert(nonce.clone());
+    // Only pages carry scripts, so only they get a nonce (API answers are JSON: no CSP).
+    let nonce = (!path.starts_with("/api/")).then(CspNonce::generate);
+    if let Some(nonce) = &nonce {
+        parts.extensions.insert(nonce.clone());
+    }
     let res = tracing::Instrument::instrument(next.run(Request::from_parts(parts, body)), span).await;
     let mut res = apply_effects(&state, &caller, res).await;
     let headers = res.headers_mut();
@@ -138,7 +141,7 @@ pub async fn request_layer(State(state): State<AppState>, req: Request, next: Ne
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.starts_with("text/html"));
-    if is_html {
+    if let Some(nonce) = nonce.filter(|_| is_html) {
         headers.insert(header::CONTENT_SECURITY_POLICY, nonce.policy());
     }
     // Signing out also tells the browser to drop what it cached for this site.

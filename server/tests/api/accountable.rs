@@ -10,7 +10,6 @@ use app::models::{
 use app::registry::endpoints;
 use reqwest::StatusCode;
 use std::time::Duration;
-use switchboard::domain::Email;
 use switchboard::testing::TestDatabase;
 
 const NEW_PASSWORD: &str = "an entirely new password";
@@ -38,10 +37,6 @@ const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.
 
 async fn sessions(b: &Browser) -> Vec<SessionInfo> {
     ok(b.get("/api/sessions").await).await
-}
-
-async fn make_admin(app: &TestApp, email: &str) {
-    app.state.ctx.engine.set_admin(&Email::parse(email).unwrap(), true).await.unwrap();
 }
 
 async fn sessions_are_listed_and_a_revoked_one_is_refused_at_once(db: TestDatabase) {
@@ -273,7 +268,7 @@ async fn administrators_end_sessions_and_disable_accounts(db: TestDatabase) {
     gus_phone.login("gus@example.org").await;
     let mut root = app.browser().await;
     root.register("root@example.org").await;
-    make_admin(&app, "root@example.org").await;
+    app.make_admin("root@example.org").await;
 
     let users: Vec<AdminUserView> = ok(root.get("/api/admin/users").await).await;
     let row = users.iter().find(|u| u.email == "gus@example.org").unwrap();
@@ -412,7 +407,7 @@ async fn the_audit_log_is_read_filtered_and_exported(db: TestDatabase) {
 
     let mut root = app.browser().await;
     root.register("root@example.org").await;
-    make_admin(&app, "root@example.org").await;
+    app.make_admin("root@example.org").await;
     let page: AuditEventsPage = ok(root.get("/api/admin/audit_page?kind=login_failed").await).await;
     assert_eq!(page.events.len(), 1);
     assert_eq!(page.next_before_id, None);

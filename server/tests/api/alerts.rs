@@ -2,12 +2,11 @@
 //! them, and the webhook gets them: retried after a failure, and a receiver that hangs slows
 //! nothing down.
 
-use crate::support::{assert_error, ok, spawn_app, Browser, TestApp, PASSWORD};
+use crate::support::{assert_error, ok, session_cookie_set_by, spawn_app, Browser, TestApp, PASSWORD};
 use app::error::ErrorCode;
 use reqwest::StatusCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use switchboard::domain::Email;
 use switchboard::testing::TestDatabase;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -76,13 +75,7 @@ async fn each_detector_raises_one_alert_and_administrators_read_them(db: TestDat
     let res = thief
         .post("/api/login", &[("email", "victim@example.org"), ("password", PASSWORD)])
         .await;
-    let cookie = res
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
-        .find(|c| c.starts_with("sb_session="))
-        .expect("a session cookie");
+    let cookie = session_cookie_set_by(&res).expect("a session cookie");
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(victim.post("/api/revoke_other_sessions", &[]).await.status(), StatusCode::OK);
     for _ in 0..2 {
@@ -113,12 +106,7 @@ async fn each_detector_raises_one_alert_and_administrators_read_them(db: TestDat
     assert_error(victim.get("/api/admin/alerts").await, StatusCode::FORBIDDEN, ErrorCode::Forbidden).await;
     let mut root = app.browser().await;
     root.register("root@example.org").await;
-    app.state
-        .ctx
-        .engine
-        .set_admin(&Email::parse("root@example.org").unwrap(), true)
-        .await
-        .unwrap();
+    app.make_admin("root@example.org").await;
     let list: Vec<serde_json::Value> = ok(root.get("/api/admin/alerts").await).await;
     assert_eq!(list.len(), 5);
     let ended = list.iter().find(|a| a["kind"] == "ended_token_used").unwrap();

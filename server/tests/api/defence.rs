@@ -7,7 +7,6 @@ use app::error::{ApiError, ErrorCode};
 use app::models::{AdminUserView, SessionState};
 use reqwest::{Response, StatusCode};
 use std::time::{Duration, Instant};
-use switchboard::domain::Email;
 use switchboard::testing::TestDatabase;
 
 const ATTACKER: &str = "127.0.0.2";
@@ -184,7 +183,7 @@ async fn registrations_from_one_address_are_throttled(db: TestDatabase) {
 async fn admin(app: &TestApp, email: &str) -> Browser {
     let mut b = app.browser().await;
     b.register(email).await;
-    app.state.ctx.engine.set_admin(&Email::parse(email).unwrap(), true).await.unwrap();
+    app.make_admin(email).await;
     b
 }
 

@@ -169,12 +169,7 @@ async fn a_scanner_crawl_gets_an_answer_for_everything(db: TestDatabase) {
     let app = spawn_app(db, &[]).await;
     let mut admin = app.browser().await;
     admin.register("scan-admin@example.org").await;
-    app.state
-        .ctx
-        .engine
-        .set_admin(&switchboard::domain::Email::parse("scan-admin@example.org").unwrap(), true)
-        .await
-        .unwrap();
+    app.make_admin("scan-admin@example.org").await;
     admin.add_platform("Scanned").await;
     let mut user = app.browser().await;
     user.register("scan-user@example.org").await;

@@ -208,17 +208,7 @@ async fn thousands_of_malformed_requests_get_4xx_never_5xx() {
             ],
         )
         .await;
-    let session_cookie = res
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap())
-        .find(|c| c.starts_with("sb_session="))
-        .expect("a session cookie")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let session_cookie = crate::support::session_cookie_set_by(&res).expect("a session cookie");
     let state: app::models::SessionState = crate::support::ok(res).await;
     b.csrf = state.csrf_token.clone();
     b.add_platform("Swept").await;

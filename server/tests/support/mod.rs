@@ -90,6 +90,12 @@ impl TestApp {
         b
     }
 
+    /// Makes the account an administrator (as `switchboard user admin EMAIL --grant` does).
+    pub async fn make_admin(&self, email: &str) {
+        let email = switchboard::domain::Email::parse(email).unwrap();
+        self.state.ctx.engine.set_admin(&email, true).await.unwrap();
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -210,4 +216,14 @@ pub fn cookie_header(value: &str) -> HeaderMap {
     let mut h = HeaderMap::new();
     h.insert(reqwest::header::COOKIE, HeaderValue::from_str(value).unwrap());
     h
+}
+
+/// The `name=value` of the session cookie an answer sets (test profile: `sb_session`), if any.
+pub fn session_cookie_set_by(res: &reqwest::Response) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|c| c.split(';').next().unwrap_or_default().to_owned())
+        .find(|c| c.starts_with("sb_session="))
 }
