@@ -209,7 +209,7 @@ impl Engine {
     }
 
     /// "Enter your password again": a correct password makes the session's authentication recent.
-    /// Returns until when it counts as recent.
+    /// Returns until when it counts as recent. It also clears the session's flag (see `Session::flagged_at`).
     #[tracing::instrument(skip_all, fields(session = %session.public_id))]
     pub async fn reauthenticate(&self, session: &Session, meta: &ClientMeta, password: Password) -> Result<Timestamp> {
         self.confirm_password(session, meta, password, AuditKind::Reauthenticated, "password")
@@ -219,11 +219,12 @@ impl Engine {
         self.db()
             .transaction(move |c| {
                 Box::pin(async move {
-                    let updated = sqlx::query("UPDATE sessions SET reauthenticated_at = $1 WHERE id = $2 AND ended_at IS NULL")
-                        .bind(now)
-                        .bind(id)
-                        .execute(&mut *c)
-                        .await?;
+                    let updated =
+                        sqlx::query("UPDATE sessions SET reauthenticated_at = $1, flagged_at = NULL WHERE id = $2 AND ended_at IS NULL")
+                            .bind(now)
+                            .bind(id)
+                            .execute(&mut *c)
+                            .await?;
                     if updated.rows_affected() == 0 {
                         return Err(Error::SessionEnded(EndReason::Logout));
                     }
@@ -254,6 +255,7 @@ impl Engine {
         let issued = SessionToken::generate();
         let (policy, now, user, previous, meta) = (self.policy().clone(), self.now(), session.user_id, token.hash(), meta.clone());
         let new_token = issued.clone();
+        let fingerprint = self.stored_fingerprint(&meta);
         let record_ = self
             .db()
             .transaction(move |c| {
@@ -269,6 +271,7 @@ impl Engine {
                         meta: &meta,
                         previous: Some(&previous),
                         start: SessionStart::PasswordChange,
+                        fingerprint,
                     };
                     let fresh = begin_session(c, &policy, now, new).await?;
                     let mut ended = 0;
@@ -300,24 +303,32 @@ impl Engine {
         Ok((issued, self.state_of(fresh).await?))
     }
 
-    /// The caller, if they are an administrator with a live account; else `Forbidden`.
-    pub async fn require_admin(&self, session: &Session) -> Result<User> {
+    /// The caller, if they are an administrator with a live account; else `Forbidden`, and the
+    /// refusal goes on the audit record (`access_denied`, the detail saying what was asked).
+    pub async fn require_admin(&self, session: &Session, meta: &ClientMeta, what: &str) -> Result<User> {
         match self.user(session.user_id).await? {
             Some(user) if user.is_admin && !user.disabled => Ok(user),
-            _ => Err(Error::Forbidden),
+            _ => {
+                tracing::warn!(session = %session.public_id, what, "administrator access denied");
+                let entry = AuditEntry::by_session(AuditKind::AccessDenied, session, meta)
+                    .refused()
+                    .detail(what);
+                self.audit(entry).await?;
+                Err(Error::Forbidden)
+            }
         }
     }
 
     /// An administrator action: the caller must be an admin with a recent authentication.
-    async fn admin_action(&self, session: &Session) -> Result<User> {
-        let admin = self.require_admin(session).await?;
+    async fn admin_action(&self, session: &Session, meta: &ClientMeta, what: &str) -> Result<User> {
+        let admin = self.require_admin(session, meta, what).await?;
         self.require_recent_auth(session)?;
         Ok(admin)
     }
 
     /// Every account with its number of live sessions (administrators only).
-    pub async fn users_overview(&self, admin: &Session) -> Result<Vec<UserOverview>> {
-        self.require_admin(admin).await?;
+    pub async fn users_overview(&self, admin: &Session, meta: &ClientMeta) -> Result<Vec<UserOverview>> {
+        self.require_admin(admin, meta, "accounts").await?;
         let now = self.now();
         let records: Vec<OverviewRecord> = sqlx::query_as(&format!("SELECT {USER_COLUMNS}, created_at FROM users ORDER BY id"))
             .fetch_all(self.db().reader())
@@ -347,8 +358,8 @@ impl Engine {
     }
 
     /// One account and its live sessions (administrators only).
-    pub async fn user_sessions_for_admin(&self, admin: &Session, user: UserId) -> Result<(UserOverview, Vec<Session>)> {
-        self.require_admin(admin).await?;
+    pub async fn user_sessions_for_admin(&self, admin: &Session, meta: &ClientMeta, user: UserId) -> Result<(UserOverview, Vec<Session>)> {
+        self.require_admin(admin, meta, "account sessions").await?;
         let record: OverviewRecord = sqlx::query_as(&format!("SELECT {USER_COLUMNS}, created_at FROM users WHERE id = $1"))
             .bind(user)
             .fetch_optional(self.db().reader())
@@ -366,7 +377,7 @@ impl Engine {
     /// Ends any live session (administrators, recently authenticated).
     #[tracing::instrument(skip_all, fields(session = %admin.public_id))]
     pub async fn admin_revoke_session(&self, admin: &Session, meta: &ClientMeta, target: &PublicSessionId) -> Result<()> {
-        let actor = self.admin_action(admin).await?;
+        let actor = self.admin_action(admin, meta, "revoke session").await?;
         let audit = AuditEntry::new(AuditKind::SessionRevoked)
             .actor(actor.id)
             .from(meta)
@@ -378,7 +389,9 @@ impl Engine {
     /// were wrong) or enables it again (administrators, recently authenticated; not yourself).
     #[tracing::instrument(skip_all, fields(session = %admin.public_id, user = %user))]
     pub async fn set_disabled(&self, admin: &Session, meta: &ClientMeta, user: UserId, disabled: bool) -> Result<User> {
-        let actor = self.admin_action(admin).await?;
+        let actor = self
+            .admin_action(admin, meta, if disabled { "disable account" } else { "enable account" })
+            .await?;
         if user == actor.id {
             return Err(Error::invalid("user_id", "you cannot disable or enable your own account"));
         }

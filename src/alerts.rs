@@ -7,6 +7,7 @@ use crate::audit::AuditKind;
 use crate::clock::Timestamp;
 use crate::engine::Engine;
 use crate::error::Result;
+use crate::fingerprint::Tier;
 use crate::ids::{PublicSessionId, UserId};
 use crate::model::EndReason;
 
@@ -253,6 +254,29 @@ impl Engine {
             ip: None,
             evidence: format!("{{\"sessions_ended\":{ended}}}"),
             key: format!("session_disowned:{}", session.as_str()),
+        })
+        .await;
+    }
+
+    /// A session was used from a client unlike the one it began on (its drift was past the
+    /// policy's `Alert` action): a warning, critical when the session was revoked for it.
+    pub(crate) async fn alert_drift(&self, user: UserId, session: &PublicSessionId, ip: Option<&str>, tier: Tier, evidence: String) {
+        if !self.alert_policy().enabled {
+            return;
+        }
+        let severity = match tier {
+            Tier::Small => Severity::Info,
+            Tier::Medium => Severity::Warning,
+            Tier::Large => Severity::Critical,
+        };
+        self.raise(Raise {
+            kind: AlertKind::FingerprintDrift,
+            severity,
+            user: Some(user),
+            session: Some(session.clone()),
+            ip: ip.map(str::to_owned),
+            evidence,
+            key: format!("fingerprint_drift:{}:{}", session.as_str(), tier.as_str()),
         })
         .await;
     }

@@ -31,7 +31,8 @@ stored_enum! {
         PlatformSwitched = "platform_switched",
         SessionExtended = "session_extended",
         SessionExpired = "session_expired",
-        /// The detail says by whom: `user`, `admin`, `eviction`, `password_change`, `user_disabled`.
+        /// The detail says by whom: `user`, `admin`, `eviction`, `password_change`, `user_disabled`,
+        /// `fingerprint`.
         SessionRevoked = "session_revoked",
         PasswordChanged = "password_changed",
         Reauthenticated = "reauthenticated",
@@ -40,9 +41,15 @@ stored_enum! {
         AdminGranted = "admin_granted",
         AdminRevoked = "admin_revoked",
         CsrfRefused = "csrf_refused",
+        /// A signed-in user who is not an administrator asked for an administrator's page or
+        /// action (refused). The detail says what.
+        AccessDenied = "access_denied",
         /// "This wasn't me": the user disowned one of their sessions and every session of the
         /// account ended. The detail names the disowned session.
         SessionDisowned = "session_disowned",
+        /// A session was used from a client unlike the one it began on. The detail is the score,
+        /// tier and changed traits as JSON, e.g. `{"score":2,"tier":"medium","changed":["network"]}`.
+        FingerprintDrift = "fingerprint_drift",
     }
 }
 

@@ -18,25 +18,38 @@ fn parser() -> &'static woothee::parser::Parser {
     PARSER.get_or_init(woothee::parser::Parser::new)
 }
 
+fn known(s: &str) -> bool {
+    !s.is_empty() && s != UNKNOWN
+}
+
+fn browser_in(parsed: Option<&woothee::parser::WootheeResult<'_>>) -> (Option<String>, Option<String>) {
+    match parsed.filter(|r| known(r.name)) {
+        Some(r) => {
+            let major = r.version.split('.').next().filter(|v| known(v)).map(str::to_owned);
+            (Some(r.name.to_owned()), major)
+        }
+        None => (None, None),
+    }
+}
+
+/// The browser behind a user agent: its family (`Chrome`) and major version (`156`), where the
+/// user agent says.
+pub fn browser_of(user_agent: Option<&str>) -> (Option<String>, Option<String>) {
+    browser_in(user_agent.and_then(|ua| parser().parse(ua)).as_ref())
+}
+
 /// The device behind a user agent; "Unknown browser" / "Unknown system" where it says nothing.
 pub fn device_of(user_agent: Option<&str>) -> Device {
     let parsed = user_agent.and_then(|ua| parser().parse(ua));
-    let known = |s: &str| !s.is_empty() && s != UNKNOWN;
-    let browser = parsed
-        .as_ref()
-        .filter(|r| known(r.name))
-        .map(|r| {
-            let major = r.version.split('.').next().filter(|v| known(v));
-            match major {
-                Some(major) => format!("{} {major}", r.name),
-                None => r.name.to_owned(),
-            }
-        })
-        .unwrap_or_else(|| "Unknown browser".to_owned());
+    let browser = match browser_in(parsed.as_ref()) {
+        (Some(name), Some(major)) => format!("{name} {major}"),
+        (Some(name), None) => name,
+        (None, _) => "Unknown browser".to_owned(),
+    };
     let os = parsed
-        .as_ref()
-        .filter(|r| known(r.os))
-        .map(|r| r.os.to_owned())
+        .map(|r| r.os)
+        .filter(|os| known(os))
+        .map(str::to_owned)
         .unwrap_or_else(|| "Unknown system".to_owned());
     Device { browser, os }
 }

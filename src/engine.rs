@@ -2,9 +2,11 @@
 //! `platforms`, `drafts`).
 
 use crate::clock::{Clock, Timestamp};
+use crate::fingerprint::Fingerprint;
 use crate::hashing::{HashLimits, Hasher};
-use crate::model::Alert;
-use crate::policy::{AlertPolicy, SessionPolicy, ThrottlePolicy};
+use crate::model::{Alert, ClientMeta};
+use crate::policy::{AlertPolicy, FingerprintPolicy, SessionPolicy, ThrottlePolicy};
+use crate::secrets::SecretKey;
 use crate::store::Db;
 use std::sync::Arc;
 
@@ -22,6 +24,8 @@ pub struct Engine {
     hasher: Hasher,
     alerts: AlertPolicy,
     alert_listener: Option<AlertListener>,
+    fingerprints: FingerprintPolicy,
+    fingerprint_key: SecretKey,
 }
 
 impl Engine {
@@ -35,6 +39,8 @@ impl Engine {
             hasher: Hasher::new(HashLimits::default()),
             alerts: AlertPolicy::default(),
             alert_listener: None,
+            fingerprints: FingerprintPolicy::default(),
+            fingerprint_key: SecretKey::random(),
         }
     }
 
@@ -50,6 +56,23 @@ impl Engine {
         self.alerts = policy;
         self.alert_listener = listener;
         self
+    }
+
+    /// The same engine binding sessions to client fingerprints by `policy`, keyed by `key` (the
+    /// server loads it from the database so every instance shares it; see `secrets`).
+    pub fn with_fingerprints(mut self, policy: FingerprintPolicy, key: SecretKey) -> Self {
+        self.fingerprints = policy;
+        self.fingerprint_key = key;
+        self
+    }
+
+    pub fn fingerprint_policy(&self) -> &FingerprintPolicy {
+        &self.fingerprints
+    }
+
+    /// The fingerprint of the client behind `meta`.
+    pub(crate) fn fingerprint_of(&self, meta: &ClientMeta) -> Fingerprint {
+        Fingerprint::of(meta, &self.fingerprints, &self.fingerprint_key)
     }
 
     pub fn alert_policy(&self) -> &AlertPolicy {

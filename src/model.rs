@@ -11,6 +11,8 @@ use crate::ids::{DraftId, PlatformId, PublicSessionId, SessionId, SessionVersion
 pub struct ClientMeta {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// Only hashed into the session's fingerprint; never stored.
+    pub accept_language: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +42,9 @@ pub struct Session {
     pub user_agent: Option<String>,
     /// When a password was last entered in this session (login, registration, re-authentication).
     pub reauthenticated_at: Timestamp,
+    /// When another session of the user ended as suspicious (fingerprint drift), until a password
+    /// is entered in this one.
+    pub flagged_at: Option<Timestamp>,
 }
 
 /// Why a session ended, as stored in `sessions.end_reason`.
@@ -61,10 +66,12 @@ pub enum EndReason {
     PasswordChanged,
     /// An administrator disabled the account.
     UserDisabled,
+    /// It was used from a client too unlike the one it began on (fingerprint drift).
+    Suspicious,
 }
 
 impl EndReason {
-    pub const ALL: [EndReason; 8] = [
+    pub const ALL: [EndReason; 9] = [
         EndReason::Logout,
         EndReason::Rotated,
         EndReason::Expired,
@@ -73,6 +80,7 @@ impl EndReason {
         EndReason::Evicted,
         EndReason::PasswordChanged,
         EndReason::UserDisabled,
+        EndReason::Suspicious,
     ];
 
     /// The stored text.
@@ -86,6 +94,7 @@ impl EndReason {
             EndReason::Evicted => "evicted",
             EndReason::PasswordChanged => "password_changed",
             EndReason::UserDisabled => "user_disabled",
+            EndReason::Suspicious => "suspicious",
         }
     }
 
@@ -134,7 +143,7 @@ mod tests {
             assert_eq!(EndReason::from_stored(r.as_str()), Some(r));
         }
         assert_eq!(EndReason::from_stored("revoked"), None);
-        assert_eq!(EndReason::ALL.len(), 8);
+        assert_eq!(EndReason::ALL.len(), 9);
     }
 }
 
@@ -147,6 +156,8 @@ stored_enum! {
         ManyNewSessions = "many_new_sessions",
         CsrfFailures = "csrf_failures",
         SessionDisowned = "session_disowned",
+        /// A session was used from a client unlike the one it began on.
+        FingerprintDrift = "fingerprint_drift",
     }
 }
 

@@ -152,6 +152,91 @@ impl Default for AlertPolicy {
     }
 }
 
+/// What a tier of fingerprint drift does. Each action includes the ones before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftAction {
+    /// Nothing: the drift is accepted silently.
+    Ignore,
+    /// An audit row (`fingerprint_drift`); the session's fingerprint becomes the new one.
+    Record,
+    /// Also an alert (`fingerprint_drift`).
+    Alert,
+    /// Also the session's next sensitive action needs the password again.
+    Challenge,
+    /// Instead of accepting the drift: the session ends (`suspicious`), the user's other
+    /// sessions are flagged (and must re-enter the password for sensitive actions), and a
+    /// critical alert is raised.
+    Revoke,
+}
+
+impl DriftAction {
+    pub const ALL: [DriftAction; 5] = [Self::Ignore, Self::Record, Self::Alert, Self::Challenge, Self::Revoke];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ignore => "ignore",
+            Self::Record => "record",
+            Self::Alert => "alert",
+            Self::Challenge => "challenge",
+            Self::Revoke => "revoke",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == text)
+    }
+}
+
+/// Client fingerprints (applied by `fingerprint`): which traits a session is bound to, how a
+/// change is scored, and what each tier of drift does.
+///
+/// Scores: browser family 3 (a different browser; its version then does not count too),
+/// browser major version 1, Accept-Language 1, network prefix 2. A browser update scores 1, a
+/// new network 2, another browser on another network 5.
+///
+/// The server reads it as the `[fingerprint]` settings, key for key.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FingerprintPolicy {
+    /// Off: nothing is recorded or compared.
+    pub enabled: bool,
+    pub browser_family: bool,
+    pub browser_version: bool,
+    pub accept_language: bool,
+    pub network: bool,
+    /// The network of an IPv4 address: its first this many bits.
+    pub ipv4_prefix: u8,
+    pub ipv6_prefix: u8,
+    /// A score at least this is medium drift (below it, and above 0, small).
+    pub medium_at: u32,
+    /// A score at least this is large drift.
+    pub large_at: u32,
+    pub on_small: DriftAction,
+    pub on_medium: DriftAction,
+    pub on_large: DriftAction,
+}
+
+impl Default for FingerprintPolicy {
+    /// The documented defaults (docs/CONFIGURATION.md, `[fingerprint]`).
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            browser_family: true,
+            browser_version: true,
+            accept_language: true,
+            network: true,
+            ipv4_prefix: 24,
+            ipv6_prefix: 48,
+            medium_at: 2,
+            large_at: 5,
+            on_small: DriftAction::Record,
+            on_medium: DriftAction::Challenge,
+            on_large: DriftAction::Revoke,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,10 +6,11 @@ use crate::clock::Timestamp;
 use crate::domain::Password;
 use crate::engine::Engine;
 use crate::error::{Entity, Error, Result};
+use crate::fingerprint::Fingerprint;
 use crate::ids::{PlatformId, PublicSessionId, SessionId, SessionVersion, UserId};
 pub use crate::model::ClientMeta;
 use crate::model::{EndReason, Session, SessionState, User};
-use crate::policy::{SessionPolicy, WhenFull};
+use crate::policy::{DriftAction, SessionPolicy, WhenFull};
 use crate::throttle::Verdict;
 use crate::token::{new_public_id, SessionToken, TokenHash};
 use sqlx::AnyConnection;
@@ -28,7 +29,8 @@ enum Touch {
 
 /// The columns of a session row, in the order of [`SessionRecord`].
 pub(crate) const SESSION_COLUMNS: &str = "id, public_id, user_id, active_platform_id, version, created_at, last_seen_at, \
-                                          absolute_expires_at, ended_at, end_reason, ip, user_agent, reauthenticated_at";
+                                          absolute_expires_at, ended_at, end_reason, ip, user_agent, reauthenticated_at, \
+                                          fingerprint, flagged_at";
 
 /// A session row as stored, ended or not. The policy turns it into a [`Session`].
 #[derive(Debug, sqlx::FromRow)]
@@ -46,6 +48,8 @@ pub(crate) struct SessionRecord {
     ip: Option<String>,
     user_agent: Option<String>,
     reauthenticated_at: Option<Timestamp>,
+    fingerprint: Option<String>,
+    flagged_at: Option<Timestamp>,
 }
 
 impl SessionRecord {
@@ -79,6 +83,7 @@ impl SessionPolicy {
             ip: r.ip,
             user_agent: r.user_agent,
             reauthenticated_at: r.reauthenticated_at.unwrap_or(r.created_at),
+            flagged_at: r.flagged_at,
         })
     }
 }
@@ -174,6 +179,8 @@ pub(crate) struct NewSession<'a> {
     /// The browser's previous session token, ended as rotated.
     pub previous: Option<&'a TokenHash>,
     pub start: SessionStart,
+    /// The client's fingerprint, stored encoded (`None`: nothing recorded).
+    pub fingerprint: Option<String>,
 }
 
 /// Starts a session on `c`: rotates out the browser's previous one, makes room under the
@@ -191,6 +198,7 @@ pub(crate) async fn begin_session(
         meta,
         previous,
         start,
+        fingerprint,
     } = new;
     if let Some(previous) = previous {
         rotate(c, now, previous, meta).await?;
@@ -210,12 +218,12 @@ pub(crate) async fn begin_session(
     let (ip, user_agent) = (clip(meta.ip.clone(), 64), clip(meta.user_agent.clone(), 512));
     let record: SessionRecord = sqlx::query_as(&format!(
         "INSERT INTO sessions (public_id, token_hash, user_id, active_platform_id, version, created_at, \
-         last_seen_at, absolute_expires_at, ip, user_agent, reauthenticated_at) \
+         last_seen_at, absolute_expires_at, ip, user_agent, reauthenticated_at, fingerprint) \
          VALUES ($1, $2, $3, COALESCE(\
            (SELECT active_platform_id FROM sessions WHERE user_id = $3 AND active_platform_id IS NOT NULL \
             ORDER BY last_seen_at DESC, id DESC LIMIT 1), \
            (SELECT id FROM platforms WHERE user_id = $3 ORDER BY id LIMIT 1)), \
-         1, $4, $4, $5, $6, $7, $4) RETURNING {SESSION_COLUMNS}"
+         1, $4, $4, $5, $6, $7, $4, $8) RETURNING {SESSION_COLUMNS}"
     ))
     .bind(new_public_id())
     .bind(token.hash().as_str())
@@ -224,6 +232,7 @@ pub(crate) async fn begin_session(
     .bind(now.plus(policy.absolute_lifetime))
     .bind(ip)
     .bind(user_agent)
+    .bind(fingerprint)
     .fetch_one(&mut *c)
     .await?;
     let kind = match start {
@@ -304,6 +313,7 @@ impl Engine {
         let now = self.now();
         let policy = self.policy().clone();
         let issued = token.clone();
+        let fingerprint = self.stored_fingerprint(&meta);
         let record = self
             .db()
             .transaction(move |c| {
@@ -314,6 +324,7 @@ impl Engine {
                         meta: &meta,
                         previous: previous.as_ref(),
                         start,
+                        fingerprint,
                     };
                     begin_session(c, &policy, now, new).await
                 })
@@ -324,15 +335,16 @@ impl Engine {
 
     /// Resolves a token to its live session, enforcing both deadlines server-side. Writes only
     /// when the session expires or `last_seen_at` is older than the touch interval.
-    pub async fn authenticate(&self, token: &SessionToken) -> Result<Session> {
-        self.resolve(token, Touch::IfDue).await
+    /// The client (`meta`) is compared with the session's fingerprint (see [`Engine::check_fingerprint`]).
+    pub async fn authenticate(&self, token: &SessionToken, meta: &ClientMeta) -> Result<Session> {
+        self.resolve(token, meta, Touch::IfDue).await
     }
 
     /// Like [`Engine::authenticate`], but never counts as activity: `last_seen_at` is left alone,
     /// so background checks (a browser tab asking "am I still signed in?") do not keep an idle
     /// session alive. An expired session is still ended.
-    pub async fn peek(&self, token: &SessionToken) -> Result<Session> {
-        self.resolve(token, Touch::Never).await
+    pub async fn peek(&self, token: &SessionToken, meta: &ClientMeta) -> Result<Session> {
+        self.resolve(token, meta, Touch::Never).await
     }
 
     /// Counts as activity now, whatever the touch interval: the idle deadline moves to
@@ -381,13 +393,13 @@ impl Engine {
     }
 
     #[tracing::instrument(name = "authenticate", skip_all, fields(touch = ?touch, session = tracing::field::Empty))]
-    async fn resolve(&self, token: &SessionToken, touch: Touch) -> Result<Session> {
-        let record: SessionRecord = sqlx::query_as(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1"))
+    async fn resolve(&self, token: &SessionToken, meta: &ClientMeta, touch: Touch) -> Result<Session> {
+        let mut record: SessionRecord = sqlx::query_as(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1"))
             .bind(token.hash().as_str())
             .fetch_optional(self.db().reader())
             .await?
             .ok_or(Error::Unauthenticated)?;
-        let (user, public_id) = (record.user_id, record.public_id.clone());
+        let (user, public_id, fingerprint) = (record.user_id, record.public_id.clone(), record.fingerprint.take());
         let mut session = match self.policy().session(record) {
             Err(Error::SessionEnded(reason)) => {
                 self.detect_ended_token(user, &public_id, reason).await;
@@ -402,6 +414,7 @@ impl Engine {
             tracing::info!(session = %session.public_id, "session expired");
             return Err(Error::SessionEnded(EndReason::Expired));
         }
+        self.check_fingerprint(&mut session, fingerprint.as_deref(), meta).await?;
         if touch == Touch::IfDue && now.since(session.last_seen_at) >= self.policy().touch_interval {
             let touched = sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND ended_at IS NULL")
                 .bind(now)
@@ -460,6 +473,108 @@ impl Engine {
         self.db()
             .transaction(move |c| Box::pin(async move { end_sessions(c, now, &[id], EndReason::Expired, &audit).await }))
             .await?;
+        Ok(())
+    }
+
+    /// The client's fingerprint as a new session stores it (`None` when nothing is recorded).
+    pub(crate) fn stored_fingerprint(&self, meta: &ClientMeta) -> Option<String> {
+        let fingerprint = self.fingerprint_of(meta);
+        (!fingerprint.is_empty()).then(|| fingerprint.encode())
+    }
+
+    /// Compares the client with the fingerprint the session recorded (`stored`) and applies what
+    /// the policy says for the drift's tier (see [`DriftAction`]). Below `Revoke` the drift is
+    /// accepted: the session takes the client's fingerprint, so the same change is reported
+    /// once, by whichever concurrent request wins the compare-and-set. On a challenge the
+    /// session's `reauthenticated_at` moves to the epoch (here and in `session`). On `Revoke`
+    /// the session ends as `suspicious`, the user's other live sessions are flagged and lose
+    /// their recent password, and the answer is `SessionEnded`. No write without a drift.
+    async fn check_fingerprint(&self, session: &mut Session, stored: Option<&str>, meta: &ClientMeta) -> Result<()> {
+        let policy = self.fingerprint_policy();
+        let Some(stored) = stored.and_then(Fingerprint::decode).filter(|_| policy.enabled) else {
+            return Ok(());
+        };
+        let current = self.fingerprint_of(meta);
+        let drift = stored.drift(&current);
+        let Some(tier) = policy.tier(drift.score) else {
+            return Ok(());
+        };
+        let action = policy.action(tier);
+        if action == DriftAction::Ignore {
+            return Ok(());
+        }
+        let changed: Vec<String> = drift.changed.iter().map(|t| format!("\"{}\"", t.as_str())).collect();
+        let evidence = format!(
+            "{{\"score\":{},\"tier\":\"{}\",\"changed\":[{}]}}",
+            drift.score,
+            tier.as_str(),
+            changed.join(",")
+        );
+        tracing::warn!(session = %session.public_id, score = drift.score, tier = tier.as_str(), action = action.as_str(), "fingerprint drift");
+        let audit = AuditEntry::by_session(AuditKind::FingerprintDrift, session, meta).detail(evidence.clone());
+        let (now, id, user) = (self.now(), session.id, session.user_id);
+        if action == DriftAction::Revoke {
+            let revoked = AuditEntry::new(AuditKind::SessionRevoked)
+                .actor(user)
+                .from(meta)
+                .detail("fingerprint");
+            let ended = self
+                .db()
+                .transaction(move |c| {
+                    Box::pin(async move {
+                        let ended = end_sessions(c, now, &[id], EndReason::Suspicious, &revoked).await?;
+                        if ended > 0 {
+                            record_entry(c, now, &audit).await?;
+                            sqlx::query(
+                                "UPDATE sessions SET flagged_at = $1, reauthenticated_at = 0 \
+                                 WHERE user_id = $2 AND id <> $3 AND ended_at IS NULL",
+                            )
+                            .bind(now)
+                            .bind(user)
+                            .bind(id)
+                            .execute(&mut *c)
+                            .await?;
+                        }
+                        Ok(ended)
+                    })
+                })
+                .await?;
+            if ended > 0 {
+                self.alert_drift(user, &session.public_id, meta.ip.as_deref(), tier, evidence).await;
+            }
+            return Err(Error::SessionEnded(EndReason::Suspicious));
+        }
+        let challenge = action >= DriftAction::Challenge;
+        let sql = format!(
+            "UPDATE sessions SET fingerprint = $1{} WHERE id = $2 AND ended_at IS NULL AND fingerprint = $3",
+            if challenge { ", reauthenticated_at = 0" } else { "" }
+        );
+        let (new, old) = (current.encode(), stored.encode());
+        let won = self
+            .db()
+            .transaction(move |c| {
+                Box::pin(async move {
+                    let won = sqlx::query(&sql)
+                        .bind(new)
+                        .bind(id)
+                        .bind(old)
+                        .execute(&mut *c)
+                        .await?
+                        .rows_affected()
+                        > 0;
+                    if won {
+                        record_entry(c, now, &audit).await?;
+                    }
+                    Ok(won)
+                })
+            })
+            .await?;
+        if challenge {
+            session.reauthenticated_at = Timestamp(0);
+        }
+        if won && action >= DriftAction::Alert {
+            self.alert_drift(user, &session.public_id, meta.ip.as_deref(), tier, evidence).await;
+        }
         Ok(())
     }
 

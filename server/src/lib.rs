@@ -11,6 +11,7 @@ use config::Settings;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
 use switchboard::csrf::CsrfKey;
+use switchboard::secrets::SecretKey;
 use switchboard::{Clock, Db, Engine, SystemClock};
 
 /// Shared by every request.
@@ -38,9 +39,11 @@ pub async fn open_database(settings: &Settings) -> Result<Db, switchboard::Error
 /// production; a manual one in tests of expiry).
 pub async fn build_state(settings: Settings, db: Db, clock: Arc<dyn Clock>) -> Result<AppState, switchboard::Error> {
     let csrf = CsrfKey::load_or_create(&db).await?;
+    let fingerprint_key = SecretKey::load_or_create(&db, "fingerprint_key_v1").await?;
     let engine = Engine::new(db, settings.session_policy(), clock)
         .with_defences(settings.throttle_policy(), settings.hash_limits())
-        .with_alerts(settings.alert_policy(), alerts::webhook(&settings.alerts));
+        .with_alerts(settings.alert_policy(), alerts::webhook(&settings.alerts))
+        .with_fingerprints(settings.fingerprint.clone(), fingerprint_key);
     let ctx = AppContext {
         engine,
         csrf,

@@ -43,11 +43,11 @@ async fn own_sessions_are_listed_and_ended(db: TestDatabase) {
         h.engine.revoke_own_session(&s1, &meta(), &b1.public_id).await,
         Err(Error::NotFound(Entity::Session))
     ));
-    assert!(h.engine.authenticate(&h.login("bob@example.org").await.0).await.is_ok());
+    assert!(h.engine.authenticate(&h.login("bob@example.org").await.0, &meta()).await.is_ok());
 
     h.engine.revoke_own_session(&s1, &meta(), &s2.public_id).await.unwrap();
     assert!(matches!(
-        h.engine.authenticate(&t2).await,
+        h.engine.authenticate(&t2, &meta()).await,
         Err(Error::SessionEnded(EndReason::RevokedByUser))
     ));
     assert!(
@@ -60,19 +60,19 @@ async fn own_sessions_are_listed_and_ended(db: TestDatabase) {
 
     assert_eq!(h.engine.revoke_other_sessions(&s1, &meta()).await.unwrap(), 1);
     assert!(matches!(
-        h.engine.authenticate(&t3).await,
+        h.engine.authenticate(&t3, &meta()).await,
         Err(Error::SessionEnded(EndReason::RevokedByUser))
     ));
-    assert!(h.engine.authenticate(&t1).await.is_ok(), "the caller's own session stays");
+    assert!(h.engine.authenticate(&t1, &meta()).await.is_ok(), "the caller's own session stays");
 
     let (t4, _) = h.login("ann@example.org").await;
     assert_eq!(h.engine.sign_out_everywhere(&s1, &meta()).await.unwrap(), 1);
     assert!(matches!(
-        h.engine.authenticate(&t1).await,
+        h.engine.authenticate(&t1, &meta()).await,
         Err(Error::SessionEnded(EndReason::Logout))
     ));
     assert!(matches!(
-        h.engine.authenticate(&t4).await,
+        h.engine.authenticate(&t4, &meta()).await,
         Err(Error::SessionEnded(EndReason::RevokedByUser))
     ));
     assert!(h.engine.sessions_of(ann).await.unwrap().is_empty());
@@ -96,10 +96,10 @@ async fn the_oldest_session_is_evicted_or_the_login_refused(db: TestDatabase) {
     h.fresh(&tokens[0]).await;
     h.login("cy@example.org").await;
     assert!(matches!(
-        h.engine.authenticate(&tokens[1]).await,
+        h.engine.authenticate(&tokens[1], &meta()).await,
         Err(Error::SessionEnded(EndReason::Evicted))
     ));
-    assert!(h.engine.authenticate(&tokens[0]).await.is_ok());
+    assert!(h.engine.authenticate(&tokens[0], &meta()).await.is_ok());
     assert_eq!(h.engine.sessions_of(cy).await.unwrap().len(), 3);
     let evictions = kinds_of(&h, cy)
         .await
@@ -160,14 +160,14 @@ async fn a_password_change_rotates_and_ends_the_others(db: TestDatabase) {
         .unwrap();
     assert_ne!(state.session.public_id, session.public_id, "the session is rotated");
     assert!(matches!(
-        h.engine.authenticate(&token).await,
+        h.engine.authenticate(&token, &meta()).await,
         Err(Error::SessionEnded(EndReason::Rotated))
     ));
     assert!(matches!(
-        h.engine.authenticate(&other).await,
+        h.engine.authenticate(&other, &meta()).await,
         Err(Error::SessionEnded(EndReason::PasswordChanged))
     ));
-    assert!(h.engine.authenticate(&new_token).await.is_ok());
+    assert!(h.engine.authenticate(&new_token, &meta()).await.is_ok());
     assert!(matches!(
         h.engine.login("eve@example.org", attempt(PASSWORD), meta(), None).await,
         Err(Error::InvalidCredentials)
@@ -188,7 +188,7 @@ async fn a_password_change_rotates_and_ends_the_others(db: TestDatabase) {
         )
         .await
         .unwrap();
-    assert!(h.engine.authenticate(&kept).await.is_ok());
+    assert!(h.engine.authenticate(&kept, &meta()).await.is_ok());
 
     let kinds = kinds_of(&h, eve).await;
     assert_eq!(
@@ -251,16 +251,16 @@ async fn administrators_end_sessions_and_disable_accounts(db: TestDatabase) {
     let root = h.user("root@example.org").await;
     let gus = h.user("gus@example.org").await;
     let (_, not_yet) = h.login("root@example.org").await;
-    assert!(matches!(h.engine.users_overview(&not_yet).await, Err(Error::Forbidden)));
+    assert!(matches!(h.engine.users_overview(&not_yet, &meta()).await, Err(Error::Forbidden)));
     h.engine.set_admin(&Email::parse("root@example.org").unwrap(), true).await.unwrap();
     let (_, admin) = h.login("root@example.org").await;
     let (g1, gs1) = h.login("gus@example.org").await;
     let (g2, _) = h.login("gus@example.org").await;
 
-    let overview = h.engine.users_overview(&admin).await.unwrap();
+    let overview = h.engine.users_overview(&admin, &meta()).await.unwrap();
     let gus_row = overview.iter().find(|u| u.user.id == gus).unwrap();
     assert_eq!(gus_row.live_sessions, 2);
-    let (_, sessions) = h.engine.user_sessions_for_admin(&admin, gus).await.unwrap();
+    let (_, sessions) = h.engine.user_sessions_for_admin(&admin, &meta(), gus).await.unwrap();
     assert_eq!(sessions.len(), 2);
 
     let (_, gus_session) = h.login("gus@example.org").await;
@@ -273,7 +273,7 @@ async fn administrators_end_sessions_and_disable_accounts(db: TestDatabase) {
     );
     h.engine.admin_revoke_session(&admin, &meta(), &gs1.public_id).await.unwrap();
     assert!(matches!(
-        h.engine.authenticate(&g1).await,
+        h.engine.authenticate(&g1, &meta()).await,
         Err(Error::SessionEnded(EndReason::RevokedByAdmin))
     ));
 
@@ -284,7 +284,7 @@ async fn administrators_end_sessions_and_disable_accounts(db: TestDatabase) {
     let disabled = h.engine.set_disabled(&admin, &meta(), gus, true).await.unwrap();
     assert!(disabled.disabled);
     assert!(matches!(
-        h.engine.authenticate(&g2).await,
+        h.engine.authenticate(&g2, &meta()).await,
         Err(Error::SessionEnded(EndReason::UserDisabled))
     ));
     assert!(h.engine.sessions_of(gus).await.unwrap().is_empty(), "every session ended at once");
@@ -311,7 +311,7 @@ async fn administrators_end_sessions_and_disable_accounts(db: TestDatabase) {
         h.engine.set_disabled(&stale, &meta(), gus, true).await,
         Err(Error::ReauthenticationRequired)
     ));
-    assert!(h.engine.users_overview(&stale).await.is_ok());
+    assert!(h.engine.users_overview(&stale, &meta()).await.is_ok());
 }
 
 async fn removing_a_platform_moves_only_the_sessions_on_it(db: TestDatabase) {
@@ -354,7 +354,7 @@ async fn every_lifecycle_event_leaves_one_audit_row(db: TestDatabase) {
     h.engine.logout(&t2, &meta()).await.unwrap();
     let (_, s3) = h.login("ivy@example.org").await;
     h.clock.advance(Duration::from_secs(31 * 60));
-    assert!(h.engine.authenticate(&h.login("ivy@example.org").await.0).await.is_ok());
+    assert!(h.engine.authenticate(&h.login("ivy@example.org").await.0, &meta()).await.is_ok());
     let _ = s3;
     let (_, admin) = h.login("root@example.org").await;
     h.engine.set_disabled(&admin, &meta(), ivy, true).await.unwrap();
@@ -406,7 +406,7 @@ async fn expiry_is_recorded_by_whoever_finds_it(db: TestDatabase) {
     h.login("jo@example.org").await;
     h.clock.advance(Duration::from_secs(31 * 60));
     assert!(matches!(
-        h.engine.authenticate(&found).await,
+        h.engine.authenticate(&found, &meta()).await,
         Err(Error::SessionEnded(EndReason::Expired))
     ));
     assert_eq!(h.engine.sweep_sessions(Duration::from_secs(3600)).await.unwrap().expired, 1);

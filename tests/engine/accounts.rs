@@ -9,11 +9,11 @@ async fn register_login_logout(db: TestDatabase) {
     let h = harness(db).await;
     h.user("alice@example.org").await;
     let (token, session) = h.login("Alice@Example.org").await;
-    assert_eq!(h.engine.authenticate(&token).await.unwrap().public_id, session.public_id);
+    assert_eq!(h.engine.authenticate(&token, &meta()).await.unwrap().public_id, session.public_id);
     assert_ne!(session.public_id.as_str(), token.expose(), "the public id is not the token");
     h.engine.logout(&token, &meta()).await.unwrap();
     assert!(matches!(
-        h.engine.authenticate(&token).await,
+        h.engine.authenticate(&token, &meta()).await,
         Err(Error::SessionEnded(EndReason::Logout))
     ));
     h.engine.logout(&token, &meta()).await.expect("logout is idempotent");
@@ -60,10 +60,10 @@ async fn login_rotates_the_token(db: TestDatabase) {
         .unwrap();
     assert_ne!(old, new);
     assert!(matches!(
-        h.engine.authenticate(&old).await,
+        h.engine.authenticate(&old, &meta()).await,
         Err(Error::SessionEnded(EndReason::Rotated))
     ));
-    assert!(h.engine.authenticate(&new).await.is_ok());
+    assert!(h.engine.authenticate(&new, &meta()).await.is_ok());
 }
 
 switchboard::on_both_backends!(

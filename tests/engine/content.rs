@@ -50,7 +50,10 @@ async fn drafts_never_leak(db: TestDatabase) {
     let on_p1 = h.draft(&mia, "on p1").await.unwrap();
     assert_eq!(on_p1.platform_id, p1.id);
     let ned_draft = h
-        .draft(&h.engine.authenticate(&h.login("ned@example.org").await.0).await.unwrap(), "ned's")
+        .draft(
+            &h.engine.authenticate(&h.login("ned@example.org").await.0, &meta()).await.unwrap(),
+            "ned's",
+        )
         .await
         .unwrap();
 

@@ -15,11 +15,14 @@ async fn idle_timeout_is_enforced(db: TestDatabase) {
     h.fresh(&token).await;
     h.clock.advance(Duration::from_secs(31 * 60));
     assert!(matches!(
-        h.engine.authenticate(&token).await,
+        h.engine.authenticate(&token, &meta()).await,
         Err(Error::SessionEnded(EndReason::Expired))
     ));
     assert!(
-        matches!(h.engine.authenticate(&token).await, Err(Error::SessionEnded(EndReason::Expired))),
+        matches!(
+            h.engine.authenticate(&token, &meta()).await,
+            Err(Error::SessionEnded(EndReason::Expired))
+        ),
         "stays expired"
     );
 }
@@ -37,7 +40,7 @@ async fn absolute_lifetime_is_enforced(db: TestDatabase) {
     }
     h.clock.advance(Duration::from_secs(20 * 60));
     assert!(matches!(
-        h.engine.authenticate(&token).await,
+        h.engine.authenticate(&token, &meta()).await,
         Err(Error::SessionEnded(EndReason::Expired))
     ));
 }
@@ -69,18 +72,22 @@ async fn background_checks_do_not_keep_a_session_alive(db: TestDatabase) {
     let (token, session) = h.login("ivy@example.org").await;
     for _ in 0..5 {
         h.clock.advance(Duration::from_secs(5 * 60));
-        let peeked = h.engine.peek(&token).await.unwrap();
+        let peeked = h.engine.peek(&token, &meta()).await.unwrap();
         assert_eq!(peeked.last_seen_at, session.last_seen_at, "a peek is not activity");
     }
     // 25 minutes of peeks, then "Stay signed in": the idle deadline restarts from now.
-    let extended = h.engine.extend(&h.engine.peek(&token).await.unwrap(), &meta()).await.unwrap();
+    let extended = h
+        .engine
+        .extend(&h.engine.peek(&token, &meta()).await.unwrap(), &meta())
+        .await
+        .unwrap();
     assert_eq!(extended.session.last_seen_at, h.now());
     assert_eq!(extended.session.version, session.version, "extending is not a state change");
     h.clock.advance(Duration::from_secs(29 * 60));
-    assert!(h.engine.peek(&token).await.is_ok(), "alive 29 min after the extension");
+    assert!(h.engine.peek(&token, &meta()).await.is_ok(), "alive 29 min after the extension");
     h.clock.advance(Duration::from_secs(2 * 60));
     assert!(
-        matches!(h.engine.peek(&token).await, Err(Error::SessionEnded(EndReason::Expired))),
+        matches!(h.engine.peek(&token, &meta()).await, Err(Error::SessionEnded(EndReason::Expired))),
         "peeks still end an expired session"
     );
     assert!(
@@ -102,10 +109,10 @@ async fn sweep_expires_and_purges(db: TestDatabase) {
     let report = h.engine.sweep_sessions(Duration::from_secs(3600)).await.unwrap();
     assert_eq!(report, switchboard::sessions::SweepReport { expired: 1, deleted: 0 });
     assert!(matches!(
-        h.engine.authenticate(&stale).await,
+        h.engine.authenticate(&stale, &meta()).await,
         Err(Error::SessionEnded(EndReason::Expired))
     ));
-    assert!(h.engine.authenticate(&live).await.is_ok());
+    assert!(h.engine.authenticate(&live, &meta()).await.is_ok());
     h.clock.advance(Duration::from_secs(2 * 3600));
     let report = h.engine.sweep_sessions(Duration::from_secs(3600)).await.unwrap();
     assert_eq!(
@@ -114,7 +121,7 @@ async fn sweep_expires_and_purges(db: TestDatabase) {
         "the live one idled out; the old one is purged"
     );
     assert!(
-        matches!(h.engine.authenticate(&stale).await, Err(Error::Unauthenticated)),
+        matches!(h.engine.authenticate(&stale, &meta()).await, Err(Error::Unauthenticated)),
         "purged sessions are simply unknown"
     );
 }

@@ -39,6 +39,7 @@ pub fn meta() -> ClientMeta {
     ClientMeta {
         ip: Some("127.0.0.1".into()),
         user_agent: Some("engine tests".into()),
+        accept_language: None,
     }
 }
 
@@ -80,7 +81,7 @@ impl Harness {
 
     /// The session behind `token` as a request would find it now.
     pub async fn fresh(&self, token: &SessionToken) -> Session {
-        self.engine.authenticate(token).await.unwrap()
+        self.engine.authenticate(token, &meta()).await.unwrap()
     }
 
     pub async fn draft(&self, session: &Session, title: &str) -> Result<Draft, Error> {

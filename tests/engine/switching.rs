@@ -123,7 +123,7 @@ async fn logout_racing_switches_stays_dead(db: TestDatabase) {
         }
     }
     assert!(matches!(
-        h.engine.authenticate(&token).await,
+        h.engine.authenticate(&token, &meta()).await,
         Err(Error::SessionEnded(EndReason::Logout))
     ));
     assert!(matches!(
@@ -131,7 +131,10 @@ async fn logout_racing_switches_stays_dead(db: TestDatabase) {
         Err(Error::SessionEnded(EndReason::Logout))
     ));
     assert!(
-        matches!(h.engine.authenticate(&token).await, Err(Error::SessionEnded(EndReason::Logout))),
+        matches!(
+            h.engine.authenticate(&token, &meta()).await,
+            Err(Error::SessionEnded(EndReason::Logout))
+        ),
         "a late switch does not revive it"
     );
 }

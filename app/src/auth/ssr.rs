@@ -9,9 +9,11 @@ use crate::models::{
     self, AdminUserView, AuditEventView, ClientSettings, DeviceView, DraftView, PlatformView, SessionInfo, SessionSnapshot, SessionState,
     SessionView, UserView,
 };
-use http::header::{COOKIE, USER_AGENT};
+use futures::future::{BoxFuture, FutureExt, Shared};
+use http::header::{ACCEPT_LANGUAGE, COOKIE, USER_AGENT};
 use http::{HeaderMap, HeaderValue};
 use leptos::prelude::*;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use switchboard::csrf::{CsrfBinding, CsrfKey};
 use switchboard::token::{PreSessionId, SessionToken};
@@ -131,7 +133,12 @@ struct CallerInner {
     csrf_token: String,
     meta: ClientMeta,
     cookie_change: Mutex<Option<CookieChange>>,
+    /// Page fragments rendered for this request, by page and query (see [`Caller::fragment`]).
+    fragments: Mutex<HashMap<String, SharedFragment>>,
 }
+
+/// A page fragment being rendered, awaited by every render of the page that asks for it.
+pub type SharedFragment = Shared<BoxFuture<'static, Result<String, ApiError>>>;
 
 /// Shows the lookup and client, never the CSRF token (tokens stay out of logs).
 impl std::fmt::Debug for CallerInner {
@@ -191,6 +198,15 @@ impl Caller {
         *self.0.cookie_change.lock().unwrap_or_else(|p| p.into_inner()) = Some(change);
     }
 
+    /// The fragment `key` of this request, rendered by `render` the first time it is asked for.
+    /// Server-side rendering runs a page's suspended parts more than once (dry-resolve, then
+    /// resolve, and again as the guards settle): without this, each run rendered the fragment,
+    /// and its database reads, again (three times per page).
+    pub fn fragment(&self, key: String, render: impl FnOnce() -> BoxFuture<'static, Result<String, ApiError>>) -> SharedFragment {
+        let mut fragments = self.0.fragments.lock().unwrap_or_else(|p| p.into_inner());
+        fragments.entry(key).or_insert_with(|| render().shared()).clone()
+    }
+
     /// The cookie change the answer carries, as stated during the request.
     pub fn cookie_change(&self) -> Option<CookieChange> {
         self.0.cookie_change.lock().unwrap_or_else(|p| p.into_inner()).clone()
@@ -224,20 +240,32 @@ fn wire_reason(reason: switchboard::EndReason) -> models::EndReason {
         | switchboard::EndReason::RevokedByAdmin
         | switchboard::EndReason::Evicted
         | switchboard::EndReason::PasswordChanged
-        | switchboard::EndReason::UserDisabled => models::EndReason::SessionRevoked,
+        | switchboard::EndReason::UserDisabled
+        | switchboard::EndReason::Suspicious => models::EndReason::SessionRevoked,
     }
 }
 
 /// Resolves the caller: session (if any), pre-session, CSRF token. One database read when a
 /// session cookie is present, none otherwise.
 pub async fn resolve_request(app: &AppContext, headers: &HeaderMap, peer_ip: Option<String>, activity: Activity) -> Caller {
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &http::HeaderValue| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let meta = ClientMeta {
+        ip: peer_ip,
+        user_agent: header(USER_AGENT),
+        accept_language: header(ACCEPT_LANGUAGE),
+    };
     let raw = cookie(headers, app.cookies.session_name());
     let token = raw.and_then(SessionToken::parse);
     let lookup = match &token {
         Some(token) => {
             let found = match activity {
-                Activity::User => app.engine.authenticate(token).await,
-                Activity::Background => app.engine.peek(token).await,
+                Activity::User => app.engine.authenticate(token, &meta).await,
+                Activity::Background => app.engine.peek(token, &meta).await,
             };
             match found {
                 Ok(session) => SessionLookup::Live(session),
@@ -260,7 +288,6 @@ pub async fn resolve_request(app: &AppContext, headers: &HeaderMap, peer_ip: Opt
     let existing = cookie(headers, app.cookies.pre_session_name()).and_then(PreSessionId::parse);
     let new_pre_session = existing.is_none();
     let pre_session = existing.unwrap_or_else(PreSessionId::generate);
-    let user_agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let csrf_token = match &lookup {
         SessionLookup::Live(s) => app.csrf.token_for(CsrfBinding::Session(&s.public_id)),
         _ => app.csrf.token_for(CsrfBinding::PreSession(&pre_session)),
@@ -271,8 +298,9 @@ pub async fn resolve_request(app: &AppContext, headers: &HeaderMap, peer_ip: Opt
         pre_session,
         new_pre_session,
         csrf_token,
-        meta: ClientMeta { ip: peer_ip, user_agent },
+        meta,
         cookie_change: Mutex::new(None),
+        fragments: Mutex::new(HashMap::new()),
     }))
 }
 
@@ -465,6 +493,7 @@ pub fn session_info(
             .and_then(|id| platforms.iter().find(|p| p.id == id))
             .map(|p| p.label.as_str().to_owned()),
         current: current == Some(&s.public_id),
+        flagged_at: s.flagged_at.map(time),
     }
 }
 

@@ -27,7 +27,11 @@ fn user_id(cx: &RequestContext, id: UserId) -> Result<switchboard::UserId, ApiEr
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn admin_users() -> Result<Vec<AdminUserView>, ApiError> {
     let cx = request_context()?;
-    let users = cx.engine().users_overview(cx.session()?).await.map_err(|e| cx.fail(e))?;
+    let users = cx
+        .engine()
+        .users_overview(cx.session()?, cx.caller.meta())
+        .await
+        .map_err(|e| cx.fail(e))?;
     Ok(users.iter().map(admin_user_view).collect())
 }
 
@@ -39,7 +43,10 @@ pub async fn admin_user_sessions(user_id: UserId) -> Result<AdminUserDetail, Api
     let admin = cx.session()?;
     let id = self::user_id(&cx, user_id)?;
     let engine = cx.engine();
-    let (user, sessions) = engine.user_sessions_for_admin(admin, id).await.map_err(|e| cx.fail(e))?;
+    let (user, sessions) = engine
+        .user_sessions_for_admin(admin, cx.caller.meta(), id)
+        .await
+        .map_err(|e| cx.fail(e))?;
     let platforms = engine.platforms_of(id).await.map_err(|e| cx.fail(e))?;
     Ok(AdminUserDetail {
         user: admin_user_view(&user),
@@ -88,7 +95,10 @@ async fn set_disabled(user_id: UserId, disabled: bool) -> Result<AdminUserView, 
         .set_disabled(admin, cx.caller.meta(), id, disabled)
         .await
         .map_err(|e| cx.fail(e))?;
-    let (user, _) = engine.user_sessions_for_admin(admin, id).await.map_err(|e| cx.fail(e))?;
+    let (user, _) = engine
+        .user_sessions_for_admin(admin, cx.caller.meta(), id)
+        .await
+        .map_err(|e| cx.fail(e))?;
     Ok(admin_user_view(&user))
 }
 
@@ -107,7 +117,10 @@ pub async fn audit_page(
 ) -> Result<AuditEventsPage, ApiError> {
     let cx = request_context()?;
     let engine = cx.engine();
-    engine.require_admin(cx.session()?).await.map_err(|e| cx.fail(e))?;
+    engine
+        .require_admin(cx.session()?, cx.caller.meta(), "audit log")
+        .await
+        .map_err(|e| cx.fail(e))?;
     let filter = audit_filter(&cx, user_id, kind.as_deref(), from, to, before_id)?;
     let limit = limit.unwrap_or(AUDIT_PAGE_MAX).clamp(1, AUDIT_PAGE_MAX);
     let events = engine.audit_events(&filter, limit).await.map_err(|e| cx.fail(e))?;

@@ -172,6 +172,11 @@ pub struct SessionInfo {
     pub active_platform: Option<String>,
     /// The session this answer was asked from.
     pub current: bool,
+    /// When another session of the account was ended as suspicious (used from a different
+    /// browser on a different network); cleared when the password is entered in this session.
+    /// Until then its sensitive actions need the password again.
+    #[serde(default)]
+    pub flagged_at: Option<Timestamp>,
 }
 
 /// The answer to `POST /api/revoke_other_sessions`.

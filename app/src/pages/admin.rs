@@ -56,7 +56,10 @@ pub fn AlertsPage() -> impl IntoView {
 pub(crate) async fn alerts_fragment(cx: &RequestContext, params: &HashMap<String, String>) -> Result<String, ApiError> {
     const PAGE: u32 = 100;
     let engine = cx.engine();
-    engine.require_admin(cx.session()?).await.map_err(|e| cx.fail(e))?;
+    engine
+        .require_admin(cx.session()?, cx.caller.meta(), "alerts page")
+        .await
+        .map_err(|e| cx.fail(e))?;
     let alerts = engine
         .alerts(PAGE, number(cx, params, "before_id")?)
         .await
@@ -72,13 +75,16 @@ pub(crate) async fn admin_fragment(cx: &RequestContext, params: &HashMap<String,
     let admin = cx.session()?;
     let user = number(cx, params, "user")?.map(UserId);
     let engine = cx.engine();
-    let users = engine.users_overview(admin).await.map_err(|e| cx.fail(e))?;
+    let users = engine.users_overview(admin, cx.caller.meta()).await.map_err(|e| cx.fail(e))?;
     let users: Vec<_> = users.iter().map(admin_user_view).collect();
     let detail = match user {
         None => None,
         Some(id) => {
             let id = switchboard::UserId::parse(id.0).map_err(|e| cx.fail(e.into()))?;
-            let (user, sessions) = engine.user_sessions_for_admin(admin, id).await.map_err(|e| cx.fail(e))?;
+            let (user, sessions) = engine
+                .user_sessions_for_admin(admin, cx.caller.meta(), id)
+                .await
+                .map_err(|e| cx.fail(e))?;
             let platforms = engine.platforms_of(id).await.map_err(|e| cx.fail(e))?;
             let sessions = sessions
                 .iter()
@@ -107,7 +113,10 @@ fn number(cx: &RequestContext, params: &HashMap<String, String>, field: &'static
 #[cfg(feature = "ssr")]
 pub(crate) async fn audit_fragment(cx: &RequestContext, params: &HashMap<String, String>) -> Result<String, ApiError> {
     let engine = cx.engine();
-    engine.require_admin(cx.session()?).await.map_err(|e| cx.fail(e))?;
+    engine
+        .require_admin(cx.session()?, cx.caller.meta(), "audit page")
+        .await
+        .map_err(|e| cx.fail(e))?;
     let time = |field: &'static str| {
         params
             .get(field)

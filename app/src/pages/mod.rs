@@ -17,16 +17,25 @@ use leptos::prelude::*;
 #[server(prefix = "/api", endpoint = "page_fragment", input = server_fn::codec::GetUrl, client = crate::functions::client::CsrfClient)]
 #[cfg_attr(feature = "ssr", tracing::instrument(skip(query)))]
 pub async fn page_fragment(page: String, #[server(default)] query: String) -> Result<String, ApiError> {
+    use futures::FutureExt;
     let cx = crate::auth::ssr::request_context()?;
-    let params: std::collections::HashMap<String, String> = form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    match page.as_str() {
-        "sessions" => sessions::fragment(&cx).await,
-        "admin" => admin::admin_fragment(&cx, &params).await,
-        "audit" => admin::audit_fragment(&cx, &params).await,
-        "alerts" => admin::alerts_fragment(&cx, &params).await,
-        _ => Err(crate::error::ApiError::new(crate::error::ErrorCode::NotFound, "no such page")),
-    }
+    let key = format!("{page}?{query}");
+    let caller = cx.caller.clone();
+    let render = move || {
+        async move {
+            let params: std::collections::HashMap<String, String> = form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            match page.as_str() {
+                "sessions" => sessions::fragment(&cx).await,
+                "admin" => admin::admin_fragment(&cx, &params).await,
+                "audit" => admin::audit_fragment(&cx, &params).await,
+                "alerts" => admin::alerts_fragment(&cx, &params).await,
+                _ => Err(crate::error::ApiError::new(crate::error::ErrorCode::NotFound, "no such page")),
+            }
+        }
+        .boxed()
+    };
+    caller.fragment(key, render).await
 }

@@ -83,10 +83,15 @@ pub(crate) mod render {
                 </form>
             }
         });
+        let flagged = s.flagged_at.map(|at| {
+            let title = format!("flagged at {}: another session of the account was ended as suspicious", when(at));
+            view! { <span class="badge warn" title=title>"flagged"</span> }
+        });
         view! {
-            <li class="session" class:current=s.current data-public-id=marker>
+            <li class="session" class:current=s.current class:flagged=s.flagged_at.is_some() data-public-id=marker>
                 <strong>{device}</strong>
                 {s.current.then(|| view! { <span class="badge">"this device"</span> })}
+                {flagged}
                 <span class="meta">
                     {s.ip.unwrap_or_else(|| "unknown address".into())}
                     " · signed in " {when(s.created_at)}
@@ -115,9 +120,19 @@ pub(crate) mod render {
     }
 
     pub fn sessions(sessions: Vec<SessionInfo>, events: Vec<AuditEventView>) -> String {
+        let flag = sessions.iter().find(|s| s.current).and_then(|s| s.flagged_at).map(|at| {
+            view! {
+                <p class="flag" role="alert">
+                    "Another session of your account was ended at " {when(at)}
+                    " because it was used from a different browser on a different network. "
+                    "If that was not you, change your password below (you will be asked for it first)."
+                </p>
+            }
+        });
         view! {
             <section class="card" aria-labelledby="sessions-heading">
                 <h2 id="sessions-heading">"Where you are signed in"</h2>
+                {flag}
                 <ul class="sessions" aria-label="Sessions">
                     {sessions.into_iter().map(|s| session_item(s, "/api/revoke_session")).collect_view()}
                 </ul>

@@ -284,6 +284,8 @@ pub struct Settings {
     pub http: HttpConfig,
     pub throttle: ThrottleConfig,
     pub alerts: AlertsConfig,
+    /// Client fingerprints and what their drift does (see `switchboard::fingerprint`).
+    pub fingerprint: switchboard::policy::FingerprintPolicy,
 }
 
 impl Default for Settings {
@@ -317,6 +319,7 @@ impl Default for Settings {
             http: HttpConfig::default(),
             throttle: ThrottleConfig::default(),
             alerts: AlertsConfig::default(),
+            fingerprint: switchboard::policy::FingerprintPolicy::default(),
         }
     }
 }
@@ -357,6 +360,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("http", "HTTP_"),
     ("throttle", "THROTTLE_"),
     ("alerts", "ALERTS_"),
+    ("fingerprint", "FINGERPRINT_"),
 ];
 const ENV_PREFIX: &str = "SWITCHBOARD_";
 
@@ -591,6 +595,22 @@ impl Settings {
         if a.webhook_queue == 0 || a.webhook_queue > 100_000 {
             return err("alerts.webhook_queue", "must be between 1 and 100000");
         }
+        let f = &self.fingerprint;
+        if f.ipv4_prefix > 32 {
+            return err("fingerprint.ipv4_prefix", "must be at most 32");
+        }
+        if f.ipv6_prefix > 128 {
+            return err("fingerprint.ipv6_prefix", "must be at most 128");
+        }
+        if f.medium_at == 0 || f.medium_at > f.large_at || f.large_at > 100 {
+            return err("fingerprint.large_at", "needs 1 <= medium_at <= large_at <= 100");
+        }
+        if f.on_small > f.on_medium || f.on_medium > f.on_large {
+            return err(
+                "fingerprint.on_large",
+                "a larger drift must not do less than a smaller one (on_small <= on_medium <= on_large)",
+            );
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log).is_err() {
             return err("log", "is not a valid tracing filter such as `info`");
         }
@@ -764,11 +784,35 @@ mod tests {
             ("SWITCHBOARD_SESSIONS_WHEN_FULL", "panic", "sessions.when_full"),
             ("SWITCHBOARD_SECURITY_REAUTH_WINDOW", "1s", "security.reauth_window"),
             ("SWITCHBOARD_AUDIT_RETENTION_DAYS", "0", "audit.retention_days"),
+            ("SWITCHBOARD_FINGERPRINT_ON_LARGE", "explode", "fingerprint.on_large"),
+            ("SWITCHBOARD_FINGERPRINT_IPV4_PREFIX", "33", "fingerprint.ipv4_prefix"),
+            ("SWITCHBOARD_FINGERPRINT_MEDIUM_AT", "9", "fingerprint.large_at"),
+            ("SWITCHBOARD_FINGERPRINT_ON_SMALL", "revoke", "fingerprint.on_large"),
         ];
         for (var, value, key) in cases {
             let e = Settings::load(Profile::Dev, None, &env(&[(var, value)])).unwrap_err();
             assert!(e.key == *key || e.problem.contains(key), "{var}={value}: {e}");
         }
+    }
+
+    #[test]
+    fn fingerprint_settings_read_from_the_environment() {
+        let s = Settings::load(
+            Profile::Dev,
+            None,
+            &env(&[
+                ("SWITCHBOARD_FINGERPRINT_ENABLED", "false"),
+                ("SWITCHBOARD_FINGERPRINT_NETWORK", "false"),
+                ("SWITCHBOARD_FINGERPRINT_IPV6_PREFIX", "64"),
+                ("SWITCHBOARD_FINGERPRINT_ON_MEDIUM", "alert"),
+            ]),
+        )
+        .unwrap();
+        let f = &s.fingerprint;
+        assert!(!f.enabled && !f.network && f.browser_family);
+        assert_eq!(f.ipv6_prefix, 64);
+        assert_eq!(f.on_medium, switchboard::policy::DriftAction::Alert);
+        assert_eq!(f.on_large, switchboard::policy::DriftAction::Revoke);
     }
 
     #[test]

@@ -15,7 +15,10 @@ pub async fn list(State(state): State<AppState>, Extension(caller): Extension<Ca
     };
     let answer = async {
         let engine = cx.engine().clone();
-        engine.require_admin(cx.session()?).await.map_err(|e| cx.fail(e))?;
+        engine
+            .require_admin(cx.session()?, cx.caller.meta(), "alerts")
+            .await
+            .map_err(|e| cx.fail(e))?;
         let (mut before_id, mut limit) = (None, 100u32);
         for (key, value) in form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()) {
             let number =

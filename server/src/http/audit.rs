@@ -37,7 +37,10 @@ async fn prepare(state: &AppState, caller: Caller, query: &str) -> Result<Respon
         caller,
     };
     let engine = cx.engine().clone();
-    engine.require_admin(cx.session()?).await.map_err(|e| cx.fail(e))?;
+    engine
+        .require_admin(cx.session()?, cx.caller.meta(), "audit export")
+        .await
+        .map_err(|e| cx.fail(e))?;
 
     let mut params = std::collections::HashMap::new();
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {

@@ -212,6 +212,13 @@ async fn a_password_change_needs_a_recent_password_and_rotates(db: TestDatabase)
         .await;
     let _: SessionState = ok(res).await;
     fresh.state().await;
+
+    // The owner is told, on their Sessions page: the password changes and the failed sign-in
+    // with the old password are among its security events (ASVS 6.3.5, 6.3.7).
+    let page = fresh.get("/sessions").await.text().await.unwrap();
+    let events = page.split("Security events").nth(1).expect("the security events list");
+    assert!(events.contains("password changed"), "{events}");
+    assert!(events.contains("login failed"), "{events}");
 }
 
 async fn administrators_only(db: TestDatabase) {
@@ -224,7 +231,9 @@ async fn administrators_only(db: TestDatabase) {
         .filter(|e| e.path.starts_with("/api/admin/") || e.path.starts_with("/api/pages/a"))
         .collect();
     assert!(admin_paths.len() >= 6, "{admin_paths:?}");
+    let mut refusals = 0;
     for endpoint in admin_paths {
+        refusals += 1;
         let res = if endpoint.method == http::Method::GET {
             user.get(&format!("{}?user_id=1", endpoint.path)).await
         } else {
@@ -243,13 +252,24 @@ async fn administrators_only(db: TestDatabase) {
         ErrorCode::Forbidden,
     )
     .await;
-    for page in ["/admin", "/admin/audit"] {
+    for page in ["/admin", "/admin/audit", "/admin/alerts"] {
         let res = user.get(page).await;
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{page} answers 403 to a non-admin");
         assert!(
             res.text().await.unwrap().contains("only administrators may do this"),
             "{page} says why"
         );
+    }
+    // Every refusal is on the audit record, as the user, refused, saying what was asked (ASVS
+    // 16.3.2): once per request, so a page renders its content once, not once per server-side
+    // render pass.
+    refusals += 4; // the export and the three pages
+    let denied = app.audit_of(switchboard::audit::AuditKind::AccessDenied).await;
+    assert_eq!(denied.len(), refusals, "{denied:?}");
+    for event in &denied {
+        assert_eq!(event.entry.outcome, switchboard::audit::Outcome::Refused);
+        assert!(event.entry.actor.is_some() && event.entry.session.is_some() && event.entry.ip.is_some());
+        assert!(!event.entry.detail.clone().unwrap_or_default().is_empty());
     }
     let anonymous = app.browser().await;
     assert_error(

@@ -284,16 +284,7 @@ async fn this_wasnt_me_ends_every_session_records_why_and_alerts(db: TestDatabas
     assert_eq!(other.state().await.user.email, "other@example.org", "other accounts are untouched");
 
     let engine = &app.state.ctx.engine;
-    let why = engine
-        .audit_events(
-            &switchboard::audit::AuditFilter {
-                kind: Some(switchboard::audit::AuditKind::SessionDisowned),
-                ..Default::default()
-            },
-            10,
-        )
-        .await
-        .unwrap();
+    let why = app.audit_of(switchboard::audit::AuditKind::SessionDisowned).await;
     assert_eq!(why.len(), 1);
     let detail = why[0].entry.detail.clone().unwrap();
     assert!(

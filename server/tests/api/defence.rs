@@ -63,19 +63,7 @@ async fn guessing_one_account_from_one_address_is_refused_there_and_nowhere_else
         ErrorCode::InvalidCredentials,
     )
     .await;
-    let throttled = app
-        .state
-        .ctx
-        .engine
-        .audit_events(
-            &switchboard::audit::AuditFilter {
-                kind: Some(switchboard::audit::AuditKind::LoginThrottled),
-                ..Default::default()
-            },
-            10,
-        )
-        .await
-        .unwrap();
+    let throttled = app.audit_of(switchboard::audit::AuditKind::LoginThrottled).await;
     assert_eq!(throttled.len(), 2, "each refusal is on the audit record");
     assert!(throttled.iter().all(|e| e.entry.ip.as_deref() == Some(ATTACKER)));
 

@@ -12,6 +12,7 @@ mod content;
 mod csrf;
 mod defence;
 mod features;
+mod fingerprint;
 mod hostile;
 mod outage;
 mod pages;

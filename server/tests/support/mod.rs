@@ -62,32 +62,63 @@ pub type Fields<'a> = &'a [(&'a str, &'a str)];
 /// A request that takes this long is a hang: fail the test instead of the whole run.
 const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-impl TestApp {
-    pub async fn browser(&self) -> Browser {
-        self.browser_at(None).await
-    }
+/// How a client presents itself: the address it connects from (any of 127.0.0.0/8 reaches the
+/// server on loopback), its `User-Agent` and its `Accept-Language` (none when `None`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Device<'a> {
+    pub address: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub accept_language: Option<&'a str>,
+}
 
-    /// A browser on another client address (any of 127.0.0.0/8 reaches the server on
-    /// loopback), so per-address limits can be tested: `browser_from("127.0.0.2")`.
-    pub async fn browser_from(&self, address: &str) -> Browser {
-        self.browser_at(Some(address.parse().expect("an IP address"))).await
-    }
-
-    async fn browser_at(&self, address: Option<std::net::IpAddr>) -> Browser {
-        let http = Client::builder()
-            .cookie_store(true)
+impl Device<'_> {
+    fn client(&self, cookies: bool) -> Client {
+        let mut headers = HeaderMap::new();
+        if let Some(lang) = self.accept_language {
+            headers.insert(reqwest::header::ACCEPT_LANGUAGE, HeaderValue::from_str(lang).unwrap());
+        }
+        let mut builder = Client::builder()
+            .cookie_store(cookies)
             .redirect(reqwest::redirect::Policy::none())
             .timeout(REQUEST_TIMEOUT)
-            .local_address(address)
-            .build()
-            .unwrap();
+            .local_address(self.address.map(|a| a.parse().expect("an IP address")))
+            .default_headers(headers);
+        if let Some(ua) = self.user_agent {
+            builder = builder.user_agent(ua);
+        }
+        builder.build().unwrap()
+    }
+}
+
+impl TestApp {
+    pub async fn browser(&self) -> Browser {
+        self.browser_as(Device::default()).await
+    }
+
+    /// A browser on another client address, so per-address limits can be tested:
+    /// `browser_from("127.0.0.2")`.
+    pub async fn browser_from(&self, address: &str) -> Browser {
+        self.browser_as(Device {
+            address: Some(address),
+            ..Device::default()
+        })
+        .await
+    }
+
+    /// A browser presenting itself as `device`.
+    pub async fn browser_as(&self, device: Device<'_>) -> Browser {
         let mut b = Browser {
-            http,
+            http: device.client(true),
             base: self.base.clone(),
             csrf: String::new(),
         };
         b.refresh_csrf().await;
         b
+    }
+
+    /// A client without a cookie store presenting itself as `device`, for hand-made cookies.
+    pub fn client_as(&self, device: Device<'_>) -> Client {
+        device.client(false)
     }
 
     /// Makes the account an administrator (as `switchboard user admin EMAIL --grant` does).
@@ -100,6 +131,15 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// The audit events of `kind`, newest first (at most 1000).
+    pub async fn audit_of(&self, kind: switchboard::audit::AuditKind) -> Vec<switchboard::audit::AuditEvent> {
+        let filter = switchboard::audit::AuditFilter {
+            kind: Some(kind),
+            ..Default::default()
+        };
+        self.state.ctx.engine.audit_events(&filter, 1000).await.unwrap()
+    }
+
     /// The database the server runs on.
     pub fn database(&self) -> &TestDatabase {
         &self._database
@@ -107,11 +147,7 @@ impl TestApp {
 
     /// A client without a cookie store, for hand-made cookies.
     pub fn bare(&self) -> Client {
-        Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(REQUEST_TIMEOUT)
-            .build()
-            .unwrap()
+        self.client_as(Device::default())
     }
 }
 
