@@ -2,7 +2,7 @@
 //! background task, through a bounded queue, so a slow or hanging receiver never blocks or slows
 //! a request: a full queue drops the delivery (the alert is still recorded and logged).
 
-use crate::config::AlertsConfig;
+use crate::config::{read_ca_file, AlertsConfig};
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard::alerts::{Alert, AlertListener};
@@ -23,12 +23,33 @@ pub fn alert_json(alert: &Alert) -> serde_json::Value {
     })
 }
 
+/// The webhook's client: HTTPS certificates must chain to Mozilla's roots, the system's, or
+/// `webhook_ca_file`'s; every attempt ends within `webhook_timeout`.
+fn client(config: &AlertsConfig) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(config.webhook_timeout.0)
+        .https_only(config.webhook_url.as_deref().is_some_and(|u| u.starts_with("https://")));
+    if let Some(path) = &config.webhook_ca_file {
+        for cert in read_ca_file(path)? {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder.build().map_err(|e| e.to_string())
+}
+
 /// The listener that queues alerts for the webhook, and starts its delivery task; `None` when no
-/// webhook is configured. Call within the runtime.
+/// webhook is configured (or its client cannot be made, which is logged). Call within the runtime.
 pub fn webhook(config: &AlertsConfig) -> Option<AlertListener> {
     let url = config.webhook_url.clone()?;
+    let client = match client(config) {
+        Ok(client) => client,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the alert webhook");
+            return None;
+        }
+    };
     let (tx, rx) = mpsc::channel::<Alert>(config.webhook_queue);
-    tokio::spawn(deliver(rx, url, config.webhook_timeout.0, config.webhook_retries));
+    tokio::spawn(deliver(rx, client, url, config.webhook_retries));
     Some(Arc::new(move |alert: &Alert| {
         if tx.try_send(alert.clone()).is_err() {
             tracing::warn!(
@@ -39,14 +60,7 @@ pub fn webhook(config: &AlertsConfig) -> Option<AlertListener> {
     }))
 }
 
-async fn deliver(mut queue: mpsc::Receiver<Alert>, url: String, timeout: Duration, retries: u32) {
-    let client = match reqwest::Client::builder().timeout(timeout).build() {
-        Ok(client) => client,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot start the alert webhook");
-            return;
-        }
-    };
+async fn deliver(mut queue: mpsc::Receiver<Alert>, client: reqwest::Client, url: String, retries: u32) {
     while let Some(alert) = queue.recv().await {
         let body = alert_json(&alert).to_string();
         for attempt in 0..=retries {

@@ -130,8 +130,11 @@ pub struct AlertsConfig {
     pub csrf_failures_per_address: u32,
     /// Alert when the token of an ended session is used again.
     pub ended_token_use: bool,
-    /// Where each alert is POSTed as JSON (`http://` only), if anywhere.
+    /// Where each alert is POSTed as JSON (`https://` or `http://`), if anywhere.
     pub webhook_url: Option<String>,
+    /// A PEM file of certificate authorities the webhook's HTTPS certificate may also chain to
+    /// (besides Mozilla's roots and the system's): for a receiver with an internal CA.
+    pub webhook_ca_file: Option<PathBuf>,
     /// How long one delivery attempt may take.
     pub webhook_timeout: Span,
     /// Further attempts after a failed one (with doubling backoff from 200ms).
@@ -152,10 +155,20 @@ impl Default for AlertsConfig {
             csrf_failures_per_address: p.csrf_failures_per_address,
             ended_token_use: p.ended_token_use,
             webhook_url: None,
+            webhook_ca_file: None,
             webhook_timeout: Span(Duration::from_secs(5)),
             webhook_retries: 3,
             webhook_queue: 256,
         }
+    }
+}
+
+/// The certificate authorities in a PEM file, or what is wrong with it.
+pub fn read_ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    match reqwest::Certificate::from_pem_bundle(&pem) {
+        Ok(certs) if !certs.is_empty() => Ok(certs),
+        _ => Err(format!("{} holds no PEM certificate", path.display())),
     }
 }
 
@@ -576,14 +589,16 @@ impl Settings {
             return err("alerts.window", "must be between 1s and 24h");
         }
         if let Some(url) = &a.webhook_url {
-            if url.starts_with("https://") {
-                return err(
-                    "alerts.webhook_url",
-                    "https:// is not supported yet; point it at an http:// relay on a trusted network",
-                );
+            let parsed = reqwest::Url::parse(url)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+            if parsed.is_none() {
+                return err("alerts.webhook_url", "must be an https:// (or http://) URL");
             }
-            if !url.starts_with("http://") || url.len() <= "http://".len() {
-                return err("alerts.webhook_url", "must be an http:// URL");
+        }
+        if let Some(path) = &a.webhook_ca_file {
+            if let Err(problem) = read_ca_file(path) {
+                return err("alerts.webhook_ca_file", &problem);
             }
         }
         if !between(a.webhook_timeout, Duration::from_millis(100), Duration::from_secs(60)) {
@@ -788,6 +803,10 @@ mod tests {
             ("SWITCHBOARD_FINGERPRINT_IPV4_PREFIX", "33", "fingerprint.ipv4_prefix"),
             ("SWITCHBOARD_FINGERPRINT_MEDIUM_AT", "9", "fingerprint.large_at"),
             ("SWITCHBOARD_FINGERPRINT_ON_SMALL", "revoke", "fingerprint.on_large"),
+            ("SWITCHBOARD_ALERTS_WEBHOOK_URL", "ftp://relay/hook", "alerts.webhook_url"),
+            ("SWITCHBOARD_ALERTS_WEBHOOK_URL", "https://", "alerts.webhook_url"),
+            ("SWITCHBOARD_ALERTS_WEBHOOK_CA_FILE", "/no/such/ca.pem", "alerts.webhook_ca_file"),
+            ("SWITCHBOARD_ALERTS_WEBHOOK_CA_FILE", "Cargo.toml", "alerts.webhook_ca_file"),
         ];
         for (var, value, key) in cases {
             let e = Settings::load(Profile::Dev, None, &env(&[(var, value)])).unwrap_err();

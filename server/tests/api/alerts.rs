@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use switchboard::testing::TestDatabase;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 const DETECTORS: &[(&str, &str)] = &[
     ("SWITCHBOARD_ALERTS_FAILED_LOGINS_PER_ACCOUNT", "3"),
@@ -138,52 +138,101 @@ struct Receiver {
 }
 
 async fn receiver(answers: Vec<u16>) -> Receiver {
+    receiver_over(answers, None).await
+}
+
+/// [`receiver`] over HTTPS (`https://localhost:…`) with a certificate from its own authority,
+/// whose PEM is returned beside it.
+async fn https_receiver() -> (String, Receiver) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    use tokio_rustls::rustls::{self, pki_types::PrivateKeyDer};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(DnType::CommonName, "Switchboard test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone()], PrivateKeyDer::Pkcs8(key.serialize_der().into()))
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    (ca.pem(), receiver_over(vec![200], Some(acceptor)).await)
+}
+
+async fn receiver_over(answers: Vec<u16>, tls: Option<tokio_rustls::TlsAcceptor>) -> Receiver {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let port = listener.local_addr().unwrap().port();
+    let url = match tls {
+        Some(_) => format!("https://localhost:{port}/hook"),
+        None => format!("http://127.0.0.1:{port}/hook"),
+    };
     let bodies = Arc::new(Mutex::new(Vec::new()));
     let seen = bodies.clone();
     tokio::spawn(async move {
         let mut n = 0;
         loop {
-            let Ok((mut stream, _)) = listener.accept().await else { return };
+            let Ok((stream, _)) = listener.accept().await else { return };
             let status = *answers.get(n).or(answers.last()).unwrap();
             n += 1;
             let seen = seen.clone();
+            let tls = tls.clone();
             tokio::spawn(async move {
-                let mut got = Vec::new();
-                let mut buf = [0u8; 4096];
-                let body = loop {
-                    let Ok(read) = stream.read(&mut buf).await else { return };
-                    if read == 0 {
-                        return;
-                    }
-                    got.extend_from_slice(&buf[..read]);
-                    let text = String::from_utf8_lossy(&got).into_owned();
-                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                        let length: usize = head
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse().unwrap())
-                            })
-                            .unwrap_or(0);
-                        if body.len() >= length {
-                            break body.to_owned();
+                match tls {
+                    // A client that does not trust the certificate ends the handshake here.
+                    Some(acceptor) => {
+                        if let Ok(stream) = acceptor.accept(stream).await {
+                            answer(stream, status, seen).await;
                         }
                     }
-                };
-                seen.lock().unwrap().push(serde_json::from_str(&body).unwrap());
-                if status == 0 {
-                    tokio::time::sleep(Duration::from_secs(3600)).await;
-                    return;
+                    None => answer(stream, status, seen).await,
                 }
-                let answer = format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-                let _ = stream.write_all(answer.as_bytes()).await;
             });
         }
     });
     Receiver { url, bodies }
+}
+
+/// Reads one request, records its body, answers `status` (never, when it is 0).
+async fn answer<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, status: u16, seen: Arc<Mutex<Vec<serde_json::Value>>>) {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let body = loop {
+        let Ok(read) = stream.read(&mut buf).await else { return };
+        if read == 0 {
+            return;
+        }
+        got.extend_from_slice(&buf[..read]);
+        let text = String::from_utf8_lossy(&got).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .unwrap_or(0);
+            if body.len() >= length {
+                break body.to_owned();
+            }
+        }
+    };
+    seen.lock().unwrap().push(serde_json::from_str(&body).unwrap());
+    if status == 0 {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        return;
+    }
+    let answer = format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let _ = stream.write_all(answer.as_bytes()).await;
+    let _ = stream.shutdown().await;
 }
 
 async fn wait_for(bodies: &Arc<Mutex<Vec<serde_json::Value>>>, count: usize) -> Vec<serde_json::Value> {
@@ -214,6 +263,36 @@ async fn the_webhook_gets_each_alert_and_retries_a_failure() {
     assert_eq!(got[1]["severity"], "warning");
     assert_eq!(got[1]["ip"], "127.0.0.5");
     assert_eq!(got[1]["evidence"]["refusals"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_https_webhook_gets_alerts_only_with_a_certificate_it_trusts() {
+    let (ca, hook) = https_receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca).unwrap();
+
+    // Someone in the middle with a certificate no trusted authority signed: the alert is not
+    // handed over (the handshake is refused), and never sent in the clear either.
+    let mut env = DETECTORS.to_vec();
+    env.extend([
+        ("SWITCHBOARD_ALERTS_WEBHOOK_URL", hook.url.as_str()),
+        ("SWITCHBOARD_ALERTS_WEBHOOK_RETRIES", "0"),
+    ]);
+    let untrusting = spawn_app(TestDatabase::sqlite().await, &env).await;
+    refuse_csrf(&untrusting.browser_from("127.0.0.6").await, 3).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(hook.bodies.lock().unwrap().is_empty(), "an untrusted certificate gets nothing");
+    assert_eq!(alerts_seen(&untrusting).await.len(), 1, "the alert is still recorded");
+
+    // With the receiver's authority in alerts.webhook_ca_file, it is delivered over TLS.
+    env.push(("SWITCHBOARD_ALERTS_WEBHOOK_CA_FILE", ca_file.to_str().unwrap()));
+    let app = spawn_app(TestDatabase::sqlite().await, &env).await;
+    refuse_csrf(&app.browser_from("127.0.0.7").await, 3).await;
+    let got = wait_for(&hook.bodies, 1).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["kind"], "csrf_failures");
+    assert_eq!(got[0]["ip"], "127.0.0.7");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
