@@ -3,7 +3,7 @@
 
 use crate::domain::{DisplayName, DraftBody, DraftTitle, Email, Handle, InstanceUrl, Password, PlatformKind, PlatformLabel};
 use crate::engine::Engine;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::platforms::NewPlatform;
 use crate::sessions::{ClientMeta, SessionStart};
 
@@ -11,18 +11,24 @@ pub const DEMO_EMAIL: &str = "demo@switchboard.test";
 /// A published, dev-only credential: the dev profile prints it so people can sign in.
 pub const DEMO_PASSWORD: &str = "switchboard-demo";
 
-/// Seeds the demo account if the database has no users. Returns whether it did.
+/// Seeds the demo account if the database has no users. Returns whether it did. Safe when
+/// several instances start at once on one database: the account's email is unique, so one
+/// instance creates it and the others, finding it taken, leave it to that one.
 pub async fn seed_demo(engine: &Engine) -> Result<bool> {
     if engine.user_count().await? > 0 {
         return Ok(false);
     }
-    let user = engine
+    let registered = engine
         .register(
             &Email::parse(DEMO_EMAIL)?,
             Password::parse_new(DEMO_PASSWORD)?,
             &DisplayName::parse("Demo User")?,
         )
-        .await?;
+        .await;
+    let user = match registered {
+        Err(Error::EmailTaken) => return Ok(false),
+        other => other?,
+    };
     // Platforms and drafts are added through a session, the same way a person would.
     let meta = ClientMeta::default();
     let (token, session) = engine

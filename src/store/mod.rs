@@ -94,16 +94,27 @@ impl Db {
         self.backend
     }
 
-    /// Applies the migrations in `migrations/<backend>/` that have not run yet.
+    /// Applies the migrations in `migrations/<backend>/` that have not run yet. Safe when several
+    /// processes start at once on one database: on PostgreSQL the migrator holds an advisory lock;
+    /// SQLite has none, so an attempt that lost the race (another process applied the migration
+    /// first: "table … already exists") is tried again, for up to 5 s. Each migration is its own
+    /// transaction, so a failed attempt changed nothing.
     pub async fn migrate(&self) -> Result<()> {
-        let migrator = match self.backend {
-            Backend::Sqlite => &MIGRATE_SQLITE,
-            Backend::Postgres => &MIGRATE_POSTGRES,
+        let (migrator, attempts) = match self.backend {
+            Backend::Sqlite => (&MIGRATE_SQLITE, 50),
+            Backend::Postgres => (&MIGRATE_POSTGRES, 1),
         };
-        migrator
-            .run(&self.write)
-            .await
-            .map_err(|e| Error::Internal(format!("migration failed: {e}")))
+        let mut attempt = 1;
+        loop {
+            match migrator.run(&self.write).await {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt >= attempts => return Err(Error::Internal(format!("migration failed: {e}"))),
+                Err(_) => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
     }
 
     /// For reads that need no transaction.

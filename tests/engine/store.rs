@@ -77,8 +77,39 @@ async fn migrations_are_idempotent(db: TestDatabase) {
     assert_eq!(a.token_for(binding), b.token_for(binding), "every instance shares one CSRF key");
 }
 
+/// Instances starting at once on one database (many servers, one PostgreSQL; or a restart racing
+/// the CLI): each migrates and seeds the demo account; one account results, and no instance fails
+/// (one used to exit with "an account with this email already exists").
+async fn instances_starting_at_once_migrate_and_seed_once(db: TestDatabase) {
+    let mut starts = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let url = db.url().to_owned();
+        starts.spawn(async move {
+            let store = switchboard::Db::connect(&url, &PoolSettings::default()).await?;
+            store.migrate().await?;
+            let engine = Engine::new(store, SessionPolicy::default(), Arc::new(switchboard::SystemClock));
+            switchboard::seed::seed_demo(&engine).await
+        });
+    }
+    let mut seeded = 0;
+    while let Some(started) = starts.join_next().await {
+        if started.unwrap().expect("every instance starts") {
+            seeded += 1;
+        }
+    }
+    assert_eq!(seeded, 1, "one instance seeds");
+    let h = harness(db).await;
+    assert_eq!(h.engine.user_count().await.unwrap(), 1);
+    let platforms: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM platforms")
+        .fetch_one(h.db.reader())
+        .await
+        .unwrap();
+    assert_eq!(platforms, 2, "the demo account's platforms, once");
+}
+
 switchboard::on_both_backends!(
     transaction_scope_rolls_back_on_error,
     exhausted_pool_is_unavailable_not_a_hang,
     migrations_are_idempotent,
+    instances_starting_at_once_migrate_and_seed_once,
 );
