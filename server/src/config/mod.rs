@@ -5,7 +5,7 @@
 
 mod values;
 
-pub use values::{mask_url_password, DatabaseUrl, Profile, Span};
+pub use values::{mask_url_password, DatabaseUrl, Profile, Span, TrustedProxies};
 
 use figment::providers::{Format, Serialized, Toml};
 use figment::value::{Dict, Map, Value};
@@ -227,6 +227,8 @@ pub struct HttpConfig {
     pub request_timeout: Span,
     /// Open connections at most; beyond it new ones wait to be accepted.
     pub max_connections: usize,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (see [`TrustedProxies`]).
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for HttpConfig {
@@ -236,6 +238,7 @@ impl Default for HttpConfig {
             body_timeout: Span(Duration::from_secs(15)),
             request_timeout: Span(Duration::from_secs(30)),
             max_connections: 2048,
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }

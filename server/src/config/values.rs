@@ -4,6 +4,7 @@
 use super::ConfigError;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::net::IpAddr;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,6 +96,110 @@ impl Serialize for Span {
     }
 }
 
+/// The reverse proxies whose `X-Forwarded-For` is believed: addresses and networks written
+/// `10.0.0.0/8, 127.0.0.1, ::1` (a string, or a TOML list). Empty by default: the client is the
+/// connection's peer and the header is ignored, so a client cannot choose its own address.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<(IpAddr, u8)>);
+
+impl TrustedProxies {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut nets = Vec::new();
+        for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (addr, bits) = item.split_once('/').unwrap_or((item, ""));
+            let addr: IpAddr = addr
+                .parse()
+                .map_err(|_| format!("{item:?} is not an address or network like 10.0.0.0/8"))?;
+            let max = if addr.is_ipv4() { 32 } else { 128 };
+            let bits = match bits {
+                "" => max,
+                bits => bits
+                    .parse()
+                    .ok()
+                    .filter(|b| *b <= max)
+                    .ok_or_else(|| format!("{item:?} has a bad prefix length"))?,
+            };
+            nets.push((addr, bits));
+        }
+        Ok(Self(nets))
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.0.iter().any(|(net, bits)| match (net, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(*bits)).unwrap_or(0);
+                u32::from(*net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(*bits)).unwrap_or(0);
+                u128::from(*net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        })
+    }
+
+    /// The client behind a request from `peer` carrying `forwarded_for` (the `X-Forwarded-For`
+    /// values, in order): the peer itself unless it is a trusted proxy; else, walking the list
+    /// from its right end (the hop nearest to us), the first address that is not a trusted proxy.
+    /// A value that does not parse ends the walk at the hop that added it.
+    pub fn client(&self, peer: IpAddr, forwarded_for: &[&str]) -> IpAddr {
+        let mut client = canonical(peer);
+        if !self.contains(client) {
+            return client;
+        }
+        for hop in forwarded_for.iter().flat_map(|v| v.split(',')).rev() {
+            match hop.trim().parse::<IpAddr>() {
+                Ok(ip) => {
+                    client = canonical(ip);
+                    if !self.contains(client) {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        client
+    }
+}
+
+/// An IPv4 address seen on a dual-stack socket (`::ffff:a.b.c.d`) as IPv4.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+impl fmt::Display for TrustedProxies {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let items: Vec<String> = self.0.iter().map(|(a, b)| format!("{a}/{b}")).collect();
+        f.write_str(&items.join(", "))
+    }
+}
+
+impl<'de> Deserialize<'de> for TrustedProxies {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            List(Vec<String>),
+        }
+        let text = match Raw::deserialize(d)? {
+            Raw::Text(s) => s,
+            Raw::List(items) => items.join(","),
+        };
+        TrustedProxies::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for TrustedProxies {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// A database URL. It may hold a password, so everything that prints it (`Debug`, `Display`,
 /// and serialising it, as `switchboard config check` does) masks the password; only
 /// [`DatabaseUrl::expose`] gives the real thing, for connecting.
@@ -159,6 +264,46 @@ mod tests {
         assert_eq!(Span::parse("1500ms").unwrap().to_string(), "1500ms");
         assert!(Span::parse("12 parsecs").is_err());
         assert!(Span::parse("").is_err());
+    }
+
+    #[test]
+    fn the_client_is_the_first_untrusted_hop_from_the_right() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let none = TrustedProxies::default();
+        assert_eq!(
+            none.client(ip("127.0.0.1"), &["203.0.113.9"]),
+            ip("127.0.0.1"),
+            "no proxy trusted: the header is ignored"
+        );
+        let proxies = TrustedProxies::parse("127.0.0.1, 10.0.0.0/8, ::1").unwrap();
+        assert_eq!(proxies.client(ip("127.0.0.1"), &["203.0.113.9"]), ip("203.0.113.9"));
+        assert_eq!(
+            proxies.client(ip("::ffff:127.0.0.1"), &["203.0.113.9"]),
+            ip("203.0.113.9"),
+            "dual stack"
+        );
+        // A client that sends its own header: the proxy appends the real address, which wins.
+        assert_eq!(proxies.client(ip("127.0.0.1"), &["1.2.3.4, 198.51.100.7"]), ip("198.51.100.7"));
+        assert_eq!(
+            proxies.client(ip("127.0.0.1"), &["1.2.3.4", "198.51.100.7, 10.1.2.3"]),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            proxies.client(ip("198.51.100.8"), &["1.2.3.4"]),
+            ip("198.51.100.8"),
+            "an untrusted peer is the client"
+        );
+        assert_eq!(
+            proxies.client(ip("127.0.0.1"), &["garbage, 10.0.0.5"]),
+            ip("10.0.0.5"),
+            "the walk stops at garbage"
+        );
+        assert_eq!(proxies.client(ip("127.0.0.1"), &[]), ip("127.0.0.1"));
+        for bad in ["10.0.0.0/33", "fe80::/129", "localhost", "10.0.0.0/x"] {
+            assert!(TrustedProxies::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(TrustedProxies::parse("").unwrap(), TrustedProxies::default());
+        assert_eq!(proxies.to_string(), "127.0.0.1/32, 10.0.0.0/8, ::1/128");
     }
 
     #[test]

@@ -93,7 +93,15 @@ pub async fn request_layer(State(state): State<AppState>, req: Request, next: Ne
         );
         return res;
     }
-    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| {
+        let forwarded: Vec<&str> = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        state.settings.http.trusted_proxies.client(c.0.ip(), &forwarded).to_string()
+    });
     let activity = registered.map_or(Activity::User, |e| e.activity);
     let caller = resolve_request(&state.ctx, req.headers(), peer, activity).await;
     let span = tracing::info_span!(

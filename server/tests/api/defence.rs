@@ -285,7 +285,60 @@ async fn beyond_the_hashing_queue_logins_are_refused_busy_at_once(db: TestDataba
     signed_in.login("busy@example.org").await;
 }
 
+/// A login attempt claiming, through `X-Forwarded-For`, to come from `forwarded_for`.
+async fn guess_as(b: &Browser, forwarded_for: &str, password: &str) -> Response {
+    b.http
+        .post(b.url("/api/login"))
+        .header("X-CSRF-Token", &b.csrf)
+        .header("X-Forwarded-For", forwarded_for)
+        .form(&[("email", "victim@example.org"), ("password", password)])
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn forwarded_for_names_the_client_only_behind_a_trusted_proxy(db: TestDatabase) {
+    let app = spawn_app(
+        db,
+        &[
+            ("SWITCHBOARD_THROTTLE_PAIR_LIMIT", "2"),
+            ("SWITCHBOARD_THROTTLE_DELAY", "1ms"),
+            ("SWITCHBOARD_THROTTLE_MAX_DELAY", "1ms"),
+            ("SWITCHBOARD_HTTP_TRUSTED_PROXIES", "127.0.0.1"),
+        ],
+    )
+    .await;
+    app.browser().await.register("victim@example.org").await;
+    let window = Duration::from_secs(15 * 60);
+
+    // Reaching the server directly, an attacker cannot pick a fresh address per guess: the header
+    // is ignored and every guess counts against 127.0.0.2.
+    let direct = app.browser_from(ATTACKER).await;
+    for n in 0..2 {
+        let res = guess_as(&direct, &format!("198.51.100.{n}"), "guess").await;
+        assert_error(res, StatusCode::UNAUTHORIZED, ErrorCode::InvalidCredentials).await;
+    }
+    assert_throttled(guess_as(&direct, "198.51.100.9", "guess").await, window).await;
+
+    // Through the trusted proxy (127.0.0.1) each client is its forwarded address: the guesser is
+    // refused, the owner behind the same proxy is not. A value the client put in the header
+    // itself is left of the one the proxy appended, and does not count.
+    let proxy = app.browser().await;
+    for _ in 0..2 {
+        let res = guess_as(&proxy, "203.0.113.1", "guess").await;
+        assert_error(res, StatusCode::UNAUTHORIZED, ErrorCode::InvalidCredentials).await;
+    }
+    assert_throttled(guess_as(&proxy, "10.9.9.9, 203.0.113.1", "guess").await, window).await;
+    ok::<SessionState>(guess_as(&proxy, "203.0.113.2", PASSWORD).await).await;
+
+    let failed = app.audit_of(switchboard::audit::AuditKind::LoginFailed).await;
+    let mut addresses: Vec<String> = failed.iter().filter_map(|e| e.entry.ip.clone()).collect();
+    addresses.sort();
+    assert_eq!(addresses, ["127.0.0.2", "127.0.0.2", "203.0.113.1", "203.0.113.1"]);
+}
+
 switchboard::on_both_backends!(
+    forwarded_for_names_the_client_only_behind_a_trusted_proxy,
     guessing_one_account_from_one_address_is_refused_there_and_nowhere_else,
     one_address_guessing_many_accounts_is_refused,
     failures_for_an_account_slow_its_logins_and_never_refuse_them,
