@@ -32,7 +32,7 @@ setup:
 
 build: setup
 	@echo "wasm-opt: $$(command -v wasm-opt) ($$(wasm-opt --version))"
-	cargo leptos build --release
+	cargo leptos build --release --precompress
 
 run: build
 	mkdir -p data

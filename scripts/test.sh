@@ -309,7 +309,7 @@ export PATH="$ROOT/end2end/node_modules/.bin:$PATH"
 [[ "$(command -v wasm-opt)" == "$ROOT/end2end/node_modules/.bin/wasm-opt" ]] ||
 	die "wasm-opt on PATH is $(command -v wasm-opt || echo missing), want end2end/node_modules/.bin/wasm-opt"
 log "wasm-opt: $(wasm-opt --version); wasm-bindgen: $(wasm-bindgen --version 2>/dev/null || echo missing)"
-cargo leptos build --release || die "cargo leptos build --release failed"
+cargo leptos build --release --precompress || die "cargo leptos build --release failed"
 [[ -x "$SERVER_BIN" ]] || die "the release build did not produce $SERVER_BIN"
 [[ -d "$ROOT/target/site" ]] || die "the release build did not produce target/site"
 phase_done

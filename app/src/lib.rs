@@ -23,7 +23,7 @@ mod proptests;
 
 use components::nav::Nav;
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, StaticSegment};
 use pages::admin::{AdminPage, AlertsPage, AuditPage};
@@ -33,6 +33,8 @@ use pages::{dashboard::DashboardPage, login::LoginPage, platforms::PlatformsPage
 /// The HTML document around the app. Carries the caller's CSRF token for scripts.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     let csrf = components::forms::page_csrf_token();
+    // The build's files carry a hash of their content in their name (the server's `/pkg`).
+    let stylesheet = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -41,6 +43,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="csrf-token" content=csrf/>
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
+                <link rel="stylesheet" id="leptos" href=stylesheet/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -56,7 +59,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
-        <Stylesheet id="leptos" href="/pkg/switchboard.css"/>
         <Title text="Switchboard"/>
         <Router>
             <Frame/>

@@ -51,8 +51,16 @@ test("sign in, see the dashboard, switch platform, see its drafts, sign out", as
     if (msg.type() === "error" || (msg.type() === "warning" && /hydrat/i.test(msg.text()))) errors.push(msg.text());
   });
   page.on("pageerror", (err) => errors.push(err.message));
+  // The browser build comes under its content-hashed name, brotli-compressed, cached as immutable.
+  const wasm = page.waitForResponse((res) => res.url().endsWith(".wasm"));
   await signInSwitchSignOut(page, email, true);
   expect(errors, errors.join("\n")).toEqual([]);
+  const build = await wasm;
+  expect(build.url()).toMatch(/\/pkg\/switchboard-[0-9a-f]{16}\.wasm$/);
+  const headers = await build.allHeaders();
+  expect(headers["content-encoding"]).toBe("br");
+  expect(headers["cache-control"]).toBe("public, max-age=31536000, immutable");
+  console.log(`[figures] hydrate WASM over the wire: ${headers["content-length"]} bytes (brotli), ${(await build.body()).length} unpacked, as ${build.url().split("/").pop()}`);
 });
 
 test.describe("without JavaScript", () => {

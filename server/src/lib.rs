@@ -20,6 +20,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub ctx: AppContext,
     pub settings: Arc<Settings>,
+    /// The browser build, by its content-hashed name.
+    pub assets: http::assets::Assets,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -60,8 +62,9 @@ pub async fn build_state(settings: Settings, db: Db, clock: Arc<dyn Clock>) -> R
             idle_warning_ms: settings.idle_warning.millis(),
         },
     };
+    let assets = http::assets::Assets::load(&settings.site_root);
     let leptos_options = LeptosOptions::builder()
-        .output_name("switchboard")
+        .output_name(assets.output_name.as_str())
         .site_root(settings.site_root.to_string_lossy().as_ref())
         .site_pkg_dir("pkg")
         .site_addr(settings.bind)
@@ -70,6 +73,7 @@ pub async fn build_state(settings: Settings, db: Db, clock: Arc<dyn Clock>) -> R
         leptos_options,
         ctx,
         settings: Arc::new(settings),
+        assets,
     })
 }
 

@@ -2,6 +2,7 @@
 //! one request layer (session, CSRF, body checks) and security headers.
 
 mod alerts;
+pub mod assets;
 mod audit;
 mod guard;
 mod health;
@@ -26,6 +27,7 @@ use axum::{Json, Router};
 use http::{header, HeaderName, HeaderValue};
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use std::sync::OnceLock;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 /// The app's routes, generated once per process. Leptos suppresses resource loading
@@ -69,6 +71,16 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::request_layer))
         .layer(axum::middleware::from_fn_with_state(state.clone(), deadline))
+        // Pages are compressed (brotli or gzip, as the browser accepts). Safe against BREACH: the
+        // only secret a page carries, the CSRF token, is masked afresh in every answer.
+        .layer(
+            CompressionLayer::new()
+                .br(true)
+                .gzip(true)
+                .quality(CompressionLevel::Precise(4))
+                .compress_when(is_html),
+        )
+        .merge(assets::router())
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -100,6 +112,15 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Whether an answer is a page (the answers compressed on the fly; the browser build is
+/// compressed ahead of time, and API answers are small).
+fn is_html(_: http::StatusCode, _: http::Version, headers: &http::HeaderMap, _: &http::Extensions) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html"))
 }
 
 /// `GET /api/csrf`: the caller's CSRF token (and, before login, the pre-session cookie it is

@@ -7,6 +7,7 @@ mod support;
 
 mod accountable;
 mod alerts;
+mod assets;
 mod connections;
 mod content;
 mod csrf;
