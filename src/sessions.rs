@@ -13,6 +13,7 @@ use crate::model::{EndReason, Session, SessionState, User};
 use crate::policy::{DriftAction, SessionPolicy, WhenFull};
 use crate::throttle::Verdict;
 use crate::token::{new_public_id, SessionToken, TokenHash};
+use crate::users::{SessionUser, USER_COLUMNS_AS_USER};
 use sqlx::AnyConnection;
 use std::time::Duration;
 
@@ -337,14 +338,21 @@ impl Engine {
     /// when the session expires or `last_seen_at` is older than the touch interval.
     /// The client (`meta`) is compared with the session's fingerprint (see [`Engine::check_fingerprint`]).
     pub async fn authenticate(&self, token: &SessionToken, meta: &ClientMeta) -> Result<Session> {
-        self.resolve(token, meta, Touch::IfDue).await
+        Ok(self.resolve(token, meta, Touch::IfDue).await?.0)
+    }
+
+    /// [`Engine::authenticate`] (or, when the request is not the user's activity,
+    /// [`Engine::peek`]) with the session's user, read in the same statement: the web layer's
+    /// lookup, so a page or `session_state` needs no second read for the user.
+    pub async fn authenticate_with_user(&self, token: &SessionToken, meta: &ClientMeta, activity: bool) -> Result<(Session, User)> {
+        self.resolve(token, meta, if activity { Touch::IfDue } else { Touch::Never }).await
     }
 
     /// Like [`Engine::authenticate`], but never counts as activity: `last_seen_at` is left alone,
     /// so background checks (a browser tab asking "am I still signed in?") do not keep an idle
     /// session alive. An expired session is still ended.
     pub async fn peek(&self, token: &SessionToken, meta: &ClientMeta) -> Result<Session> {
-        self.resolve(token, meta, Touch::Never).await
+        Ok(self.resolve(token, meta, Touch::Never).await?.0)
     }
 
     /// Counts as activity now, whatever the touch interval: the idle deadline moves to
@@ -393,8 +401,24 @@ impl Engine {
     }
 
     #[tracing::instrument(name = "authenticate", skip_all, fields(touch = ?touch, session = tracing::field::Empty))]
-    async fn resolve(&self, token: &SessionToken, meta: &ClientMeta, touch: Touch) -> Result<Session> {
-        let mut record: SessionRecord = sqlx::query_as(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1"))
+    async fn resolve(&self, token: &SessionToken, meta: &ClientMeta, touch: Touch) -> Result<(Session, User)> {
+        /// The session row and its user's, in one statement.
+        #[derive(sqlx::FromRow)]
+        struct Found {
+            #[sqlx(flatten)]
+            record: SessionRecord,
+            #[sqlx(flatten)]
+            user: SessionUser,
+        }
+        static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let sql = SQL.get_or_init(|| {
+            let session: Vec<String> = SESSION_COLUMNS.split(", ").map(|c| format!("s.{}", c.trim())).collect();
+            format!(
+                "SELECT {}, {USER_COLUMNS_AS_USER} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
+                session.join(", ")
+            )
+        });
+        let Found { mut record, user: owner } = sqlx::query_as(sql)
             .bind(token.hash().as_str())
             .fetch_optional(self.db().reader())
             .await?
@@ -427,7 +451,7 @@ impl Engine {
             session.last_seen_at = now;
             session.idle_expires_at = self.policy().idle_deadline(now, session.absolute_expires_at);
         }
-        Ok(session)
+        Ok((session, owner.into()))
     }
 
     /// Ends the session behind `token`, if it is live. Idempotent.
@@ -585,7 +609,9 @@ impl Engine {
         self.state_with_user(session, user).await
     }
 
-    async fn state_with_user(&self, session: Session, user: User) -> Result<SessionState> {
+    /// [`Engine::state_of`] when the caller already has the session's user (read with the
+    /// session by [`Engine::authenticate_with_user`]): one read, the platforms.
+    pub async fn state_with_user(&self, session: Session, user: User) -> Result<SessionState> {
         let platforms = self.platforms_of(session.user_id).await?;
         let platform = session
             .active_platform_id

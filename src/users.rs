@@ -7,6 +7,10 @@ use crate::ids::UserId;
 use crate::model::User;
 
 pub(crate) const USER_COLUMNS: &str = "id, email, display_name, is_admin, disabled_at";
+/// [`USER_COLUMNS`] of `users u` as [`SessionUser`] reads them beside a session row (whose `id`
+/// and `created_at` they would otherwise clash with); the user's id is the session's `user_id`.
+pub(crate) const USER_COLUMNS_AS_USER: &str =
+    "u.email AS user_email, u.display_name AS user_display_name, u.is_admin AS user_is_admin, u.disabled_at AS user_disabled_at";
 
 /// A user row as stored.
 #[derive(Clone, sqlx::FromRow)]
@@ -17,6 +21,29 @@ pub(crate) struct UserRecord {
     /// 0 or 1 (an integer in both databases).
     is_admin: i64,
     disabled_at: Option<crate::clock::Timestamp>,
+}
+
+/// A user row read beside a session row ([`USER_COLUMNS_AS_USER`]).
+#[derive(sqlx::FromRow)]
+pub(crate) struct SessionUser {
+    user_id: UserId,
+    user_email: Email,
+    user_display_name: DisplayName,
+    user_is_admin: i64,
+    user_disabled_at: Option<crate::clock::Timestamp>,
+}
+
+impl From<SessionUser> for User {
+    fn from(r: SessionUser) -> Self {
+        UserRecord {
+            id: r.user_id,
+            email: r.user_email,
+            display_name: r.user_display_name,
+            is_admin: r.user_is_admin,
+            disabled_at: r.user_disabled_at,
+        }
+        .into()
+    }
 }
 
 impl From<UserRecord> for User {

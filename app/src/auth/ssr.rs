@@ -124,6 +124,8 @@ pub struct Caller(Arc<CallerInner>);
 
 struct CallerInner {
     lookup: SessionLookup,
+    /// The live session's user, read with it.
+    owner: Option<switchboard::User>,
     /// The session cookie's token, if it had a well-formed one (live or not).
     token: Option<SessionToken>,
     pre_session: PreSessionId,
@@ -261,14 +263,15 @@ pub async fn resolve_request(app: &AppContext, headers: &HeaderMap, peer_ip: Opt
     };
     let raw = cookie(headers, app.cookies.session_name());
     let token = raw.and_then(SessionToken::parse);
+    let mut owner = None;
     let lookup = match &token {
         Some(token) => {
-            let found = match activity {
-                Activity::User => app.engine.authenticate(token, &meta).await,
-                Activity::Background => app.engine.peek(token, &meta).await,
-            };
+            let found = app.engine.authenticate_with_user(token, &meta, activity == Activity::User).await;
             match found {
-                Ok(session) => SessionLookup::Live(session),
+                Ok((session, user)) => {
+                    owner = Some(user);
+                    SessionLookup::Live(session)
+                }
                 Err(EngineError::SessionEnded(reason)) => SessionLookup::SignedOut(wire_reason(reason)),
                 Err(EngineError::Unauthenticated) => SessionLookup::SignedOut(models::EndReason::Unauthenticated),
                 Err(EngineError::Unavailable) => SessionLookup::Failed(ErrorCode::Unavailable),
@@ -294,6 +297,7 @@ pub async fn resolve_request(app: &AppContext, headers: &HeaderMap, peer_ip: Opt
     };
     Caller(Arc::new(CallerInner {
         lookup,
+        owner,
         token,
         pre_session,
         new_pre_session,
@@ -403,11 +407,20 @@ impl RequestContext {
         self.state(state)
     }
 
+    /// The state of the caller's live `session`, with the user read in the request's lookup (so
+    /// only the platforms are read here).
+    pub async fn state_of_caller(&self, session: &Session) -> Result<switchboard::SessionState, EngineError> {
+        match &self.caller.0.owner {
+            Some(user) => self.engine().state_with_user(session.clone(), user.clone()).await,
+            None => self.engine().state_of(session.clone()).await,
+        }
+    }
+
     /// The caller's session as the app reads it: the state when signed in, else why not. Never a
     /// 401: being signed out is an answer, not an error.
     pub async fn snapshot(&self) -> Result<SessionSnapshot, ApiError> {
         match self.caller.lookup() {
-            SessionLookup::Live(session) => match self.engine().state_of(session.clone()).await {
+            SessionLookup::Live(session) => match self.state_of_caller(session).await {
                 Ok(state) => Ok(SessionSnapshot::signed_in(self.state(state), self.app.client)),
                 Err(EngineError::SessionEnded(reason)) => Ok(self.ended(wire_reason(reason))),
                 Err(EngineError::Unauthenticated) => Ok(self.ended(models::EndReason::Unauthenticated)),

@@ -22,8 +22,7 @@ use switchboard::SessionStart;
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn get_session_state() -> Result<SessionState, ApiError> {
     let cx = request_context()?;
-    let session = cx.session()?.clone();
-    let state = cx.engine().state_of(session).await.map_err(|e| cx.fail(e))?;
+    let state = cx.state_of_caller(cx.session()?).await.map_err(|e| cx.fail(e))?;
     Ok(cx.state(state))
 }
 
