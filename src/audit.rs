@@ -285,26 +285,30 @@ impl Engine {
         Box::pin(async_stream(pool, filter))
     }
 
-    /// Deletes events older than `retention` (moving the cut-off the database enforces).
+    /// Deletes events older than `retention` (moving the cut-off the database enforces first),
+    /// `batch` rows per statement, so a large backlog never holds the database for long.
     #[tracing::instrument(skip_all)]
-    pub async fn sweep_audit(&self, retention: Duration) -> Result<u64> {
+    pub async fn sweep_audit(&self, retention: Duration, batch: u32) -> Result<u64> {
         let cutoff = Timestamp(self.now().millis().saturating_sub(retention.as_millis() as i64));
-        self.db()
-            .transaction(move |c| {
-                Box::pin(async move {
-                    sqlx::query("UPDATE audit_retention SET delete_before = $1 WHERE id = 1 AND delete_before < $1")
-                        .bind(cutoff)
-                        .execute(&mut *c)
-                        .await?;
-                    let deleted = sqlx::query("DELETE FROM audit_events WHERE at < $1")
-                        .bind(cutoff)
-                        .execute(&mut *c)
-                        .await?
-                        .rows_affected();
-                    Ok(deleted)
-                })
-            })
-            .await
+        sqlx::query("UPDATE audit_retention SET delete_before = $1 WHERE id = 1 AND delete_before < $1")
+            .bind(cutoff)
+            .execute(self.db().writer())
+            .await?;
+        let batch = i64::from(batch.max(1));
+        let mut deleted = 0;
+        loop {
+            let n = sqlx::query("DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < $1 LIMIT $2)")
+                .bind(cutoff)
+                .bind(batch)
+                .execute(self.db().writer())
+                .await?
+                .rows_affected();
+            deleted += n;
+            if (n as i64) < batch {
+                return Ok(deleted);
+            }
+            tokio::task::yield_now().await;
+        }
     }
 }
 

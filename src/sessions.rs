@@ -11,6 +11,7 @@ use crate::ids::{PlatformId, PublicSessionId, SessionId, SessionVersion, UserId}
 pub use crate::model::ClientMeta;
 use crate::model::{EndReason, Session, SessionState, User};
 use crate::policy::{DriftAction, SessionPolicy, WhenFull};
+use crate::store::Backend;
 use crate::throttle::Verdict;
 use crate::token::{new_public_id, SessionToken, TokenHash};
 use crate::users::{SessionUser, USER_COLUMNS_AS_USER};
@@ -711,41 +712,95 @@ pub struct SweepReport {
 }
 
 impl Engine {
-    /// Marks sessions past either deadline as expired and deletes sessions that ended more than
-    /// `retention` ago. Run periodically by the server (`cleanup_interval`).
-    #[tracing::instrument(skip_all)]
-    pub async fn sweep_sessions(&self, retention: Duration) -> Result<SweepReport> {
-        let now = self.now();
-        let idle_cutoff = self.policy().idle_cutoff(now);
-        let expired = self
-            .db()
-            .transaction(move |c| {
-                Box::pin(async move {
-                    let ended: Vec<(PublicSessionId, UserId, Option<String>, Option<String>)> = sqlx::query_as(
-                        "UPDATE sessions SET ended_at = $1, end_reason = $3, version = version + 1 \
-                         WHERE ended_at IS NULL AND (absolute_expires_at <= $1 OR last_seen_at <= $2) \
-                         RETURNING public_id, user_id, ip, user_agent",
-                    )
-                    .bind(now)
-                    .bind(idle_cutoff)
-                    .bind(EndReason::Expired)
-                    .fetch_all(&mut *c)
-                    .await?;
-                    for (public_id, user, ip, user_agent) in &ended {
-                        let mut entry = AuditEntry::new(AuditKind::SessionExpired).subject(*user);
-                        entry.session = Some(public_id.clone());
-                        (entry.ip, entry.user_agent) = (ip.clone(), user_agent.clone());
-                        record_entry(c, now, &entry).await?;
-                    }
-                    Ok(ended.len() as u64)
+    /// Runs one batch of `sql` (binds: the deadline's cut-off, the batch size, now, the end
+    /// reason) per transaction until a batch ends fewer than `batch` sessions; the cut-off is
+    /// the idle one for `idle`, else now. Returns how many ended.
+    async fn end_in_batches(&self, sql: Vec<String>, idle: bool, batch: u32) -> Result<u64> {
+        let batch = i64::from(batch.max(1));
+        let mut total = 0;
+        loop {
+            let now = self.now();
+            let cutoff = if idle { self.policy().idle_cutoff(now) } else { now };
+            let sql = sql.clone();
+            let ended = self
+                .db()
+                .transaction(move |c| {
+                    Box::pin(async move {
+                        let mut ended = 0;
+                        for statement in &sql {
+                            let query = sqlx::query(statement).bind(cutoff).bind(batch).bind(now);
+                            // Only the update names the end reason ($4).
+                            let query = if statement.contains("$4") {
+                                query.bind(EndReason::Expired)
+                            } else {
+                                query
+                            };
+                            ended = query.execute(&mut *c).await?.rows_affected();
+                        }
+                        Ok(ended)
+                    })
                 })
-            })
-            .await?;
-        let deleted = sqlx::query("DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < $1")
-            .bind(Timestamp(now.millis().saturating_sub(retention.as_millis() as i64)))
+                .await?;
+            total += ended;
+            if (ended as i64) < batch {
+                return Ok(total);
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Marks sessions past either deadline as expired and deletes sessions that ended more than
+    /// `retention` ago. Run periodically by the server (`cleanup_interval`). Works in batches of
+    /// `batch` rows, each its own short transaction with its audit rows, so a large backlog never
+    /// holds the database (SQLite's one writer) for long: requests get their turn between
+    /// batches.
+    #[tracing::instrument(skip_all)]
+    pub async fn sweep_sessions(&self, retention: Duration, batch: u32) -> Result<SweepReport> {
+        // One batch: the next `batch` live sessions past one deadline, in the order of that
+        // deadline's index (migration 0006), get their audit rows and end, in two set-based
+        // statements. On SQLite the write transaction holds the database, so both statements see
+        // the same rows; PostgreSQL does both in one statement. Idle deadlines first, then
+        // absolute ones.
+        let audit = format!(
+            "INSERT INTO audit_events (at, kind, subject_user_id, session_public_id, ip, user_agent, outcome) \
+             SELECT $3, '{}', user_id, public_id, ip, user_agent, '{}'",
+            AuditKind::SessionExpired.as_str(),
+            crate::audit::Outcome::Ok.as_str()
+        );
+        let mut report = SweepReport::default();
+        for column in ["last_seen_at", "absolute_expires_at"] {
+            let due = format!("SELECT id FROM sessions WHERE ended_at IS NULL AND {column} <= $1 ORDER BY {column}, id LIMIT $2");
+            let sql = match self.db().backend() {
+                Backend::Sqlite => vec![
+                    format!("{audit} FROM sessions WHERE id IN ({due})"),
+                    format!("UPDATE sessions SET ended_at = $3, end_reason = $4, version = version + 1 WHERE id IN ({due})"),
+                ],
+                Backend::Postgres => vec![format!(
+                    "WITH ended AS (UPDATE sessions SET ended_at = $3, end_reason = $4, version = version + 1 \
+                     WHERE id IN ({due} FOR UPDATE SKIP LOCKED) RETURNING user_id, public_id, ip, user_agent) \
+                     {audit} FROM ended"
+                )],
+            };
+            report.expired += self.end_in_batches(sql, column == "last_seen_at", batch).await?;
+        }
+        let batch = i64::from(batch.max(1));
+        let cutoff = Timestamp(self.now().millis().saturating_sub(retention.as_millis() as i64));
+        loop {
+            let deleted = sqlx::query(
+                "DELETE FROM sessions WHERE id IN \
+                 (SELECT id FROM sessions WHERE ended_at IS NOT NULL AND ended_at < $1 LIMIT $2)",
+            )
+            .bind(cutoff)
+            .bind(batch)
             .execute(self.db().writer())
             .await?
             .rows_affected();
-        Ok(SweepReport { expired, deleted })
+            report.deleted += deleted;
+            if (deleted as i64) < batch {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        Ok(report)
     }
 }

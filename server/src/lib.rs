@@ -89,17 +89,18 @@ pub fn spawn_cleanup(state: &AppState) -> tokio::task::JoinHandle<()> {
     let every = state.settings.cleanup_interval.0;
     let retention = state.settings.session_retention.0;
     let audit_retention = state.settings.audit_retention();
+    let batch = state.settings.cleanup_batch;
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            match engine.sweep_sessions(retention).await {
+            match engine.sweep_sessions(retention, batch).await {
                 Ok(r) if r.expired + r.deleted > 0 => tracing::info!(expired = r.expired, deleted = r.deleted, "session cleanup"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "session cleanup failed"),
             }
-            match engine.sweep_audit(audit_retention).await {
+            match engine.sweep_audit(audit_retention, batch).await {
                 Ok(0) => {}
                 Ok(deleted) => tracing::info!(deleted, "audit retention"),
                 Err(e) => tracing::warn!(error = %e, "audit retention sweep failed"),

@@ -379,7 +379,7 @@ async fn every_lifecycle_event_leaves_one_audit_row(db: TestDatabase) {
     assert_eq!(got, expected);
     // The session left idle for 31 minutes was past its deadline (so disabling did not count it
     // live); the sweep records its expiry, with the system as actor.
-    let report = h.engine.sweep_sessions(Duration::from_secs(3600)).await.unwrap();
+    let report = h.engine.sweep_sessions(Duration::from_secs(3600), 1000).await.unwrap();
     assert_eq!(report.expired, 1);
     assert_eq!(kinds_of(&h, ivy).await.last(), Some(&(SessionExpired, Outcome::Ok, None)));
     let events = h.engine.audit_events(&AuditFilter::default(), 1000).await.unwrap();
@@ -409,7 +409,7 @@ async fn expiry_is_recorded_by_whoever_finds_it(db: TestDatabase) {
         h.engine.authenticate(&found, &meta()).await,
         Err(Error::SessionEnded(EndReason::Expired))
     ));
-    assert_eq!(h.engine.sweep_sessions(Duration::from_secs(3600)).await.unwrap().expired, 1);
+    assert_eq!(h.engine.sweep_sessions(Duration::from_secs(3600), 1000).await.unwrap().expired, 1);
     let expiries = kinds_of(&h, jo)
         .await
         .into_iter()
@@ -434,7 +434,7 @@ async fn the_audit_log_is_append_only(db: TestDatabase) {
     assert_eq!(h.engine.audit_events(&AuditFilter::default(), 1000).await.unwrap(), all);
 
     assert_eq!(
-        h.engine.sweep_audit(Duration::from_secs(90 * 86_400)).await.unwrap(),
+        h.engine.sweep_audit(Duration::from_secs(90 * 86_400), 1000).await.unwrap(),
         1,
         "the 100-day-old row goes"
     );

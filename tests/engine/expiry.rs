@@ -106,7 +106,7 @@ async fn sweep_expires_and_purges(db: TestDatabase) {
     h.clock.advance(Duration::from_secs(20 * 60));
     let (live, _) = h.login("ola@example.org").await;
     h.clock.advance(Duration::from_secs(15 * 60));
-    let report = h.engine.sweep_sessions(Duration::from_secs(3600)).await.unwrap();
+    let report = h.engine.sweep_sessions(Duration::from_secs(3600), 1000).await.unwrap();
     assert_eq!(report, switchboard::sessions::SweepReport { expired: 1, deleted: 0 });
     assert!(matches!(
         h.engine.authenticate(&stale, &meta()).await,
@@ -114,7 +114,7 @@ async fn sweep_expires_and_purges(db: TestDatabase) {
     ));
     assert!(h.engine.authenticate(&live, &meta()).await.is_ok());
     h.clock.advance(Duration::from_secs(2 * 3600));
-    let report = h.engine.sweep_sessions(Duration::from_secs(3600)).await.unwrap();
+    let report = h.engine.sweep_sessions(Duration::from_secs(3600), 1000).await.unwrap();
     assert_eq!(
         report,
         switchboard::sessions::SweepReport { expired: 1, deleted: 1 },
@@ -126,7 +126,41 @@ async fn sweep_expires_and_purges(db: TestDatabase) {
     );
 }
 
+/// A backlog larger than a batch is worked through batch by batch: everything is ended (with its
+/// audit row), purged, and the audit log trimmed, however small the batch.
+async fn the_sweep_works_through_a_backlog_in_batches(db: TestDatabase) {
+    let h = harness(db).await;
+    h.user("bat@example.org").await;
+    let mut tokens = Vec::new();
+    for _ in 0..5 {
+        tokens.push(h.login("bat@example.org").await.0);
+    }
+    h.clock.advance(Duration::from_secs(31 * 60));
+    let report = h.engine.sweep_sessions(Duration::from_secs(3600), 2).await.unwrap();
+    assert_eq!(report, switchboard::sessions::SweepReport { expired: 5, deleted: 0 });
+    for token in &tokens {
+        assert!(matches!(
+            h.engine.authenticate(token, &meta()).await,
+            Err(Error::SessionEnded(EndReason::Expired))
+        ));
+    }
+    let filter = switchboard::audit::AuditFilter {
+        kind: Some(switchboard::audit::AuditKind::SessionExpired),
+        ..Default::default()
+    };
+    assert_eq!(h.engine.audit_events(&filter, 100).await.unwrap().len(), 5, "one audit row each");
+
+    h.clock.advance(Duration::from_secs(2 * 3600));
+    let report = h.engine.sweep_sessions(Duration::from_secs(3600), 2).await.unwrap();
+    assert_eq!(report, switchboard::sessions::SweepReport { expired: 0, deleted: 5 });
+    let everything = h.engine.audit_events(&Default::default(), 1000).await.unwrap().len() as u64;
+    h.clock.advance(Duration::from_secs(91 * 86_400));
+    assert_eq!(h.engine.sweep_audit(Duration::from_secs(90 * 86_400), 2).await.unwrap(), everything);
+    assert!(h.engine.audit_events(&Default::default(), 10).await.unwrap().is_empty());
+}
+
 switchboard::on_both_backends!(
+    the_sweep_works_through_a_backlog_in_batches,
     idle_timeout_is_enforced,
     absolute_lifetime_is_enforced,
     reads_do_not_write_on_every_hit,

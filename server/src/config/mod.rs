@@ -279,6 +279,8 @@ pub struct Settings {
     pub sync_check_interval: Span,
     /// How often ended and expired sessions are cleaned up.
     pub cleanup_interval: Span,
+    /// Rows the cleanup ends or deletes per statement (each batch a short transaction).
+    pub cleanup_batch: u32,
     /// How long ended sessions are kept before deletion (for audits).
     pub session_retention: Span,
     /// Where the built site (WASM, JS, CSS, assets) is.
@@ -321,6 +323,7 @@ impl Default for Settings {
             idle_warning: Span(Duration::from_secs(2 * 60)),
             sync_check_interval: Span(Duration::from_secs(60)),
             cleanup_interval: Span(Duration::from_secs(10 * 60)),
+            cleanup_batch: 1000,
             session_retention: Span(Duration::from_secs(7 * 86_400)),
             site_root: PathBuf::from("target/site"),
             log: "info".into(),
@@ -522,6 +525,9 @@ impl Settings {
         }
         if self.sync_check_interval.0 < Duration::from_secs(1) || self.sync_check_interval.0 > Duration::from_secs(3600) {
             return err("sync_check_interval", "must be between 1s and 1h");
+        }
+        if self.cleanup_batch == 0 || self.cleanup_batch > 100_000 {
+            return err("cleanup_batch", "must be between 1 and 100000");
         }
         if self.cleanup_interval.0 < Duration::from_secs(1) {
             return err("cleanup_interval", "must be at least 1s");

@@ -1,0 +1,113 @@
+//! The cleanup under a backlog: a SQLite database with `SWITCHBOARD_BENCH_EXPIRED` (default
+//! 1,000,000) expired sessions, swept in batches (`SWITCHBOARD_BENCH_BATCH`, default 1000, as
+//! `cleanup_batch`) while a signed-in user
+//! keeps reading their session. Prints how long the sweep took and the reads' latency (p50, p99,
+//! max) idle and during the sweep.
+//!
+//! `make bench` (or `cargo bench -p server --bench cleanup`).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use switchboard::domain::{DisplayName, Email, Password};
+use switchboard::testing::TestDatabase;
+use switchboard::{ClientMeta, Engine, ManualClock, PoolSettings, SessionPolicy, Timestamp};
+
+fn percentiles(mut samples: Vec<Duration>) -> String {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q) as usize];
+    format!(
+        "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} reads)",
+        at(0.5).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3,
+        samples.last().unwrap().as_secs_f64() * 1e3,
+        samples.len()
+    )
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let number = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let expired = number("SWITCHBOARD_BENCH_EXPIRED", 1_000_000);
+    let batch = number("SWITCHBOARD_BENCH_BATCH", 1000) as u32;
+    let database = TestDatabase::sqlite().await;
+    let db = database.connect(&PoolSettings::default()).await;
+    let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000_000)));
+    let engine = Engine::new(db.clone(), SessionPolicy::default(), clock.clone());
+    let user = engine
+        .register(
+            &Email::parse("bench@example.org").unwrap(),
+            Password::parse_new("a bench password").unwrap(),
+            &DisplayName::parse("Bench").unwrap(),
+        )
+        .await
+        .unwrap();
+
+    // The backlog: sessions that idled out a day ago.
+    let started = Instant::now();
+    let long_ago = 1_800_000_000_000i64 - 86_400_000;
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
+         INSERT INTO sessions (public_id, token_hash, user_id, version, created_at, last_seen_at, absolute_expires_at) \
+         SELECT printf('b%021d', i), printf('%064d', i), $2, 1, $3, $3, $3 + 43200000 FROM n",
+    )
+    .bind(expired as i64)
+    .bind(user.id)
+    .bind(long_ago)
+    .execute(db.writer())
+    .await
+    .unwrap();
+    println!(
+        "[cleanup] {expired} expired sessions written in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let (token, _) = engine
+        .login(
+            "bench@example.org",
+            Password::parse_attempt("a bench password").unwrap(),
+            ClientMeta::default(),
+            None,
+        )
+        .await
+        .unwrap();
+    let read = |engine: Engine, token: switchboard::token::SessionToken| async move {
+        let t = Instant::now();
+        engine
+            .authenticate(&token, &ClientMeta::default())
+            .await
+            .expect("the live session stays live");
+        t.elapsed()
+    };
+    let mut idle = Vec::new();
+    for _ in 0..2000 {
+        idle.push(read(engine.clone(), token.clone()).await);
+    }
+    println!("[cleanup] live reads, idle: {}", percentiles(idle));
+
+    let sweeping = Arc::new(AtomicBool::new(true));
+    let reader = {
+        let (engine, token, sweeping) = (engine.clone(), token.clone(), sweeping.clone());
+        tokio::spawn(async move {
+            let mut during = Vec::new();
+            while sweeping.load(Ordering::Relaxed) {
+                during.push(read(engine.clone(), token.clone()).await);
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            during
+        })
+    };
+    let started = Instant::now();
+    let report = engine.sweep_sessions(Duration::from_secs(7 * 86_400), batch).await.unwrap();
+    let took = started.elapsed();
+    sweeping.store(false, Ordering::Relaxed);
+    let during = reader.await.unwrap();
+    println!(
+        "[cleanup] swept {} expired sessions in {:.1} s ({:.0}/s), batches of {batch}",
+        report.expired,
+        took.as_secs_f64(),
+        report.expired as f64 / took.as_secs_f64()
+    );
+    println!("[cleanup] live reads, during the sweep: {}", percentiles(during));
+    assert_eq!(report.expired, expired);
+}
