@@ -1,7 +1,7 @@
 //! How many SQL statements the hot paths run, counted from sqlx's own statement log (a tracing
-//! subscriber for this test binary only): reading the session state is at most three reads, and
-//! a switch checks ownership once, does not read back the row it just updated, and writes its
-//! audit record in the same transaction.
+//! subscriber for this test binary only): reading the session state is two reads and writes
+//! nothing but the throttled touch, and a switch checks ownership once, does not read back the
+//! row it just updated, and writes its audit record in the same transaction.
 
 mod support;
 
@@ -140,4 +140,50 @@ async fn a_switch_checks_ownership_once_and_reads_no_session_back(db: TestDataba
     assert!(work.len() <= 4, "session lookup, update, user, platforms: {work:#?}");
 }
 
-switchboard::on_both_backends!(session_state_is_two_reads, a_switch_checks_ownership_once_and_reads_no_session_back);
+fn is_write(statement: &str) -> bool {
+    ["INSERT", "UPDATE", "DELETE"]
+        .iter()
+        .any(|w| starts(&statement.to_ascii_uppercase(), w))
+}
+
+/// 1,000 reads of the session state (and of the pages' own check) write nothing; the touch that
+/// keeps the session alive is one `UPDATE` per `touch_interval` (60 s), not one per request.
+async fn reads_write_nothing_but_the_throttled_touch(db: TestDatabase) {
+    let _turn = TURN.lock().await;
+    install_recorder();
+    let app = spawn_app(db, &[]).await;
+    let mut b = app.browser().await;
+    signed_in_with_two_platforms(&mut b).await;
+
+    let reads = async {
+        for _ in 0..500 {
+            b.state().await;
+            b.check().await;
+        }
+    };
+    let (statements, ()) = statements_of(reads).await;
+    let writes: Vec<_> = statements.iter().filter(|s| is_write(s)).collect();
+    assert!(writes.is_empty(), "1,000 reads wrote: {writes:#?}");
+    assert_eq!(
+        statements.len(),
+        1000 * 2,
+        "two reads each (the session with its user, the platforms)"
+    );
+
+    app.clock.advance(std::time::Duration::from_secs(61));
+    let (statements, ()) = statements_of(async {
+        for _ in 0..10 {
+            b.state().await;
+        }
+    })
+    .await;
+    let writes: Vec<_> = statements.iter().filter(|s| is_write(s)).collect();
+    assert_eq!(writes.len(), 1, "one touch a minute later: {writes:#?}");
+    assert!(starts(writes[0], "UPDATE sessions SET last_seen_at"), "{writes:#?}");
+}
+
+switchboard::on_both_backends!(
+    session_state_is_two_reads,
+    a_switch_checks_ownership_once_and_reads_no_session_back,
+    reads_write_nothing_but_the_throttled_touch,
+);
