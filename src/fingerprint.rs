@@ -13,6 +13,7 @@
 
 use crate::device::browser_of;
 use crate::model::ClientMeta;
+use crate::net::{canonical, prefix};
 use crate::policy::{DriftAction, FingerprintPolicy};
 use crate::secrets::SecretKey;
 use std::net::IpAddr;
@@ -61,21 +62,9 @@ impl Trait {
 /// The client's network: its address cut to the policy's prefix (`203.0.113.0/24`), or `?`. An
 /// IPv4 address seen on a dual-stack listener (`::ffff:203.0.113.7`) is read as IPv4.
 pub fn network_of(ip: Option<&str>, policy: &FingerprintPolicy) -> String {
-    let ip = ip.and_then(|ip| ip.parse::<IpAddr>().ok()).map(|ip| match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    });
-    match ip {
-        Some(IpAddr::V4(v4)) => {
-            let bits = policy.ipv4_prefix.min(32);
-            let mask = u32::MAX.checked_shl(32 - u32::from(bits)).unwrap_or(0);
-            format!("{}/{bits}", std::net::Ipv4Addr::from(u32::from(v4) & mask))
-        }
-        Some(IpAddr::V6(v6)) => {
-            let bits = policy.ipv6_prefix.min(128);
-            let mask = u128::MAX.checked_shl(128 - u32::from(bits)).unwrap_or(0);
-            format!("{}/{bits}", std::net::Ipv6Addr::from(u128::from(v6) & mask))
-        }
+    match ip.and_then(|ip| ip.parse::<IpAddr>().ok()).map(canonical) {
+        Some(ip @ IpAddr::V4(_)) => format!("{}/{}", prefix(ip, policy.ipv4_prefix), policy.ipv4_prefix.min(32)),
+        Some(ip) => format!("{}/{}", prefix(ip, policy.ipv6_prefix), policy.ipv6_prefix.min(128)),
         None => "?".to_owned(),
     }
 }

@@ -9,7 +9,8 @@
 //! answered), `policy`, `token`, `device`; then `error`, `store`, `engine` (the handle), `audit`;
 //! then the operations (`users`, `sessions`, `accounts`, `platforms`, `drafts`), each an
 //! `impl Engine` block, `hashing` (bounded argon2id), `throttle` (login and registration
-//! throttles) and `alerts` (suspicious-activity detectors), and `csrf`, `seed`.
+//! throttles), `alerts` (suspicious-activity detectors) and `cleanup` (the batched sweep), and
+//! `secrets`, `fingerprint`, `net` (client addresses), `csrf`, `seed`.
 
 #[macro_use]
 mod macros;
@@ -17,6 +18,7 @@ mod macros;
 pub mod accounts;
 pub mod alerts;
 pub mod audit;
+pub mod cleanup;
 pub mod clock;
 pub mod csrf;
 pub mod device;
@@ -28,6 +30,7 @@ pub mod fingerprint;
 pub mod hashing;
 pub mod ids;
 pub mod model;
+pub mod net;
 pub mod platforms;
 pub mod policy;
 pub mod secrets;

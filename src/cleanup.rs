@@ -1,0 +1,114 @@
+//! Cleanup: sessions past a deadline are ended as expired (with their audit rows) and ended
+//! sessions past their retention are deleted, in batches of short transactions, so a backlog
+//! never holds the database for long. Run by the server every `cleanup_interval`.
+
+use crate::audit::AuditKind;
+use crate::clock::Timestamp;
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::model::EndReason;
+use crate::store::Backend;
+use std::time::Duration;
+
+/// What one cleanup pass did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SweepReport {
+    /// Live sessions found past a deadline and marked expired.
+    pub expired: u64,
+    /// Ended sessions older than the retention period, deleted.
+    pub deleted: u64,
+}
+
+impl Engine {
+    /// Runs one batch of `sql` (binds: the deadline's cut-off, the batch size, now, the end
+    /// reason) per transaction until a batch ends fewer than `batch` sessions; the cut-off is
+    /// the idle one for `idle`, else now. Returns how many ended.
+    async fn end_in_batches(&self, sql: Vec<String>, idle: bool, batch: u32) -> Result<u64> {
+        let batch = i64::from(batch.max(1));
+        let mut total = 0;
+        loop {
+            let now = self.now();
+            let cutoff = if idle { self.policy().idle_cutoff(now) } else { now };
+            let sql = sql.clone();
+            let ended = self
+                .db()
+                .transaction(move |c| {
+                    Box::pin(async move {
+                        let mut ended = 0;
+                        for statement in &sql {
+                            let query = sqlx::query(statement).bind(cutoff).bind(batch).bind(now);
+                            // Only the update names the end reason ($4).
+                            let query = if statement.contains("$4") {
+                                query.bind(EndReason::Expired)
+                            } else {
+                                query
+                            };
+                            ended = query.execute(&mut *c).await?.rows_affected();
+                        }
+                        Ok(ended)
+                    })
+                })
+                .await?;
+            total += ended;
+            if (ended as i64) < batch {
+                return Ok(total);
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Marks sessions past either deadline as expired and deletes sessions that ended more than
+    /// `retention` ago. Run periodically by the server (`cleanup_interval`). Works in batches of
+    /// `batch` rows, each its own short transaction with its audit rows, so a large backlog never
+    /// holds the database (SQLite's one writer) for long: requests get their turn between
+    /// batches.
+    #[tracing::instrument(skip_all)]
+    pub async fn sweep_sessions(&self, retention: Duration, batch: u32) -> Result<SweepReport> {
+        // One batch: the next `batch` live sessions past one deadline, in the order of that
+        // deadline's index (migration 0006), get their audit rows and end, in two set-based
+        // statements. On SQLite the write transaction holds the database, so both statements see
+        // the same rows; PostgreSQL does both in one statement. Idle deadlines first, then
+        // absolute ones.
+        let audit = format!(
+            "INSERT INTO audit_events (at, kind, subject_user_id, session_public_id, ip, user_agent, outcome) \
+             SELECT $3, '{}', user_id, public_id, ip, user_agent, '{}'",
+            AuditKind::SessionExpired.as_str(),
+            crate::audit::Outcome::Ok.as_str()
+        );
+        let mut report = SweepReport::default();
+        for column in ["last_seen_at", "absolute_expires_at"] {
+            let due = format!("SELECT id FROM sessions WHERE ended_at IS NULL AND {column} <= $1 ORDER BY {column}, id LIMIT $2");
+            let sql = match self.db().backend() {
+                Backend::Sqlite => vec![
+                    format!("{audit} FROM sessions WHERE id IN ({due})"),
+                    format!("UPDATE sessions SET ended_at = $3, end_reason = $4, version = version + 1 WHERE id IN ({due})"),
+                ],
+                Backend::Postgres => vec![format!(
+                    "WITH ended AS (UPDATE sessions SET ended_at = $3, end_reason = $4, version = version + 1 \
+                     WHERE id IN ({due} FOR UPDATE SKIP LOCKED) RETURNING user_id, public_id, ip, user_agent) \
+                     {audit} FROM ended"
+                )],
+            };
+            report.expired += self.end_in_batches(sql, column == "last_seen_at", batch).await?;
+        }
+        let batch = i64::from(batch.max(1));
+        let cutoff = Timestamp(self.now().millis().saturating_sub(retention.as_millis() as i64));
+        loop {
+            let deleted = sqlx::query(
+                "DELETE FROM sessions WHERE id IN \
+                 (SELECT id FROM sessions WHERE ended_at IS NOT NULL AND ended_at < $1 LIMIT $2)",
+            )
+            .bind(cutoff)
+            .bind(batch)
+            .execute(self.db().writer())
+            .await?
+            .rows_affected();
+            report.deleted += deleted;
+            if (deleted as i64) < batch {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        Ok(report)
+    }
+}
