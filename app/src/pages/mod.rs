@@ -21,19 +21,37 @@ pub async fn page_fragment(page: String, #[server(default)] query: String) -> Re
     let cx = crate::auth::ssr::request_context()?;
     let key = format!("{page}?{query}");
     let caller = cx.caller.clone();
+    let parts = use_context::<http::request::Parts>();
     let render = move || {
-        async move {
-            let params: std::collections::HashMap<String, String> = form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
-                .filter(|(_, v)| !v.is_empty())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
-            match page.as_str() {
-                "sessions" => sessions::fragment(&cx).await,
-                "admin" => admin::admin_fragment(&cx, &params).await,
-                "audit" => admin::audit_fragment(&cx, &params).await,
-                "alerts" => admin::alerts_fragment(&cx, &params).await,
-                _ => Err(crate::error::ApiError::new(crate::error::ErrorCode::NotFound, "no such page")),
+        // The render is shared by every server-side rendering pass that asks for it and is
+        // driven by whichever polls it, under that pass's owner, which may hold none of the
+        // request's context by then (hidden CSRF fields came out empty). So it runs under an
+        // owner of its own that holds the context it reads, for as long as the render lives.
+        let owner = Owner::new();
+        owner.with(|| {
+            provide_context(cx.app.clone());
+            if let Some(parts) = parts {
+                provide_context(parts);
             }
+        });
+        let render = owner.with(|| {
+            leptos::reactive::computed::ScopedFuture::new(async move {
+                let params: std::collections::HashMap<String, String> = form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
+                    .filter(|(_, v)| !v.is_empty())
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect();
+                match page.as_str() {
+                    "sessions" => sessions::fragment(&cx).await,
+                    "admin" => admin::admin_fragment(&cx, &params).await,
+                    "audit" => admin::audit_fragment(&cx, &params).await,
+                    "alerts" => admin::alerts_fragment(&cx, &params).await,
+                    _ => Err(crate::error::ApiError::new(crate::error::ErrorCode::NotFound, "no such page")),
+                }
+            })
+        });
+        async move {
+            let _owner = owner;
+            render.await
         }
         .boxed()
     };

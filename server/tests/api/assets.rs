@@ -156,3 +156,22 @@ async fn pages_are_compressed_and_their_csrf_token_is_new_text_each_time() {
         assert_eq!(b.post("/api/add_platform", fields).await.status(), StatusCode::OK);
     }
 }
+
+/// Every hidden CSRF field of a server-rendered page carries a token (the page's content is
+/// rendered once per request and shared by the rendering passes; it once came out with empty
+/// fields when a pass that had already gone drove it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_form_on_a_rendered_page_carries_a_token() {
+    let app = spawn_app(TestDatabase::sqlite().await, &[]).await;
+    let mut b = app.browser().await;
+    b.register("forms@example.org").await;
+    for _ in 0..30 {
+        let page = b.get("/sessions").await.text().await.unwrap();
+        let fields: Vec<&str> = page.split("name=\"csrf_token\" value=\"").skip(1).collect();
+        assert!(fields.len() >= 2, "the page has its forms");
+        for field in fields {
+            let token: String = field.chars().take_while(|c| *c != '"').collect();
+            assert_eq!(token.len(), 86, "a masked token in every form");
+        }
+    }
+}
