@@ -109,6 +109,7 @@ impl Engine {
             }
             tokio::task::yield_now().await;
         }
+        self.db().trim_change_log().await?;
         Ok(report)
     }
 }

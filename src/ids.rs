@@ -56,6 +56,11 @@ row_id!(
 pub struct SessionId(i64);
 
 impl SessionId {
+    #[cfg(test)]
+    pub(crate) fn from_raw(raw: i64) -> Self {
+        Self(raw)
+    }
+
     pub fn get(self) -> i64 {
         self.0
     }

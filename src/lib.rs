@@ -6,7 +6,8 @@
 
 //!
 //! Leaves first: `clock`, `domain` (parsed client values), `ids`, `model` (what is stored and
-//! answered), `policy`, `token`, `device`; then `error`, `store`, `engine` (the handle), `audit`;
+//! answered), `policy`, `token`, `device`; then `error`, `cache` (the session cache), `store`,
+//! `engine` (the handle), `audit`;
 //! then the operations (`users`, `sessions`, `accounts`, `platforms`, `drafts`), each an
 //! `impl Engine` block, `hashing` (bounded argon2id), `throttle` (login and registration
 //! throttles), `alerts` (suspicious-activity detectors) and `cleanup` (the batched sweep), and
@@ -18,6 +19,7 @@ mod macros;
 pub mod accounts;
 pub mod alerts;
 pub mod audit;
+pub mod cache;
 pub mod cleanup;
 pub mod clock;
 pub mod csrf;

@@ -49,12 +49,23 @@ impl From<PlatformRecord> for Platform {
 impl Engine {
     /// A user's platforms, in the order they were added.
     pub async fn platforms_of(&self, user_id: UserId) -> Result<Vec<Platform>> {
+        let cache = self.db().cache();
+        if cache.serving() && self.db().catch_up().await {
+            if let Some(platforms) = cache.platforms(user_id) {
+                return Ok(platforms.as_ref().clone());
+            }
+        }
+        let since = cache.epoch();
         let records: Vec<PlatformRecord> =
             sqlx::query_as(&format!("SELECT {PLATFORM_COLUMNS} FROM platforms WHERE user_id = $1 ORDER BY id"))
                 .bind(user_id)
                 .fetch_all(self.db().reader())
                 .await?;
-        Ok(records.into_iter().map(Platform::from).collect())
+        let platforms: Vec<Platform> = records.into_iter().map(Platform::from).collect();
+        if let Some(since) = since {
+            cache.keep_platforms(user_id, since, platforms.clone());
+        }
+        Ok(platforms)
     }
 
     /// Adds a connection. If the user had none, it becomes active in every live session of theirs.
@@ -105,16 +116,23 @@ impl Engine {
 
     #[tracing::instrument(skip_all, fields(session = %session.public_id, platform_id = %platform_id))]
     pub async fn rename_platform(&self, session: &Session, platform_id: PlatformId, label: PlatformLabel) -> Result<Platform> {
-        let record: PlatformRecord = sqlx::query_as(&format!(
-            "UPDATE platforms SET label = $1 WHERE id = $2 AND user_id = $3 RETURNING {PLATFORM_COLUMNS}"
-        ))
-        .bind(label)
-        .bind(platform_id)
-        .bind(session.user_id)
-        .fetch_optional(self.db().writer())
-        .await?
-        .ok_or(Error::NotFound(Entity::Platform))?;
-        Ok(record.into())
+        let user_id = session.user_id;
+        let sql = format!("UPDATE platforms SET label = $1 WHERE id = $2 AND user_id = $3 RETURNING {PLATFORM_COLUMNS}");
+        // A transaction, though one statement: the cache forgets the user as it commits.
+        let record: Option<PlatformRecord> = self
+            .db()
+            .transaction(move |c| {
+                Box::pin(async move {
+                    Ok(sqlx::query_as(&sql)
+                        .bind(label)
+                        .bind(platform_id)
+                        .bind(user_id)
+                        .fetch_optional(&mut *c)
+                        .await?)
+                })
+            })
+            .await?;
+        Ok(record.ok_or(Error::NotFound(Entity::Platform))?.into())
     }
 
     /// Removes a connection and its drafts. Every live session of the user that had it active

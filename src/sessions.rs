@@ -418,8 +418,13 @@ impl Engine {
                 session.join(", ")
             )
         });
+        let hash = token.hash();
+        if let Some(found) = self.cached_session(hash.as_str(), meta).await? {
+            return Ok(found);
+        }
+        let since = self.db().cache().epoch();
         let Found { mut record, user: owner } = sqlx::query_as(sql)
-            .bind(token.hash().as_str())
+            .bind(hash.as_str())
             .fetch_optional(self.db().reader())
             .await?
             .ok_or(Error::Unauthenticated)?;
@@ -439,6 +444,7 @@ impl Engine {
             return Err(Error::SessionEnded(EndReason::Expired));
         }
         self.check_fingerprint(&mut session, fingerprint.as_deref(), meta).await?;
+        let owner = User::from(owner);
         if touch == Touch::IfDue && now.since(session.last_seen_at) >= self.policy().touch_interval {
             let touched = sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND ended_at IS NULL")
                 .bind(now)
@@ -451,7 +457,33 @@ impl Engine {
             session.last_seen_at = now;
             session.idle_expires_at = self.policy().idle_deadline(now, session.absolute_expires_at);
         }
-        Ok((session, owner.into()))
+        if let Some(since) = since {
+            let cache = self.db().cache();
+            cache.keep_session(hash.as_str(), since, session.clone(), owner.clone(), fingerprint);
+        }
+        Ok((session, owner))
+    }
+
+    /// The live session behind `token_hash` from the cache, if it holds one that needs nothing
+    /// from the database: within its idle deadline and not due a touch by the clock (either
+    /// goes to the database, which also refreshes a `last_seen_at` another instance moved). The
+    /// fingerprint is compared as on every lookup.
+    async fn cached_session(&self, token_hash: &str, meta: &ClientMeta) -> Result<Option<(Session, User)>> {
+        let cache = self.db().cache();
+        if !cache.holds(token_hash) || !self.db().catch_up().await {
+            return Ok(None);
+        }
+        let Some(hit) = cache.session(token_hash) else {
+            return Ok(None);
+        };
+        let now = self.now();
+        let fresh = now.since(hit.session.last_seen_at) < self.policy().touch_interval;
+        if now >= hit.session.idle_expires_at || !fresh {
+            return Ok(None);
+        }
+        let mut session = hit.session.clone();
+        self.check_fingerprint(&mut session, hit.fingerprint.as_deref(), meta).await?;
+        Ok(Some((session, hit.user.clone())))
     }
 
     /// Ends the session behind `token`, if it is live. Idempotent.

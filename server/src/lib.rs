@@ -30,11 +30,21 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
-/// Opens and migrates the database.
+/// Opens and migrates the database (without the session cache: see [`serving_database`]).
 pub async fn open_database(settings: &Settings) -> Result<Db, switchboard::Error> {
     let db = Db::connect(settings.database_url.expose(), &settings.pool_settings()).await?;
     db.migrate().await?;
     Ok(db)
+}
+
+/// The database as the server uses it: opened, migrated, with the session cache on unless the
+/// settings turn it off.
+pub async fn serving_database(settings: &Settings) -> Result<Db, switchboard::Error> {
+    let db = open_database(settings).await?;
+    match settings.cache_settings() {
+        Some(cache) => db.with_cache(cache).await,
+        None => Ok(db),
+    }
 }
 
 /// Builds the application state on an open database, with the given clock (the wall clock in
@@ -78,7 +88,7 @@ pub async fn build_state(settings: Settings, db: Db, clock: Arc<dyn Clock>) -> R
 }
 
 pub async fn build_default_state(settings: Settings) -> Result<AppState, switchboard::Error> {
-    let db = open_database(&settings).await?;
+    let db = serving_database(&settings).await?;
     build_state(settings, db, Arc::new(SystemClock)).await
 }
 

@@ -1,17 +1,28 @@
 //! The store: one `Db` over SQLite or PostgreSQL, chosen by the URL. What differs between the
-//! two lives in `sqlite` and `postgres` (connecting, pools, how a write transaction begins, and
-//! later PostgreSQL's LISTEN/NOTIFY); the engine's SQL is shared and written for both.
+//! two lives in `sqlite` and `postgres` (connecting, pools, how a write transaction begins, how
+//! the session cache hears about writes); the engine's SQL is shared and written for both.
 //! `codec` tells sqlx how parsed domain values are stored.
+//!
+//! The session cache ([`SessionCache`]) sits in front of the store, off until
+//! [`Db::with_cache`] turns it on. Writes are heard of through the database itself (triggers,
+//! migration 0007), so no writer can forget to say what it changed:
+//! - SQLite: before a cached answer is served, `PRAGMA data_version` on a connection of the
+//!   cache's own says whether anything was committed since the last look, by this process or
+//!   another; if so the new rows of `cache_changes` name the users to forget.
+//! - PostgreSQL: every instance LISTENs on the schema's channel and forgets the users it is told
+//!   of; the writing instance forgets them as it commits (`Db::transaction`). While the listener
+//!   is down the cache serves nothing, and it starts empty when it is back.
 
 mod codec;
 mod postgres;
 mod sqlite;
 
+use crate::cache::{CacheSettings, SessionCache};
 use crate::error::{Error, Result};
 use futures_util::future::BoxFuture;
 use sqlx::AnyConnection;
 use sqlx::AnyPool;
-use std::sync::Once;
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 static MIGRATE_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -70,6 +81,17 @@ pub struct Db {
     backend: Backend,
     read: AnyPool,
     write: AnyPool,
+    url: Arc<str>,
+    cache: Arc<SessionCache>,
+    watch: Watch,
+}
+
+/// How this process hears about writes, for the cache.
+#[derive(Clone)]
+enum Watch {
+    Off,
+    Sqlite(Arc<sqlite::ChangeWatch>),
+    Postgres(Arc<postgres::ChangeListener>),
 }
 
 impl std::fmt::Debug for Db {
@@ -87,7 +109,55 @@ impl Db {
             Backend::Sqlite => sqlite::connect(url, settings).await?,
             Backend::Postgres => postgres::connect(url, settings).await?,
         };
-        Ok(Self { backend, read, write })
+        Ok(Self {
+            backend,
+            read,
+            write,
+            url: url.into(),
+            cache: Arc::new(SessionCache::disabled()),
+            watch: Watch::Off,
+        })
+    }
+
+    /// The same store with the session cache on: it starts listening for writes (see the module
+    /// documentation), and serves once it hears them. Fails only if SQLite's watch connection
+    /// cannot open; on PostgreSQL an unreachable listener leaves the cache bypassed until it
+    /// connects.
+    pub async fn with_cache(mut self, settings: CacheSettings) -> Result<Self> {
+        let cache = Arc::new(SessionCache::new(settings));
+        self.watch = match self.backend {
+            Backend::Sqlite => {
+                let watch = sqlite::ChangeWatch::open(&self.url).await?;
+                cache.serve(true);
+                Watch::Sqlite(Arc::new(watch))
+            }
+            Backend::Postgres => Watch::Postgres(Arc::new(postgres::ChangeListener::start(&self.url, cache.clone()).await)),
+        };
+        self.cache = cache;
+        Ok(self)
+    }
+
+    pub fn cache(&self) -> &SessionCache {
+        &self.cache
+    }
+
+    /// Brings the cache up to date with every write committed before this call; `false` when it
+    /// cannot be sure (off, the listener or watch is down), and then nothing cached may be served.
+    pub(crate) async fn catch_up(&self) -> bool {
+        match &self.watch {
+            Watch::Off => false,
+            Watch::Sqlite(watch) => watch.catch_up(&self.cache).await,
+            Watch::Postgres(_) => self.cache.serving(),
+        }
+    }
+
+    /// Keeps SQLite's change log short (the newest rows are enough for any server that is
+    /// running; one that fell further behind empties its cache). Nothing to do on PostgreSQL.
+    pub(crate) async fn trim_change_log(&self) -> Result<()> {
+        if self.backend == Backend::Sqlite {
+            sqlite::trim_change_log(&self.write).await?;
+        }
+        Ok(())
     }
 
     pub fn backend(&self) -> Backend {
@@ -141,7 +211,16 @@ impl Db {
         };
         match work(&mut tx).await {
             Ok(value) => {
+                // PostgreSQL: the users this transaction changed, to forget as it commits (other
+                // instances hear them; SQLite's cache reads its change log before every hit).
+                let changed = match self.backend {
+                    Backend::Postgres if self.cache.enabled() => postgres::changed_users(&mut tx).await?,
+                    _ => Vec::new(),
+                };
                 tx.commit().await?;
+                for user in changed {
+                    self.cache.forget_user(user);
+                }
                 Ok(value)
             }
             Err(e) => {
@@ -170,6 +249,9 @@ impl Db {
     }
 
     pub async fn close(&self) {
+        if let Watch::Postgres(listener) = &self.watch {
+            listener.stop();
+        }
         self.write.close().await;
         self.read.close().await;
     }

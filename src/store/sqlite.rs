@@ -5,9 +5,12 @@
 //! their own pool and never wait for writers (WAL).
 
 use super::PoolSettings;
+use crate::cache::SessionCache;
 use crate::error::{Error, Result};
+use crate::ids::UserId;
 use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyConnection, AnyPool, Connection, Executor};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 
 /// How a write transaction starts: take the write lock at once, not at the first write.
 pub(super) const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
@@ -42,6 +45,126 @@ pub(super) async fn connect(url: &str, settings: &PoolSettings) -> Result<(AnyPo
         .await
         .map_err(failed)?;
     Ok((read, write))
+}
+
+/// How many rows of `cache_changes` are kept: a running server reads them within a request or
+/// two of their writing; one that fell further behind than this empties its cache.
+const CHANGE_LOG_ROWS: i64 = 10_000;
+
+pub(super) async fn trim_change_log(write: &AnyPool) -> Result<()> {
+    sqlx::query("DELETE FROM cache_changes WHERE seq <= (SELECT MAX(seq) FROM cache_changes) - $1")
+        .bind(CHANGE_LOG_ROWS)
+        .execute(write)
+        .await?;
+    Ok(())
+}
+
+/// The session cache's view of the file: a connection of its own, on which `PRAGMA
+/// data_version` moves whenever any other connection (this process's pools, another process)
+/// commits, and how far `cache_changes` has been read.
+///
+/// Every cached answer first asks [`ChangeWatch::catch_up`]. Concurrent askers share one look:
+/// each takes a ticket, and a look answers every ticket taken before it began. So a request
+/// never gets an answer older than its own arrival, and 64 at once cost a few looks, not 64.
+pub(super) struct ChangeWatch {
+    url: String,
+    state: tokio::sync::Mutex<Seen>,
+    asked: AtomicU64,
+    answered: AtomicU64,
+    healthy: AtomicBool,
+}
+
+struct Seen {
+    conn: Option<AnyConnection>,
+    data_version: i64,
+    seq: i64,
+}
+
+impl ChangeWatch {
+    pub(super) async fn open(url: &str) -> Result<Self> {
+        let url = prepare_url(url)?;
+        let mut seen = Seen {
+            conn: None,
+            data_version: 0,
+            seq: 0,
+        };
+        seen.connect(&url).await?;
+        Ok(Self {
+            url,
+            state: tokio::sync::Mutex::new(seen),
+            asked: AtomicU64::new(0),
+            answered: AtomicU64::new(0),
+            healthy: AtomicBool::new(true),
+        })
+    }
+
+    /// Forgets what every write committed before this call changed. `false` if the file could
+    /// not be read (then nothing cached may be served).
+    pub(super) async fn catch_up(&self, cache: &SessionCache) -> bool {
+        let ticket = self.asked.fetch_add(1, SeqCst) + 1;
+        let mut seen = self.state.lock().await;
+        if self.answered.load(SeqCst) >= ticket {
+            return self.healthy.load(SeqCst);
+        }
+        let covers = self.asked.load(SeqCst);
+        let healthy = match seen.look(&self.url, cache).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "the session cache cannot read the change log; serving from the database");
+                seen.conn = None;
+                cache.forget_all();
+                false
+            }
+        };
+        self.healthy.store(healthy, SeqCst);
+        self.answered.store(covers, SeqCst);
+        healthy
+    }
+}
+
+impl Seen {
+    /// (Re)opens the watch connection. Everything before now is treated as seen: the caller
+    /// empties the cache whenever it may have missed something.
+    async fn connect(&mut self, url: &str) -> Result<()> {
+        let mut conn = AnyConnection::connect(url).await?;
+        self.data_version = sqlx::query_scalar("PRAGMA data_version").fetch_one(&mut conn).await?;
+        self.seq = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM cache_changes")
+            .fetch_one(&mut conn)
+            .await?;
+        self.conn = Some(conn);
+        Ok(())
+    }
+
+    async fn look(&mut self, url: &str, cache: &SessionCache) -> Result<()> {
+        if self.conn.is_none() {
+            self.connect(url).await?;
+            cache.forget_all();
+        }
+        let conn = self.conn.as_mut().expect("connected above");
+        let data_version: i64 = sqlx::query_scalar("PRAGMA data_version").fetch_one(&mut *conn).await?;
+        if data_version == self.data_version {
+            return Ok(());
+        }
+        let changes: Vec<(i64, UserId)> = sqlx::query_as("SELECT seq, user_id FROM cache_changes WHERE seq > $1 ORDER BY seq")
+            .bind(self.seq)
+            .fetch_all(&mut *conn)
+            .await?;
+        match changes.first() {
+            // Rows were trimmed before this server read them: it cannot know what it missed.
+            Some(&(first, _)) if first != self.seq + 1 => cache.forget_all(),
+            _ => {
+                let users: std::collections::HashSet<UserId> = changes.iter().map(|&(_, user)| user).collect();
+                for user in users {
+                    cache.forget_user(user);
+                }
+            }
+        }
+        if let Some(&(last, _)) = changes.last() {
+            self.seq = last;
+        }
+        self.data_version = data_version;
+        Ok(())
+    }
 }
 
 /// Turns `sqlite://data/x.db` into a URL that creates the file, and makes its folder.

@@ -5,6 +5,7 @@ mod support;
 
 mod accountable;
 mod accounts;
+mod cache;
 mod content;
 mod expiry;
 mod store;

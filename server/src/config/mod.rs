@@ -42,6 +42,29 @@ impl Default for PoolConfig {
     }
 }
 
+/// The session cache (`switchboard::cache`): session lookups and platform lists from memory,
+/// forgotten on every write to them by any writer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    pub enabled: bool,
+    /// Most sessions kept (each user's platforms alongside, up to as many users).
+    pub capacity: u64,
+    /// The longest an entry is served without reading it again, whatever was heard.
+    pub ttl: Span,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        let engine = switchboard::cache::CacheSettings::default();
+        Self {
+            enabled: true,
+            capacity: engine.capacity,
+            ttl: Span(engine.ttl),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FeatureConfig {
@@ -295,6 +318,7 @@ pub struct Settings {
     /// only on loopback unless this says otherwise.
     pub dev_allow_public_bind: bool,
     pub pool: PoolConfig,
+    pub cache: CacheConfig,
     pub features: FeatureConfig,
     pub sessions: SessionsConfig,
     pub security: SecurityConfig,
@@ -331,6 +355,7 @@ impl Default for Settings {
             shutdown_grace: Span(Duration::from_secs(10)),
             dev_allow_public_bind: false,
             pool: PoolConfig::default(),
+            cache: CacheConfig::default(),
             features: FeatureConfig::default(),
             sessions: SessionsConfig::default(),
             security: SecurityConfig::default(),
@@ -380,6 +405,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("throttle", "THROTTLE_"),
     ("alerts", "ALERTS_"),
     ("fingerprint", "FINGERPRINT_"),
+    ("cache", "CACHE_"),
 ];
 const ENV_PREFIX: &str = "SWITCHBOARD_";
 
@@ -531,6 +557,12 @@ impl Settings {
         }
         if self.cleanup_interval.0 < Duration::from_secs(1) {
             return err("cleanup_interval", "must be at least 1s");
+        }
+        if self.cache.capacity == 0 || self.cache.capacity > 10_000_000 {
+            return err("cache.capacity", "must be between 1 and 10000000");
+        }
+        if self.cache.ttl.0 < Duration::from_secs(1) || self.cache.ttl.0 > Duration::from_secs(86_400) {
+            return err("cache.ttl", "must be between 1s and 24h");
         }
         if self.pool.max_connections == 0 || self.pool.max_connections > 1000 {
             return err("pool.max_connections", "must be between 1 and 1000");
@@ -727,6 +759,14 @@ impl Settings {
     /// How long audit events are kept.
     pub fn audit_retention(&self) -> Duration {
         Duration::from_secs(u64::from(self.audit.retention_days) * 86_400)
+    }
+
+    /// The session cache's size, or `None` when it is off.
+    pub fn cache_settings(&self) -> Option<switchboard::cache::CacheSettings> {
+        self.cache.enabled.then_some(switchboard::cache::CacheSettings {
+            capacity: self.cache.capacity,
+            ttl: self.cache.ttl.0,
+        })
     }
 
     pub fn pool_settings(&self) -> switchboard::PoolSettings {

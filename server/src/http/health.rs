@@ -5,7 +5,9 @@ use axum::Json;
 use http::StatusCode;
 use std::time::Duration;
 
-/// `GET /health`: 200 when the database answers within a second, else 503. Never cached.
+/// `GET /health`: 200 when the database answers within a second, else 503. Never cached. Also
+/// says whether the session cache is serving (a bypassed cache is slower, not wrong, so it does
+/// not make the answer 503) and its counters.
 pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
     let db = state.ctx.engine.db();
     let started = std::time::Instant::now();
@@ -26,6 +28,7 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
             "latency_ms": started.elapsed().as_secs_f64() * 1000.0,
             "pool": db.pool_stats(),
         },
+        "cache": db.cache().stats(),
         "version": env!("CARGO_PKG_VERSION"),
     });
     (status, [(http::header::CACHE_CONTROL, "no-store")], Json(body))

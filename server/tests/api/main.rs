@@ -8,6 +8,7 @@ mod support;
 mod accountable;
 mod alerts;
 mod assets;
+mod cache;
 mod connections;
 mod content;
 mod csrf;

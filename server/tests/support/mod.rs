@@ -17,7 +17,9 @@ pub struct TestApp {
     pub base: String,
     pub clock: Arc<ManualClock>,
     pub state: switchboard_server::AppState,
-    _database: TestDatabase,
+    profile: Profile,
+    env: Vec<(String, String)>,
+    _database: Arc<TestDatabase>,
 }
 
 pub async fn spawn_app(database: TestDatabase, env: &[(&str, &str)]) -> TestApp {
@@ -26,10 +28,16 @@ pub async fn spawn_app(database: TestDatabase, env: &[(&str, &str)]) -> TestApp 
 
 /// [`spawn_app`] with another profile's defaults (e.g. `prod`: `Secure`, `__Host-` cookies).
 pub async fn spawn_app_as(profile: Profile, database: TestDatabase, env: &[(&str, &str)]) -> TestApp {
-    let mut vars: BTreeMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    spawn_instance(profile, Arc::new(database), env).await
+}
+
+/// A server on `database`, which other instances may share.
+async fn spawn_instance(profile: Profile, database: Arc<TestDatabase>, env: Vec<(String, String)>) -> TestApp {
+    let mut vars: BTreeMap<String, String> = env.iter().cloned().collect();
     vars.insert("SWITCHBOARD_DATABASE_URL".into(), database.url().to_owned());
     let settings = Settings::load(profile, None, &vars).expect("test settings");
-    let db = switchboard_server::open_database(&settings).await.expect("open test database");
+    let db = switchboard_server::serving_database(&settings).await.expect("open test database");
     let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000_000)));
     let state = switchboard_server::build_state(settings, db, clock.clone()).await.expect("state");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -43,6 +51,8 @@ pub async fn spawn_app_as(profile: Profile, database: TestDatabase, env: &[(&str
         base,
         clock,
         state,
+        profile,
+        env,
         _database: database,
     }
 }
@@ -91,6 +101,12 @@ impl Device<'_> {
 }
 
 impl TestApp {
+    /// Another server on the same database with the same settings (many instances behind a
+    /// proxy, without sticky sessions).
+    pub async fn another_instance(&self) -> TestApp {
+        spawn_instance(self.profile, self._database.clone(), self.env.clone()).await
+    }
+
     pub async fn browser(&self) -> Browser {
         self.browser_as(Device::default()).await
     }
@@ -152,6 +168,16 @@ impl TestApp {
 }
 
 impl Browser {
+    /// The same browser (cookies, CSRF token) talking to another instance: a proxy sent its next
+    /// requests elsewhere.
+    pub fn on(&self, instance: &TestApp) -> Browser {
+        Browser {
+            http: self.http.clone(),
+            base: instance.base.clone(),
+            csrf: self.csrf.clone(),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

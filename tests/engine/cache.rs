@@ -1,0 +1,127 @@
+//! The session cache at the engine: what the database announces is forgotten, a rolled-back
+//! write announces nothing, and a server that fell behind the trimmed change log starts over.
+
+use crate::support::*;
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard::cache::{CacheSettings, CacheStats};
+use switchboard::testing::TestDatabase;
+use switchboard::token::SessionToken;
+use switchboard::{Db, Engine, Error, ManualClock, PoolSettings, SessionPolicy, Timestamp, User};
+
+async fn cached_engine(database: &TestDatabase) -> (Engine, Db) {
+    let db = database
+        .connect(&PoolSettings::default())
+        .await
+        .with_cache(CacheSettings::default())
+        .await
+        .unwrap();
+    let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000_000)));
+    (Engine::new(db.clone(), SessionPolicy::default(), clock), db)
+}
+
+fn stats(db: &Db) -> CacheStats {
+    db.cache().stats()
+}
+
+async fn signed_in(engine: &Engine, email: &str) -> SessionToken {
+    engine
+        .register(
+            &switchboard::domain::Email::parse(email).unwrap(),
+            switchboard::domain::Password::parse_new(PASSWORD).unwrap(),
+            &switchboard::domain::DisplayName::parse("Cached").unwrap(),
+        )
+        .await
+        .unwrap();
+    engine.login(email, attempt(PASSWORD), meta(), None).await.unwrap().0
+}
+
+async fn lookup(engine: &Engine, token: &SessionToken) -> User {
+    engine.authenticate_with_user(token, &meta(), false).await.unwrap().1
+}
+
+/// Looks the session up twice, the second time from memory.
+async fn warm(engine: &Engine, db: &Db, token: &SessionToken) {
+    lookup(engine, token).await;
+    let hits = stats(db).hits;
+    lookup(engine, token).await;
+    assert_eq!(stats(db).hits, hits + 1, "served from memory");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_rolled_back_write_forgets_nothing_and_a_committed_one_at_once() {
+    let database = TestDatabase::postgres().await;
+    let (engine, db) = cached_engine(&database).await;
+    let token = signed_in(&engine, "rollback@example.org").await;
+    warm(&engine, &db, &token).await;
+    let user = lookup(&engine, &token).await.id;
+
+    let before = stats(&db).invalidations;
+    let rolled_back: Result<(), Error> = db
+        .transaction(move |c| {
+            Box::pin(async move {
+                sqlx::query("UPDATE users SET is_admin = 1 WHERE id = $1")
+                    .bind(user)
+                    .execute(&mut *c)
+                    .await?;
+                Err(Error::invalid("test", "a domain error after the write"))
+            })
+        })
+        .await;
+    assert!(rolled_back.is_err());
+    // Whatever a NOTIFY outside the transaction would have said, it would have arrived by now.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(stats(&db).invalidations, before, "a rolled-back write announces nothing");
+    let hits = stats(&db).hits;
+    assert!(!lookup(&engine, &token).await.is_admin);
+    assert_eq!(stats(&db).hits, hits + 1, "still served from memory");
+
+    db.transaction(move |c| {
+        Box::pin(async move {
+            sqlx::query("UPDATE users SET is_admin = 1 WHERE id = $1")
+                .bind(user)
+                .execute(&mut *c)
+                .await?;
+            Ok(())
+        })
+    })
+    .await
+    .unwrap();
+    // No waiting: the writer forgets as it commits.
+    let s1 = stats(&db);
+    let admin = lookup(&engine, &token).await.is_admin;
+    assert!(admin, "the committed change, at once: {s1:?} then {:?}", stats(&db));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_cache_behind_the_trimmed_change_log_forgets_everything() {
+    let database = TestDatabase::sqlite().await;
+    let (engine, db) = cached_engine(&database).await;
+    let token = signed_in(&engine, "behind@example.org").await;
+    warm(&engine, &db, &token).await;
+    let user = lookup(&engine, &token).await.id;
+
+    // Another process changes the account, then so much else that the cleanup trims the change
+    // log past the account's row before this server looks.
+    let other = database.connect(&PoolSettings::default()).await;
+    sqlx::query("UPDATE users SET is_admin = 1 WHERE id = $1")
+        .bind(user)
+        .execute(other.writer())
+        .await
+        .unwrap();
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10005) \
+         INSERT INTO cache_changes (user_id) SELECT 999999 FROM n",
+    )
+    .execute(other.writer())
+    .await
+    .unwrap();
+    engine.sweep_sessions(Duration::from_secs(3600), 1000).await.unwrap();
+    let first: i64 = sqlx::query_scalar("SELECT MIN(seq) FROM cache_changes")
+        .fetch_one(other.reader())
+        .await
+        .unwrap();
+    assert!(first > 2, "the account's row was trimmed");
+
+    assert!(lookup(&engine, &token).await.is_admin, "a gap in the log empties the cache");
+}
