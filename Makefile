@@ -5,7 +5,8 @@
 #   make build   release build: target/release/switchboard + target/site
 #   make run     build, then serve on 127.0.0.1:3000 (SQLite in data/ unless told otherwise)
 #   make test    every test: cargo test (SQLite + PostgreSQL), release build, Playwright
-#   make bench   benchmarks that print figures (a login flood against the release binary; a cleanup backlog)
+#   make bench   benchmarks that print figures (the session hot path against tower-sessions; a login
+#                flood against the release binary; a cleanup backlog). docs/BENCHMARKS.md
 #   make clean   remove build outputs and test artifacts (keeps data/ and node_modules)
 
 SHELL := /bin/bash
@@ -44,6 +45,7 @@ test:
 	bash scripts/test.sh
 
 bench:
+	cargo bench -p server --features bench-baseline --bench hot_path
 	cargo bench -p server --bench login_flood
 	cargo bench -p server --bench cleanup
 

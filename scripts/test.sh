@@ -8,8 +8,9 @@
 #                                  fresh switchboard_test_* database on 127.0.0.1:5432 is created
 #                                  and dropped on exit
 #   SWITCHBOARD_E2E_PORT           port of the server Playwright tests against (default 3100); a
-#                                  second server with a 12 s idle timeout uses the next port, and
-#                                  a third with tab sync switched off the one after
+#                                  second server with a 12 s idle timeout uses the next port, a
+#                                  third with tab sync switched off the one after, and two
+#                                  instances sharing one PostgreSQL schema the two after that
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,6 +26,8 @@ readonly E2E_SHORT_PORT=$((E2E_PORT + 1))
 readonly E2E_SHORT_URL="http://127.0.0.1:$E2E_SHORT_PORT"
 readonly E2E_NO_SYNC_PORT=$((E2E_PORT + 2))
 readonly E2E_NO_SYNC_URL="http://127.0.0.1:$E2E_NO_SYNC_PORT"
+readonly E2E_PG_A_PORT=$((E2E_PORT + 3))
+readonly E2E_PG_B_PORT=$((E2E_PORT + 4))
 readonly SERVER_BIN="$ROOT/target/release/switchboard"
 readonly SERVER_READY_TIMEOUT=60
 
@@ -41,6 +44,7 @@ created_db=""          # database to drop on exit
 pg_admin_url=""        # where to drop it from
 server_pids=()         # servers to stop on exit
 e2e_tmp=""             # temp dir to remove on exit
+e2e_pg_schema=""       # the PostgreSQL schema of the two-instance servers, dropped on exit
 server_logs=()
 hba_backups=()         # pg_hba.conf files changed for the run: "<file>|<backup>|<version>"
 clusters_started=()    # PostgreSQL clusters this run started (stopped again on exit)
@@ -126,6 +130,10 @@ cleanup() {
 	done
 	if [[ -n "$e2e_tmp" && -d "$e2e_tmp" ]]; then
 		rm -rf -- "$e2e_tmp"
+	fi
+	if [[ -n "$e2e_pg_schema" && -z "$created_db" ]]; then
+		psql "$SWITCHBOARD_TEST_POSTGRES_URL" -qc "DROP SCHEMA IF EXISTS $e2e_pg_schema CASCADE" >/dev/null 2>&1 ||
+			log "WARNING: could not drop schema $e2e_pg_schema"
 	fi
 	if [[ -n "$created_db" ]]; then
 		log "dropping database $created_db"
@@ -368,12 +376,27 @@ start_server main "$E2E_PORT"
 start_server short "$E2E_SHORT_PORT" \
 	SWITCHBOARD_IDLE_TIMEOUT=12s SWITCHBOARD_IDLE_WARNING=8s SWITCHBOARD_TOUCH_INTERVAL=1s SWITCHBOARD_SYNC_CHECK_INTERVAL=2s
 start_server no-sync "$E2E_NO_SYNC_PORT" SWITCHBOARD_FEATURE_CROSS_TAB_SYNC=false
+# Two instances on one PostgreSQL schema (many.spec.ts: a device on each). Their interval check is
+# a minute, so only the server's push can explain a change reaching a tab within seconds.
+command -v psql >/dev/null || apt_install postgresql-client
+e2e_pg_schema="e2e_many_$$_${RANDOM}"
+psql "$SWITCHBOARD_TEST_POSTGRES_URL" -v ON_ERROR_STOP=1 -qc "CREATE SCHEMA $e2e_pg_schema" >/dev/null ||
+	die "could not create the schema $e2e_pg_schema for the two-instance servers"
+e2e_pg_sep='?'
+[[ "$SWITCHBOARD_TEST_POSTGRES_URL" == *\?* ]] && e2e_pg_sep='&'
+e2e_pg_url="$SWITCHBOARD_TEST_POSTGRES_URL${e2e_pg_sep}options=-c%20search_path%3D$e2e_pg_schema"
+for instance in a b; do
+	port="$E2E_PG_A_PORT"
+	[[ "$instance" == b ]] && port="$E2E_PG_B_PORT"
+	start_server "pg-$instance" "$port" SWITCHBOARD_DATABASE_URL="$e2e_pg_url" SWITCHBOARD_SYNC_CHECK_INTERVAL=60s
+done
 phase_done
 
 # ---- g. Playwright -----------------------------------------------------------------------------
 phase "playwright"
 if ! (cd "$ROOT/end2end" && SWITCHBOARD_E2E_URL="$E2E_URL" SWITCHBOARD_E2E_SHORT_URL="$E2E_SHORT_URL" \
-	SWITCHBOARD_E2E_NO_SYNC_URL="$E2E_NO_SYNC_URL" SWITCHBOARD_E2E_ADMIN_EMAIL="$E2E_ADMIN_EMAIL" \
+	SWITCHBOARD_E2E_NO_SYNC_URL="$E2E_NO_SYNC_URL" SWITCHBOARD_E2E_PG_A_URL="http://127.0.0.1:$E2E_PG_A_PORT" \
+	SWITCHBOARD_E2E_PG_B_URL="http://127.0.0.1:$E2E_PG_B_PORT" SWITCHBOARD_E2E_ADMIN_EMAIL="$E2E_ADMIN_EMAIL" \
 	SWITCHBOARD_E2E_ADMIN_PASSWORD="$E2E_ADMIN_PASSWORD" npx --no-install playwright test) 2>&1 |
 	tee "$logs_dir/playwright.log"; then
 	print_server_log_tail
@@ -381,5 +404,13 @@ if ! (cd "$ROOT/end2end" && SWITCHBOARD_E2E_URL="$E2E_URL" SWITCHBOARD_E2E_SHORT
 fi
 phase_done
 
-# ---- h. summary (printed by the exit trap) -----------------------------------------------------
+# ---- h. benchmark smoke -------------------------------------------------------------------------
+# The hot-path benchmark (`make bench`) for one second a row on SQLite, failing on any error, so
+# it cannot rot; its figures here mean little (the machine is busy), `make bench` prints real ones.
+phase "benchmark smoke"
+SWITCHBOARD_BENCH_SMOKE=1 cargo bench --locked -p server --features bench-baseline --bench hot_path ||
+	die "the hot-path benchmark's smoke run failed (see above)"
+phase_done
+
+# ---- i. summary (printed by the exit trap) -----------------------------------------------------
 exit 0

@@ -15,6 +15,10 @@
 //!   keeps nothing, and starts empty when it hears again ([`SessionCache::serve`]).
 //! - Deadlines are checked against the clock on every hit by the engine, and a cached
 //!   `last_seen_at` is never later than the stored one, so a hit never outlives its session.
+//!
+//! What is forgotten is also told to [`SessionCache::subscribe`]rs: the server pushes it to
+//! browsers (`GET /api/session_events`), so a change on any device or instance reaches the
+//! user's open tabs at once.
 
 use crate::ids::UserId;
 use crate::model::{Platform, Session, User};
@@ -66,6 +70,17 @@ pub(crate) struct Epoch {
 /// Each user's cached sessions: token hash → fill.
 type Index = Arc<Mutex<HashMap<UserId, HashMap<String, u64>>>>;
 
+/// What changed, as told to subscribers: everything of one user's, or possibly anyone's (the
+/// cache started over: check).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Changed {
+    User(UserId),
+    Anyone,
+}
+
+/// Changes not yet read by a subscriber beyond this are dropped, and it is told it lagged.
+const CHANGE_BACKLOG: usize = 1024;
+
 /// Counters for health and metrics.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct CacheStats {
@@ -92,6 +107,7 @@ pub struct SessionCache {
     hits: AtomicU64,
     misses: AtomicU64,
     invalidations: AtomicU64,
+    changes: tokio::sync::broadcast::Sender<Changed>,
 }
 
 impl std::fmt::Debug for SessionCache {
@@ -145,7 +161,17 @@ impl SessionCache {
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             invalidations: AtomicU64::new(0),
+            changes: tokio::sync::broadcast::channel(CHANGE_BACKLOG).0,
         }
+    }
+
+    /// Every change heard from now on (`None` when the cache is off: nothing is heard).
+    pub fn subscribe(&self) -> Option<tokio::sync::broadcast::Receiver<Changed>> {
+        self.enabled.then(|| self.changes.subscribe())
+    }
+
+    pub fn subscribers(&self) -> usize {
+        self.changes.receiver_count()
     }
 
     pub fn enabled(&self) -> bool {
@@ -261,12 +287,14 @@ impl SessionCache {
             self.sessions.invalidate(&key);
         }
         self.platforms.invalidate(&user);
+        let _ = self.changes.send(Changed::User(user));
     }
 
     /// Drops everything: a new generation begins, and nothing of an older one is served.
     pub fn forget_all(&self) {
         self.new_generation();
         self.drop_old_generations();
+        let _ = self.changes.send(Changed::Anyone);
     }
 
     fn new_generation(&self) {
@@ -411,6 +439,18 @@ mod tests {
         }
         cache.sessions.run_pending_tasks();
         assert_eq!(cache.sessions.iter().count(), 0);
+    }
+
+    #[test]
+    fn subscribers_hear_what_is_forgotten() {
+        let cache = serving(CacheSettings::default());
+        let mut changes = cache.subscribe().unwrap();
+        cache.forget_user(UserId::parse(7).unwrap());
+        cache.forget_all();
+        assert_eq!(changes.try_recv().unwrap(), Changed::User(UserId::parse(7).unwrap()));
+        assert_eq!(changes.try_recv().unwrap(), Changed::Anyone);
+        assert!(changes.try_recv().is_err());
+        assert!(SessionCache::disabled().subscribe().is_none(), "an off cache hears nothing");
     }
 
     /// Forgetting everything, step by step, with reads kept around each step: what was kept

@@ -75,6 +75,18 @@ pub fn endpoints() -> &'static [Endpoint] {
     })
 }
 
+pub use crate::functions::SESSION_EVENTS;
+
+/// Whether a request to a path that is not a server function counts as activity: only the push
+/// stream does not (it is held open by the browser, not by its user).
+pub fn activity_of(path: &str) -> Activity {
+    if path == SESSION_EVENTS {
+        Activity::Background
+    } else {
+        Activity::User
+    }
+}
+
 /// The endpoint at `path`, if there is one.
 pub fn endpoint(path: &str) -> Option<&'static Endpoint> {
     endpoints().iter().find(|e| e.path == path)

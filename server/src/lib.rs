@@ -70,6 +70,7 @@ pub async fn build_state(settings: Settings, db: Db, clock: Arc<dyn Clock>) -> R
             registration: settings.features.registration,
             check_interval_ms: settings.sync_check_interval.millis(),
             idle_warning_ms: settings.idle_warning.millis(),
+            push: settings.cache.enabled,
         },
     };
     let assets = http::assets::Assets::load(&settings.site_root);

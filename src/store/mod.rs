@@ -127,9 +127,10 @@ impl Db {
         let cache = Arc::new(SessionCache::new(settings));
         self.watch = match self.backend {
             Backend::Sqlite => {
-                let watch = sqlite::ChangeWatch::open(&self.url).await?;
+                let watch = Arc::new(sqlite::ChangeWatch::open(&self.url).await?);
                 cache.serve(true);
-                Watch::Sqlite(Arc::new(watch))
+                sqlite::spawn_push_watch(watch.clone(), Arc::downgrade(&cache));
+                Watch::Sqlite(watch)
             }
             Backend::Postgres => Watch::Postgres(Arc::new(postgres::ChangeListener::start(&self.url, cache.clone()).await)),
         };

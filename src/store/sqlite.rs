@@ -122,6 +122,25 @@ impl ChangeWatch {
     }
 }
 
+/// How often the change log is read while someone waits to be told of changes (a browser's
+/// push stream): cached answers read it anyway, but a change must reach a browser that asks
+/// nothing.
+const PUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Reads the change log every [`PUSH_EVERY`] while the cache has subscribers, until the cache is
+/// gone.
+pub(super) fn spawn_push_watch(watch: std::sync::Arc<ChangeWatch>, cache: std::sync::Weak<SessionCache>) {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(PUSH_EVERY).await;
+            let Some(cache) = cache.upgrade() else { return };
+            if cache.subscribers() > 0 {
+                watch.catch_up(&cache).await;
+            }
+        }
+    });
+}
+
 impl Seen {
     /// (Re)opens the watch connection. Everything before now is treated as seen: the caller
     /// empties the cache whenever it may have missed something.

@@ -17,3 +17,7 @@ pub use admin::*;
 pub use drafts::*;
 pub use platforms::*;
 pub use session::*;
+
+/// The push stream of session changes: Server-Sent Events, served by the server crate
+/// (`server/src/http/events.rs`), held by each browser's leader tab (`sync`).
+pub const SESSION_EVENTS: &str = "/api/session_events";

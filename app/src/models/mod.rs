@@ -147,6 +147,9 @@ pub struct ClientSettings {
     pub check_interval_ms: u64,
     /// How long before the idle timeout the warning shows (`idle_warning`).
     pub idle_warning_ms: u64,
+    /// The server pushes session changes (`GET /api/session_events`; on with the session cache,
+    /// `cache.enabled`): the leader tab holds the stream.
+    pub push: bool,
 }
 
 /// The device a session was started from, read from its user agent.

@@ -1,7 +1,9 @@
 //! The browser side of tab sync: moves protocol messages over BroadcastChannel (or localStorage
 //! `storage` events where BroadcastChannel is missing), elects the leader with Web Locks (or
-//! heartbeats), and runs the leader's checks. Decisions are in `messages`, `record` and
-//! `leader`; this file only wires.
+//! heartbeats), and runs the leader's checks. The leader also holds the browser's one push
+//! stream (`GET /api/session_events`, an `EventSource`): when the server says the session
+//! changed, it checks at once, and the answer reaches the other tabs as any check's does.
+//! Decisions are in `messages`, `record` and `leader`; this file only wires.
 
 use super::leader::{Election, Liveness, SyncStatus, HEARTBEAT_EVERY_MS, LEADER_LOCK, PING_EVERY_MS};
 use super::messages::{Action, Body, Known, Peer, Stamp, CHANNEL, MIN_CHECK_GAP_MS, TAB_ID_KEY};
@@ -19,6 +21,10 @@ use wasm_bindgen::JsCast;
 
 /// How often a tab that lost the server retries on its own.
 const RETRY_UNREACHABLE_MS: f64 = 3_000.0;
+/// How soon a push stream the browser gave up on (an error answer, say while the server
+/// restarts) is opened again; a dropped connection the browser retries by itself. While it is
+/// down the interval checks go on as without it.
+const REOPEN_STREAM_MS: f64 = 30_000.0;
 
 struct Bus {
     tab: TabSignals,
@@ -27,12 +33,19 @@ struct Bus {
     /// No BroadcastChannel: follow other tabs through the localStorage record.
     storage_mode: bool,
     sync_on: bool,
+    /// The server pushes changes (`ClientSettings::push`).
+    push_on: bool,
     leading: bool,
     /// Leader election by heartbeats, where Web Locks are missing.
     election: Option<Election>,
     liveness: Liveness,
     checking: bool,
+    /// A check was asked for while one was under way: check again when it answers.
+    recheck: bool,
     last_check: f64,
+    /// The leader's push stream, and when it was last opened.
+    events: Option<web_sys::EventSource>,
+    events_opened: f64,
     /// The knowledge last sent or received, so a received state is not echoed back.
     last_shared: Option<Stamp>,
     last_snapshot: Option<SessionSnapshot>,
@@ -91,11 +104,15 @@ pub fn start(tab: TabSignals, settings: ClientSettings) {
             channel: channel.clone(),
             storage_mode,
             sync_on,
+            push_on: settings.push,
             leading: false,
             election: None,
             liveness: Liveness::default(),
             checking: false,
+            recheck: false,
             last_check: 0.0,
+            events: None,
+            events_opened: f64::NEG_INFINITY,
             last_shared: None,
             last_snapshot: None,
         })
@@ -208,6 +225,57 @@ fn become_leader() {
     with_bus(|b| b.leading = true);
     update_status();
     check_now();
+    keep_stream();
+}
+
+/// Opens the push stream while this tab leads a signed-in browser, and closes it otherwise.
+/// The browser reconnects a dropped stream by itself (with `Last-Event-ID`); one it gave up on
+/// is opened again after [`REOPEN_STREAM_MS`].
+fn keep_stream() {
+    let t = now();
+    let Some(open) = with_bus(|b| {
+        let signed_in = b.tab.known_untracked().is_some_and(|k| k.snapshot.state.is_some());
+        let wanted = b.push_on && b.leading && signed_in;
+        let closed = b.events.as_ref().is_none_or(|e| e.ready_state() == web_sys::EventSource::CLOSED);
+        if !wanted {
+            if let Some(events) = b.events.take() {
+                events.close();
+            }
+            return false;
+        }
+        closed && t - b.events_opened >= REOPEN_STREAM_MS
+    }) else {
+        return;
+    };
+    if !open {
+        return;
+    }
+    let Ok(events) = web_sys::EventSource::new(crate::functions::SESSION_EVENTS) else {
+        return;
+    };
+    // Something changed on the server; after a (re)connection, something may have.
+    let on_change = Closure::<dyn FnMut()>::new(check_fresh).into_js_value();
+    let _ = events.add_event_listener_with_callback("changed", on_change.unchecked_ref());
+    events.set_onopen(Some(on_change.unchecked_ref()));
+    with_bus(|b| {
+        if let Some(old) = b.events.replace(events) {
+            old.close();
+        }
+        b.events_opened = t;
+    });
+}
+
+/// Checks now, even if a check just ran or is under way (its answer may predate what the
+/// server just said).
+fn check_fresh() {
+    let under_way = with_bus(|b| {
+        b.last_check = f64::NEG_INFINITY;
+        b.recheck |= b.checking;
+        b.checking
+    });
+    if under_way == Some(false) {
+        check_now();
+    }
 }
 
 fn update_status() {
@@ -278,6 +346,8 @@ fn tick() {
     }
     update_status();
 
+    keep_stream();
+
     // At the idle deadline, or while the server is unreachable, check (the leader, or a tab on
     // its own).
     let known = tab.known_untracked();
@@ -315,7 +385,10 @@ pub fn check_now() {
     };
     leptos::task::spawn_local(async move {
         let result = crate::functions::check_session().await;
-        with_bus(|b| b.checking = false);
+        let again = with_bus(|b| {
+            b.checking = false;
+            std::mem::take(&mut b.recheck)
+        });
         match result {
             Ok(snapshot) => {
                 tab.reachable.set(true);
@@ -327,6 +400,10 @@ pub fn check_now() {
             Err(e) if e.code() == ErrorCode::NetworkError => tab.reachable.set(false),
             Err(_) => {}
         }
+        if again == Some(true) {
+            check_fresh();
+        }
+        keep_stream();
     });
 }
 

@@ -13,6 +13,7 @@ const CLIENT: ClientSettings = ClientSettings {
     sync: true,
     registration: true,
     check_interval_ms: 60_000,
+    push: true,
     idle_warning_ms: 120_000,
 };
 

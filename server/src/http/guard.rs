@@ -7,7 +7,7 @@
 //! status an error code implies, and `Cache-Control: no-store`.
 
 use crate::AppState;
-use app::auth::ssr::{resolve_request, Activity, Caller, CookieChange};
+use app::auth::ssr::{resolve_request, Caller, CookieChange};
 use app::error::{ApiError, ErrorCode};
 use app::registry::endpoint;
 use axum::body::Body;
@@ -70,7 +70,10 @@ fn refuse(code: ErrorCode, message: impl Into<String>) -> Response {
 
 /// Requests that need no session resolution: static files and probes.
 fn is_passive(path: &str) -> bool {
-    path.starts_with("/pkg/") || path == "/health" || path.rsplit('/').next().is_some_and(|last| last.contains('.'))
+    path.starts_with("/pkg/")
+        || path == "/health"
+        || path == "/health/live"
+        || path.rsplit('/').next().is_some_and(|last| last.contains('.'))
 }
 
 fn is_safe(method: &Method) -> bool {
@@ -102,7 +105,7 @@ pub async fn request_layer(State(state): State<AppState>, req: Request, next: Ne
             .collect();
         state.settings.http.trusted_proxies.client(c.0.ip(), &forwarded).to_string()
     });
-    let activity = registered.map_or(Activity::User, |e| e.activity);
+    let activity = registered.map_or_else(|| app::registry::activity_of(&path), |e| e.activity);
     let caller = resolve_request(&state.ctx, req.headers(), peer, activity).await;
     let span = tracing::info_span!(
         "request",

@@ -33,3 +33,12 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
     });
     (status, [(http::header::CACHE_CONTROL, "no-store")], Json(body))
 }
+
+/// `GET /health/live`: `200 {"status":"ok"}` while the process serves HTTP, touching nothing
+/// else (a liveness probe; also the benchmark's bare route, the ceiling of this server).
+pub async fn live() -> impl IntoResponse {
+    (
+        [(http::header::CACHE_CONTROL, "no-store")],
+        Json(serde_json::json!({"status": "ok"})),
+    )
+}

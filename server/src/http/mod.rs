@@ -4,6 +4,7 @@
 mod alerts;
 pub mod assets;
 mod audit;
+mod events;
 mod guard;
 mod health;
 mod serve;
@@ -63,7 +64,9 @@ pub fn router(state: AppState) -> Router {
         .then(|| HeaderValue::from_static("max-age=63072000; includeSubDomains"));
     Router::new()
         .route("/health", get(health::health))
+        .route("/health/live", get(health::live))
         .route("/api/csrf", get(csrf_token))
+        .route(app::registry::SESSION_EVENTS, get(events::session_events))
         .route("/api/admin/audit", get(audit::export))
         .route("/api/admin/alerts", get(alerts::list))
         .leptos_routes_with_context(&state, routes, context.clone(), shell_fn)

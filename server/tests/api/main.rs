@@ -13,6 +13,7 @@ mod connections;
 mod content;
 mod csrf;
 mod defence;
+mod events;
 mod features;
 mod fingerprint;
 mod hostile;

@@ -146,6 +146,13 @@ async fn health_reports_the_database(db: TestDatabase) {
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["status"], "ok");
     assert_eq!(body["database"]["status"], "ok");
+    assert_eq!(body["cache"]["serving"], true, "the session cache is on and hears writes: {body}");
+
+    let res = app.bare().get(app.url("/health/live")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers().get("set-cookie").is_none(), "a probe gets no cookie");
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body, serde_json::json!({"status": "ok"}));
 }
 
 switchboard::on_both_backends!(
