@@ -22,6 +22,17 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The browser build, by its content-hashed name.
     pub assets: http::assets::Assets,
+    /// Becomes `true` when the server begins to stop: long-lived answers (push streams) end
+    /// then, so they do not hold the stop up for the whole grace period.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
+    stop: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl AppState {
+    /// Tells long-lived answers to end: the server is stopping.
+    pub fn begin_stop(&self) {
+        let _ = self.stop.send(true);
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -80,11 +91,14 @@ pub async fn build_state(settings: Settings, db: Db, clock: Arc<dyn Clock>) -> R
         .site_pkg_dir("pkg")
         .site_addr(settings.bind)
         .build();
+    let (stop, stopping) = tokio::sync::watch::channel(false);
     Ok(AppState {
         leptos_options,
         ctx,
         settings: Arc::new(settings),
         assets,
+        stopping,
+        stop: Arc::new(stop),
     })
 }
 

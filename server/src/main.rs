@@ -220,7 +220,14 @@ async fn serve(settings: Settings) -> Result<(), String> {
     tracing::info!("listening on http://{bind}");
     let app = switchboard_server::http::router(state.clone());
     let grace = state.settings.shutdown_grace.0;
-    switchboard_server::http::serve(listener, app, &state.settings.http, shutdown_signal(), grace).await;
+    let stop = {
+        let state = state.clone();
+        async move {
+            shutdown_signal().await;
+            state.begin_stop();
+        }
+    };
+    switchboard_server::http::serve(listener, app, &state.settings.http, stop, grace).await;
     state.ctx.engine.db().close().await;
     tracing::info!("stopped");
     Ok(())

@@ -171,3 +171,69 @@ fn sigterm_and_ctrl_c_stop_the_server_cleanly() {
         assert!(!healthy(port), "no longer listening");
     }
 }
+
+/// A browser holding the push stream (`GET /api/session_events`) does not hold up a stop: the
+/// stream ends when the server begins to stop, well within a long grace period.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_stream_does_not_hold_up_a_stop() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SWITCHBOARD_PROFILE", "test")
+        .env("SWITCHBOARD_BIND", format!("127.0.0.1:{port}"))
+        .env("SWITCHBOARD_DATABASE_URL", format!("sqlite://{}/sb.db", dir.path().display()))
+        .env("SWITCHBOARD_SHUTDOWN_GRACE", "60s")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !tokio::task::spawn_blocking(move || healthy(port)).await.unwrap() {
+        assert!(Instant::now() < deadline, "the server did not come up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    #[derive(serde::Deserialize)]
+    struct Token {
+        csrf_token: String,
+    }
+    let csrf: Token = http.get(format!("{base}/api/csrf")).send().await.unwrap().json().await.unwrap();
+    let registered = http
+        .post(format!("{base}/api/register"))
+        .header("X-CSRF-Token", csrf.csrf_token)
+        .form(&[
+            ("email", "stop@example.org"),
+            ("password", "a long enough password"),
+            ("display_name", "Stop"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(registered.status().is_success());
+    let mut stream = http.get(format!("{base}/api/session_events")).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+
+    let sent = Instant::now();
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    // The stream ends (the server closed it), and the process exits.
+    let ended = tokio::time::timeout(Duration::from_secs(10), async { while let Ok(Some(_)) = stream.chunk().await {} }).await;
+    assert!(ended.is_ok(), "the stream is still open {:?} after SIGTERM", sent.elapsed());
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(sent.elapsed() < Duration::from_secs(10), "the server waits out its grace period");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success());
+    println!("[figures] stopped with a push stream open after {:?}", sent.elapsed());
+}

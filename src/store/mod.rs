@@ -144,10 +144,18 @@ impl Db {
 
     /// Brings the cache up to date with every write committed before this call; `false` when it
     /// cannot be sure (off, the listener or watch is down), and then nothing cached may be served.
+    /// Within [`one_look`], SQLite's change log is read once per request.
     pub(crate) async fn catch_up(&self) -> bool {
         match &self.watch {
             Watch::Off => false,
-            Watch::Sqlite(watch) => watch.catch_up(&self.cache).await,
+            Watch::Sqlite(watch) => {
+                if let Ok(Some(looked)) = LOOKED.try_with(std::cell::Cell::get) {
+                    return looked;
+                }
+                let caught_up = watch.catch_up(&self.cache).await;
+                let _ = LOOKED.try_with(|l| l.set(Some(caught_up)));
+                caught_up
+            }
             Watch::Postgres(_) => self.cache.serving(),
         }
     }
@@ -222,6 +230,8 @@ impl Db {
                 for user in changed {
                     self.cache.forget_user(user);
                 }
+                // What this request reads next must see its own write.
+                let _ = LOOKED.try_with(|l| l.set(None));
                 Ok(value)
             }
             Err(e) => {
@@ -256,6 +266,21 @@ impl Db {
         self.write.close().await;
         self.read.close().await;
     }
+}
+
+tokio::task_local! {
+    /// Within [`one_look`]: whether this request has read SQLite's change log yet, and whether
+    /// the cache could serve then.
+    static LOOKED: std::cell::Cell<Option<bool>>;
+}
+
+/// Runs one request's `work` so that SQLite's change log is read at most once for it, at its
+/// first cached read (the server's request layer wraps every request in it). Everything the
+/// request then reads from memory is as of that moment, which is after the request arrived, and
+/// is consistent with itself (the session and the platforms as of one point). A write the
+/// request makes itself resets it: what the request reads after its own write is read again.
+pub async fn one_look<F: std::future::Future>(work: F) -> F::Output {
+    LOOKED.scope(std::cell::Cell::new(None), work).await
 }
 
 #[derive(Debug, Clone, Copy, serde::Serialize)]

@@ -125,3 +125,44 @@ async fn sqlite_a_cache_behind_the_trimmed_change_log_forgets_everything() {
 
     assert!(lookup(&engine, &token).await.is_admin, "a gap in the log empties the cache");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_one_request_reads_the_change_log_once_and_again_after_its_own_write() {
+    let database = TestDatabase::sqlite().await;
+    let (engine, db) = cached_engine(&database).await;
+    let token = signed_in(&engine, "once@example.org").await;
+    warm(&engine, &db, &token).await;
+    let user = lookup(&engine, &token).await.id;
+    let other = database.connect(&PoolSettings::default()).await;
+
+    switchboard::store::one_look(async {
+        assert!(!lookup(&engine, &token).await.is_admin);
+        // Another process writes after this request's look: the request goes on reading as of
+        // that one moment.
+        sqlx::query("UPDATE users SET is_admin = 1 WHERE id = $1")
+            .bind(user)
+            .execute(other.writer())
+            .await
+            .unwrap();
+        assert!(!lookup(&engine, &token).await.is_admin, "one request, one moment");
+        // The request's own write: what it reads next is read again.
+        db.transaction(move |c| {
+            Box::pin(async move {
+                sqlx::query("UPDATE users SET display_name = 'Again' WHERE id = $1")
+                    .bind(user)
+                    .execute(&mut *c)
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
+        .unwrap();
+        let again = lookup(&engine, &token).await;
+        assert!(
+            again.is_admin,
+            "the other process's change, read again after the request's own write"
+        );
+        assert_eq!(again.display_name.as_str(), "Again");
+    })
+    .await;
+}

@@ -6,9 +6,9 @@
 //!
 //! Each event is `event: changed` with an `id`; a browser that reconnects with `Last-Event-ID`
 //! may have missed some, so it is told `changed` at once. A comment every 15 s keeps proxies from
-//! closing an idle stream. Does not count as activity. `401` without a live session; `503`
-//! `unavailable` when the session cache is off (nothing is heard to push; browsers keep checking
-//! on their interval).
+//! closing an idle stream; the stream ends when the server begins to stop. Does not count as
+//! activity. `401` without a live session; `503 unavailable` when the session cache is off
+//! (nothing is heard to push; browsers keep checking on their interval).
 
 use crate::http::guard::error_response;
 use crate::AppState;
@@ -23,6 +23,14 @@ use std::convert::Infallible;
 use std::time::Duration;
 use switchboard::cache::Changed;
 use tokio::sync::broadcast::error::RecvError;
+
+/// One browser's stream: what it listens to, and whether it is owed a `changed`.
+struct Stream {
+    changes: tokio::sync::broadcast::Receiver<Changed>,
+    stopping: tokio::sync::watch::Receiver<bool>,
+    tell: bool,
+    id: u64,
+}
 
 pub async fn session_events(State(state): State<AppState>, Extension(caller): Extension<Caller>, headers: HeaderMap) -> Response {
     let user = match caller.lookup() {
@@ -43,17 +51,29 @@ pub async fn session_events(State(state): State<AppState>, Extension(caller): Ex
         ));
     };
     let resumed = headers.contains_key("last-event-id");
-    let events = futures_util::stream::unfold((changes, resumed, 0u64), move |(mut changes, mut tell, mut id)| async move {
-        while !tell {
-            tell = match changes.recv().await {
-                Ok(Changed::User(changed)) => changed == user,
-                Ok(Changed::Anyone) | Err(RecvError::Lagged(_)) => true,
-                Err(RecvError::Closed) => return None,
+    let stream = Stream {
+        changes,
+        stopping: state.stopping.clone(),
+        tell: resumed,
+        id: 0,
+    };
+    let events = futures_util::stream::unfold(stream, move |mut s| async move {
+        while !s.tell {
+            s.tell = tokio::select! {
+                heard = s.changes.recv() => match heard {
+                    Ok(Changed::User(changed)) => changed == user,
+                    Ok(Changed::Anyone) | Err(RecvError::Lagged(_)) => true,
+                    Err(RecvError::Closed) => return None,
+                },
+                // The server is stopping: end the stream (the browser reconnects, to this
+                // server once it is back or to another instance).
+                _ = s.stopping.wait_for(|stopping| *stopping) => return None,
             };
         }
-        id += 1;
-        let event = Event::default().event("changed").id(id.to_string()).data("{}");
-        Some((Ok::<_, Infallible>(event), (changes, false, id)))
+        s.id += 1;
+        s.tell = false;
+        let event = Event::default().event("changed").id(s.id.to_string()).data("{}");
+        Some((Ok::<_, Infallible>(event), s))
     });
     Sse::new(events)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))

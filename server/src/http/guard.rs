@@ -80,7 +80,13 @@ fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
+/// The layer (see the module documentation). A request reads SQLite's change log once, however
+/// many cached reads it makes (`switchboard::store::one_look`).
 pub async fn request_layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    switchboard::store::one_look(handle(state, req, next)).await
+}
+
+async fn handle(state: AppState, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
     if is_passive(&path) {
         return next.run(req).await;
