@@ -125,24 +125,30 @@ fn healthy(port: u16) -> bool {
     answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200")
 }
 
+/// `switchboard serve` in the test profile on a SQLite file in `dir`, with this shutdown grace;
+/// its output goes to `output` (both streams).
+fn serve(port: u16, dir: &std::path::Path, grace: &str, output: fn() -> Stdio) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SWITCHBOARD_PROFILE", "test")
+        .env("SWITCHBOARD_BIND", format!("127.0.0.1:{port}"))
+        .env("SWITCHBOARD_DATABASE_URL", format!("sqlite://{}/sb.db", dir.display()))
+        .env("SWITCHBOARD_SHUTDOWN_GRACE", grace)
+        .stdout(output())
+        .stderr(output())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn sigterm_and_ctrl_c_stop_the_server_cleanly() {
     use std::time::{Duration, Instant};
     for signal in ["TERM", "INT"] {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("SWITCHBOARD_PROFILE", "test")
-            .env("SWITCHBOARD_BIND", format!("127.0.0.1:{port}"))
-            .env("SWITCHBOARD_DATABASE_URL", format!("sqlite://{}/sb.db", dir.path().display()))
-            .env("SWITCHBOARD_SHUTDOWN_GRACE", "3s")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = serve(port, dir.path(), "3s", Stdio::piped);
         let deadline = Instant::now() + Duration::from_secs(30);
         while !healthy(port) {
             assert!(Instant::now() < deadline, "the server did not come up");
@@ -179,18 +185,7 @@ async fn a_push_stream_does_not_hold_up_a_stop() {
     use std::time::{Duration, Instant};
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .arg("serve")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("SWITCHBOARD_PROFILE", "test")
-        .env("SWITCHBOARD_BIND", format!("127.0.0.1:{port}"))
-        .env("SWITCHBOARD_DATABASE_URL", format!("sqlite://{}/sb.db", dir.path().display()))
-        .env("SWITCHBOARD_SHUTDOWN_GRACE", "60s")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = serve(port, dir.path(), "60s", Stdio::null);
     let deadline = Instant::now() + Duration::from_secs(30);
     while !tokio::task::spawn_blocking(move || healthy(port)).await.unwrap() {
         assert!(Instant::now() < deadline, "the server did not come up");

@@ -7,7 +7,7 @@ use std::time::Duration;
 use switchboard::cache::{CacheSettings, CacheStats};
 use switchboard::testing::TestDatabase;
 use switchboard::token::SessionToken;
-use switchboard::{Db, Engine, Error, ManualClock, PoolSettings, SessionPolicy, Timestamp, User};
+use switchboard::{Db, Engine, Error, ManualClock, PoolSettings, SessionPolicy, Timestamp, User, UserId};
 
 async fn cached_engine(database: &TestDatabase) -> (Engine, Db) {
     let db = database
@@ -40,6 +40,21 @@ async fn lookup(engine: &Engine, token: &SessionToken) -> User {
     engine.authenticate_with_user(token, &meta(), false).await.unwrap().1
 }
 
+/// `UPDATE users SET <set> WHERE id = user` on `c`.
+async fn set_on_user(c: &mut sqlx::AnyConnection, set: &'static str, user: UserId) -> Result<(), Error> {
+    sqlx::query(&format!("UPDATE users SET {set} WHERE id = $1"))
+        .bind(user)
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
+/// [`set_on_user`] in a transaction of its own.
+async fn update_user(db: &Db, set: &'static str, user: UserId) -> Result<(), Error> {
+    db.transaction(move |c| Box::pin(async move { set_on_user(c, set, user).await }))
+        .await
+}
+
 /// Looks the session up twice, the second time from memory.
 async fn warm(engine: &Engine, db: &Db, token: &SessionToken) {
     lookup(engine, token).await;
@@ -57,14 +72,11 @@ async fn postgres_a_rolled_back_write_forgets_nothing_and_a_committed_one_at_onc
     let user = lookup(&engine, &token).await.id;
 
     let before = stats(&db).invalidations;
-    let rolled_back: Result<(), Error> = db
+    let rolled_back = db
         .transaction(move |c| {
             Box::pin(async move {
-                sqlx::query("UPDATE users SET is_admin = 1 WHERE id = $1")
-                    .bind(user)
-                    .execute(&mut *c)
-                    .await?;
-                Err(Error::invalid("test", "a domain error after the write"))
+                set_on_user(c, "is_admin = 1", user).await?;
+                Err::<(), _>(Error::invalid("test", "a domain error after the write"))
             })
         })
         .await;
@@ -76,17 +88,7 @@ async fn postgres_a_rolled_back_write_forgets_nothing_and_a_committed_one_at_onc
     assert!(!lookup(&engine, &token).await.is_admin);
     assert_eq!(stats(&db).hits, hits + 1, "still served from memory");
 
-    db.transaction(move |c| {
-        Box::pin(async move {
-            sqlx::query("UPDATE users SET is_admin = 1 WHERE id = $1")
-                .bind(user)
-                .execute(&mut *c)
-                .await?;
-            Ok(())
-        })
-    })
-    .await
-    .unwrap();
+    update_user(&db, "is_admin = 1", user).await.unwrap();
     // No waiting: the writer forgets as it commits.
     let s1 = stats(&db);
     let admin = lookup(&engine, &token).await.is_admin;
@@ -146,17 +148,7 @@ async fn sqlite_one_request_reads_the_change_log_once_and_again_after_its_own_wr
             .unwrap();
         assert!(!lookup(&engine, &token).await.is_admin, "one request, one moment");
         // The request's own write: what it reads next is read again.
-        db.transaction(move |c| {
-            Box::pin(async move {
-                sqlx::query("UPDATE users SET display_name = 'Again' WHERE id = $1")
-                    .bind(user)
-                    .execute(&mut *c)
-                    .await?;
-                Ok(())
-            })
-        })
-        .await
-        .unwrap();
+        update_user(&db, "display_name = 'Again'", user).await.unwrap();
         let again = lookup(&engine, &token).await;
         assert!(
             again.is_admin,
