@@ -104,14 +104,7 @@ async fn sign_in(addr: SocketAddr) -> String {
         .await
         .unwrap();
     assert!(res.status().is_success(), "register: {}", res.status());
-    let cookie = res
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(|c| c.split(';').next().unwrap_or_default().to_owned())
-        .find(|c| c.starts_with("sb_session="))
-        .expect("a session cookie");
+    let cookie = cookie_set_by(&res, "sb_session=").expect("a session cookie");
     let state: Token = res.json().await.unwrap();
     for label in ["One", "Two"] {
         let res = http
@@ -129,6 +122,16 @@ async fn sign_in(addr: SocketAddr) -> String {
         assert!(res.status().is_success(), "add_platform: {}", res.status());
     }
     cookie
+}
+
+/// The `name=value` of the first cookie the answer sets whose text starts with `prefix`.
+fn cookie_set_by(res: &reqwest::Response, prefix: &str) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|c| c.split(';').next().unwrap_or_default().to_owned())
+        .find(|c| c.starts_with(prefix))
 }
 
 fn get(path: &str, cookie: Option<&str>) -> Arc<Vec<u8>> {
@@ -345,12 +348,7 @@ async fn main() {
     );
     until_up(addr, "/bare").await;
     let res = reqwest::Client::new().post(format!("http://{addr}/login")).send().await.unwrap();
-    let cookie = res
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .map(|c| c.split(';').next().unwrap_or_default().to_owned())
-        .expect("tower-sessions sets its cookie");
+    let cookie = cookie_set_by(&res, "").expect("tower-sessions sets its cookie");
     let figures = drive(addr, get("/api/session_state", Some(&cookie)), connections, seconds).await;
     rows.push(Row {
         name: "axum + tower-sessions 0.14, sqlx SQLite store".into(),

@@ -55,7 +55,8 @@ pub(super) struct ChangeListener {
 
 impl ChangeListener {
     /// Connects (waiting for the first attempt, so a server starts with its cache serving) and
-    /// keeps listening in the background.
+    /// keeps listening in the background. The cache starts serving, empty, each time a
+    /// connection listens (here for the first, in `run` for the others).
     pub(super) async fn start(url: &str, cache: Arc<SessionCache>) -> Self {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let url = url.to_owned();
@@ -85,7 +86,6 @@ async fn run(url: String, cache: Arc<SessionCache>, first: Result<PgListener>, m
     loop {
         match next {
             Ok(mut listener) => {
-                cache.serve(true);
                 tracing::info!("the session cache is listening for changes");
                 loop {
                     tokio::select! {
@@ -119,5 +119,8 @@ async fn run(url: String, cache: Arc<SessionCache>, first: Result<PgListener>, m
             _ = stopped.changed() => return,
         }
         next = listen(&url).await;
+        if next.is_ok() {
+            cache.serve(true);
+        }
     }
 }

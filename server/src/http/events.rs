@@ -12,7 +12,7 @@
 
 use crate::http::guard::error_response;
 use crate::AppState;
-use app::auth::ssr::{Caller, SessionLookup};
+use app::auth::ssr::Caller;
 use app::error::{ApiError, ErrorCode};
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -33,16 +33,9 @@ struct Stream {
 }
 
 pub async fn session_events(State(state): State<AppState>, Extension(caller): Extension<Caller>, headers: HeaderMap) -> Response {
-    let user = match caller.lookup() {
-        SessionLookup::Live(session) => session.user_id,
-        _ => {
-            return error_response(
-                caller
-                    .session()
-                    .err()
-                    .unwrap_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "not signed in")),
-            )
-        }
+    let user = match caller.session() {
+        Ok(session) => session.user_id,
+        Err(refused) => return error_response(refused),
     };
     let Some(changes) = state.ctx.engine.db().cache().subscribe() else {
         return error_response(ApiError::new(
