@@ -7,10 +7,12 @@
 //! PostgreSQL) is the store's business (`store`); this module only keeps and forgets.
 //!
 //! Three rules keep it from lying:
-//! - An entry read from the database is kept only if nothing was forgotten while it was being
-//!   read (the [`Epoch`]): a read that raced a write never lands. Forgetting everything starts a
-//!   new generation, and an entry of an older one is never served, however the removal of the
-//!   old entries interleaves with new reads.
+//! - An entry is served only while its user's index names it (the index maps each user to the
+//!   fills that may be served). A fill is indexed only if nothing was forgotten while it was
+//!   being read (the [`Epoch`], checked under the index's lock), and forgetting a user takes
+//!   their index entry out before anything else: a read that raced a write never lands, and
+//!   whatever the maps still hold, or when they drop it, nothing forgotten is served. Forgetting
+//!   everything starts a new generation, and an entry of an older one is never served.
 //! - A cache that cannot hear about writes (the PostgreSQL listener is down) serves nothing and
 //!   keeps nothing, and starts empty when it hears again ([`SessionCache::serve`]).
 //! - Deadlines are checked against the clock on every hit by the engine, and a cached
@@ -54,7 +56,14 @@ pub(crate) struct CachedSession {
     pub user: User,
     /// The stored fingerprint, encoded.
     pub fingerprint: Option<String>,
-    /// Which fill put it here (the index forgets an evicted entry only if it is still this one).
+    /// Which fill put it here: it is served only while its user's index names this fill.
+    fill: u64,
+    generation: u64,
+}
+
+#[derive(Debug)]
+struct CachedPlatforms {
+    platforms: Arc<Vec<Platform>>,
     fill: u64,
     generation: u64,
 }
@@ -67,8 +76,19 @@ pub(crate) struct Epoch {
     generation: u64,
 }
 
-/// Each user's cached sessions: token hash → fill.
-type Index = Arc<Mutex<HashMap<UserId, HashMap<String, u64>>>>;
+/// What of one user's may be served: their sessions (token hash → fill) and their platforms'
+/// fill.
+#[derive(Debug, Default)]
+struct Indexed {
+    sessions: HashMap<String, u64>,
+    platforms: Option<u64>,
+}
+
+type Index = Arc<Mutex<HashMap<UserId, Indexed>>>;
+
+fn lock(index: &Index) -> std::sync::MutexGuard<'_, HashMap<UserId, Indexed>> {
+    index.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// What changed, as told to subscribers: everything of one user's, or possibly anyone's (the
 /// cache started over: check).
@@ -96,8 +116,8 @@ pub struct CacheStats {
 /// See the module documentation.
 pub struct SessionCache {
     sessions: Cache<String, Arc<CachedSession>>,
-    /// Each user's platforms, with the generation they were read in.
-    platforms: Cache<UserId, (u64, Arc<Vec<Platform>>)>,
+    /// Each user's platforms, with the fill and generation they were read in.
+    platforms: Cache<UserId, Arc<CachedPlatforms>>,
     by_user: Index,
     epoch: AtomicU64,
     generation: AtomicU64,
@@ -144,11 +164,28 @@ impl SessionCache {
                 // Only this fill's index entry: a replaced entry's key stays indexed for the
                 // new one, and `forget_user` has already taken its keys out.
                 if cause != RemovalCause::Replaced {
-                    unindex(&index, value.user.id, &key, value.fill);
+                    unindex(&index, value.user.id, |kept| {
+                        if kept.sessions.get(key.as_str()) == Some(&value.fill) {
+                            kept.sessions.remove(key.as_str());
+                        }
+                    });
                 }
             })
             .build();
-        let platforms = Cache::builder().max_capacity(settings.capacity).time_to_live(settings.ttl).build();
+        let index = by_user.clone();
+        let platforms = Cache::builder()
+            .max_capacity(settings.capacity)
+            .time_to_live(settings.ttl)
+            .eviction_listener(move |user: Arc<UserId>, value: Arc<CachedPlatforms>, cause| {
+                if cause != RemovalCause::Replaced {
+                    unindex(&index, *user, |kept| {
+                        if kept.platforms == Some(value.fill) {
+                            kept.platforms = None;
+                        }
+                    });
+                }
+            })
+            .build();
         Self {
             sessions,
             platforms,
@@ -210,7 +247,10 @@ impl SessionCache {
             return None;
         }
         let generation = self.generation.load(SeqCst);
-        let found = self.sessions.get(token_hash).filter(|hit| hit.generation == generation);
+        let found = self.sessions.get(token_hash).filter(|hit| {
+            hit.generation == generation
+                && lock(&self.by_user).get(&hit.user.id).and_then(|kept| kept.sessions.get(token_hash)) == Some(&hit.fill)
+        });
         let counter = if found.is_some() { &self.hits } else { &self.misses };
         counter.fetch_add(1, SeqCst);
         found
@@ -229,7 +269,6 @@ impl SessionCache {
         }
         let user_id = user.id;
         let fill = self.fills.fetch_add(1, SeqCst);
-        let key = token_hash.to_owned();
         let entry = CachedSession {
             session,
             user,
@@ -237,16 +276,11 @@ impl SessionCache {
             fill,
             generation: since.generation,
         };
-        self.sessions.insert(key.clone(), Arc::new(entry));
-        self.by_user
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(user_id)
-            .or_default()
-            .insert(key.clone(), fill);
-        // A forget that ran between the check above and the index entry could not see this one.
-        if !self.current(since) {
-            self.sessions.invalidate(&key);
+        self.sessions.insert(token_hash.to_owned(), Arc::new(entry));
+        if !self.index(user_id, since, |kept| {
+            kept.sessions.insert(token_hash.to_owned(), fill);
+        }) {
+            self.sessions.invalidate(token_hash);
         }
     }
 
@@ -255,9 +289,9 @@ impl SessionCache {
             return None;
         }
         let generation = self.generation.load(SeqCst);
-        self.platforms
-            .get(&user)
-            .and_then(|(kept, platforms)| (kept == generation).then_some(platforms))
+        let hit = self.platforms.get(&user)?;
+        let indexed = lock(&self.by_user).get(&user).and_then(|kept| kept.platforms) == Some(hit.fill);
+        (hit.generation == generation && indexed).then(|| hit.platforms.clone())
     }
 
     /// Keeps a user's platforms read since `since`, unless something was forgotten meanwhile.
@@ -265,10 +299,28 @@ impl SessionCache {
         if !self.current(since) {
             return;
         }
-        self.platforms.insert(user, (since.generation, Arc::new(platforms)));
-        if !self.current(since) {
+        let fill = self.fills.fetch_add(1, SeqCst);
+        let entry = CachedPlatforms {
+            platforms: Arc::new(platforms),
+            fill,
+            generation: since.generation,
+        };
+        self.platforms.insert(user, Arc::new(entry));
+        if !self.index(user, since, |kept| kept.platforms = Some(fill)) {
             self.platforms.invalidate(&user);
         }
+    }
+
+    /// Names a fill in `user`'s index (with `add`), so that it may be served, if nothing was
+    /// forgotten since its read began. Checked under the lock a forget takes after moving the
+    /// epoch: either the forget comes first and the fill is refused, or the forget finds it.
+    fn index(&self, user: UserId, since: Epoch, add: impl FnOnce(&mut Indexed)) -> bool {
+        let mut index = lock(&self.by_user);
+        let current = self.current(since);
+        if current {
+            add(index.entry(user).or_default());
+        }
+        current
     }
 
     fn current(&self, since: Epoch) -> bool {
@@ -282,8 +334,8 @@ impl SessionCache {
         }
         self.epoch.fetch_add(1, SeqCst);
         self.invalidations.fetch_add(1, SeqCst);
-        let keys = self.by_user.lock().unwrap_or_else(|e| e.into_inner()).remove(&user);
-        for key in keys.into_iter().flatten().map(|(key, _)| key) {
+        let kept = lock(&self.by_user).remove(&user);
+        for key in kept.into_iter().flat_map(|kept| kept.sessions.into_keys()) {
             self.sessions.invalidate(&key);
         }
         self.platforms.invalidate(&user);
@@ -320,13 +372,12 @@ impl SessionCache {
     }
 }
 
-fn unindex(index: &Index, user: UserId, key: &str, fill: u64) {
-    let mut index = index.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(keys) = index.get_mut(&user) {
-        if keys.get(key) == Some(&fill) {
-            keys.remove(key);
-        }
-        if keys.is_empty() {
+/// Takes what `forget` names out of `user`'s index, and the user once nothing of theirs is left.
+fn unindex(index: &Index, user: UserId, forget: impl FnOnce(&mut Indexed)) {
+    let mut index = lock(index);
+    if let Some(kept) = index.get_mut(&user) {
+        forget(kept);
+        if kept.sessions.is_empty() && kept.platforms.is_none() {
             index.remove(&user);
         }
     }
@@ -431,7 +482,7 @@ mod tests {
             keep(&cache, &format!("h{i}"), 1 + i % 3);
         }
         cache.sessions.run_pending_tasks();
-        let indexed: usize = cache.by_user.lock().unwrap().values().map(HashMap::len).sum();
+        let indexed: usize = cache.by_user.lock().unwrap().values().map(|kept| kept.sessions.len()).sum();
         assert!(indexed <= 10 + 1, "the index follows evictions: {indexed} keys for ≤ 10 entries");
         // Whatever survived is still forgotten with its user.
         for u in 1..=3 {
@@ -439,6 +490,25 @@ mod tests {
         }
         cache.sessions.run_pending_tasks();
         assert_eq!(cache.sessions.iter().count(), 0);
+    }
+
+    /// Whatever the maps still hold, or however late they drop it, only what the index names is
+    /// served: an entry whose index entry is gone (its user forgotten while the map had not yet
+    /// let go of it) is a miss.
+    #[test]
+    fn only_what_the_index_names_is_served() {
+        let cache = serving(CacheSettings::default());
+        keep(&cache, "a1", 1);
+        let since = cache.epoch().unwrap();
+        cache.keep_platforms(UserId::parse(1).unwrap(), since, Vec::new());
+        assert!(cache.session("a1").is_some() && cache.platforms(UserId::parse(1).unwrap()).is_some());
+        lock(&cache.by_user).clear();
+        assert!(cache.sessions.contains_key("a1"), "the map still holds it");
+        assert!(cache.session("a1").is_none(), "an unindexed session is not served");
+        assert!(
+            cache.platforms(UserId::parse(1).unwrap()).is_none(),
+            "unindexed platforms are not served"
+        );
     }
 
     #[test]
