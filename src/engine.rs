@@ -14,9 +14,15 @@ use std::sync::Arc;
 pub type AlertListener = Arc<dyn Fn(&Alert) + Send + Sync>;
 
 /// The engine: a store, the session policy, a clock, and the defences against guessing (the
-/// throttle policy and the bounded password hasher). Cheap to clone.
+/// throttle policy and the bounded password hasher). Cheap to clone: one shared part (every
+/// request clones it into its context).
 #[derive(Clone)]
 pub struct Engine {
+    parts: Arc<Parts>,
+}
+
+#[derive(Clone)]
+struct Parts {
     db: Db,
     policy: SessionPolicy,
     clock: Arc<dyn Clock>,
@@ -31,7 +37,7 @@ pub struct Engine {
 impl Engine {
     /// An engine with the default throttle and hashing limits (see [`Engine::with_defences`]).
     pub fn new(db: Db, policy: SessionPolicy, clock: Arc<dyn Clock>) -> Self {
-        Self {
+        let parts = Parts {
             db,
             policy,
             clock,
@@ -41,65 +47,74 @@ impl Engine {
             alert_listener: None,
             fingerprints: FingerprintPolicy::default(),
             fingerprint_key: SecretKey::random(),
-        }
+        };
+        Self { parts: Arc::new(parts) }
+    }
+
+    /// The parts, to change while the engine is built (a copy if it was cloned already).
+    fn parts_mut(&mut self) -> &mut Parts {
+        Arc::make_mut(&mut self.parts)
     }
 
     /// The same engine with these login throttles and password hashing limits.
     pub fn with_defences(mut self, throttle: ThrottlePolicy, hashing: HashLimits) -> Self {
-        self.throttle = throttle;
-        self.hasher = Hasher::new(hashing);
+        let parts = self.parts_mut();
+        parts.throttle = throttle;
+        parts.hasher = Hasher::new(hashing);
         self
     }
 
     /// The same engine with these detectors, telling `listener` of every alert raised.
     pub fn with_alerts(mut self, policy: AlertPolicy, listener: Option<AlertListener>) -> Self {
-        self.alerts = policy;
-        self.alert_listener = listener;
+        let parts = self.parts_mut();
+        parts.alerts = policy;
+        parts.alert_listener = listener;
         self
     }
 
     /// The same engine binding sessions to client fingerprints by `policy`, keyed by `key` (the
     /// server loads it from the database so every instance shares it; see `secrets`).
     pub fn with_fingerprints(mut self, policy: FingerprintPolicy, key: SecretKey) -> Self {
-        self.fingerprints = policy;
-        self.fingerprint_key = key;
+        let parts = self.parts_mut();
+        parts.fingerprints = policy;
+        parts.fingerprint_key = key;
         self
     }
 
     pub fn fingerprint_policy(&self) -> &FingerprintPolicy {
-        &self.fingerprints
+        &self.parts.fingerprints
     }
 
     /// The fingerprint of the client behind `meta`.
     pub(crate) fn fingerprint_of(&self, meta: &ClientMeta) -> Fingerprint {
-        Fingerprint::of(meta, &self.fingerprints, &self.fingerprint_key)
+        Fingerprint::of(meta, &self.parts.fingerprints, &self.parts.fingerprint_key)
     }
 
     pub fn alert_policy(&self) -> &AlertPolicy {
-        &self.alerts
+        &self.parts.alerts
     }
 
     pub(crate) fn alert_listener(&self) -> Option<&AlertListener> {
-        self.alert_listener.as_ref()
+        self.parts.alert_listener.as_ref()
     }
 
     pub fn throttle_policy(&self) -> &ThrottlePolicy {
-        &self.throttle
+        &self.parts.throttle
     }
 
     pub(crate) fn hasher(&self) -> &Hasher {
-        &self.hasher
+        &self.parts.hasher
     }
 
     pub fn db(&self) -> &Db {
-        &self.db
+        &self.parts.db
     }
 
     pub fn policy(&self) -> &SessionPolicy {
-        &self.policy
+        &self.parts.policy
     }
 
     pub fn now(&self) -> Timestamp {
-        self.clock.now()
+        self.parts.clock.now()
     }
 }

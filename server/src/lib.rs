@@ -14,9 +14,12 @@ use switchboard::csrf::CsrfKey;
 use switchboard::secrets::SecretKey;
 use switchboard::{Clock, Db, Engine, SystemClock};
 
-/// Shared by every request.
+/// Shared by every request. Cheap to clone: the layers and handlers clone it for every request.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What [`AppState`] shares.
+pub struct Shared {
     pub leptos_options: LeptosOptions,
     pub ctx: AppContext,
     pub settings: Arc<Settings>,
@@ -25,7 +28,15 @@ pub struct AppState {
     /// Becomes `true` when the server begins to stop: long-lived answers (push streams) end
     /// then, so they do not hold the stop up for the whole grace period.
     pub stopping: tokio::sync::watch::Receiver<bool>,
-    stop: Arc<tokio::sync::watch::Sender<bool>>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 impl AppState {
@@ -92,14 +103,14 @@ pub async fn build_state(settings: Settings, db: Db, clock: Arc<dyn Clock>) -> R
         .site_addr(settings.bind)
         .build();
     let (stop, stopping) = tokio::sync::watch::channel(false);
-    Ok(AppState {
+    Ok(AppState(Arc::new(Shared {
         leptos_options,
         ctx,
         settings: Arc::new(settings),
         assets,
         stopping,
-        stop: Arc::new(stop),
-    })
+        stop,
+    })))
 }
 
 pub async fn build_default_state(settings: Settings) -> Result<AppState, switchboard::Error> {
