@@ -152,7 +152,7 @@ impl Db {
                 if let Ok(Some(looked)) = LOOKED.try_with(std::cell::Cell::get) {
                     return looked;
                 }
-                let caught_up = watch.catch_up(&self.cache).await;
+                let caught_up = watch.catch_up(&self.cache);
                 let _ = LOOKED.try_with(|l| l.set(Some(caught_up)));
                 caught_up
             }

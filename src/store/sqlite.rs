@@ -9,7 +9,7 @@ use crate::cache::SessionCache;
 use crate::error::{Error, Result};
 use crate::ids::UserId;
 use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyConnection, AnyPool, Connection, Executor};
+use sqlx::{AnyPool, Executor};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 
 /// How a write transaction starts: take the write lock at once, not at the first write.
@@ -63,35 +63,44 @@ pub(super) async fn trim_change_log(write: &AnyPool) -> Result<()> {
 /// data_version` moves whenever any other connection (this process's pools, another process)
 /// commits, and how far `cache_changes` has been read.
 ///
-/// Every cached answer first asks [`ChangeWatch::catch_up`]. Concurrent askers share one look:
-/// each takes a ticket, and a look answers every ticket taken before it began. So a request
-/// never gets an answer older than its own arrival, and 64 at once cost a few looks, not 64.
+/// Every cached answer first asks [`ChangeWatch::catch_up`], so the look is on the hot path: it
+/// is a plain SQLite call on a connection of its own (rusqlite, in the calling thread), a few
+/// microseconds when nothing changed, instead of a trip through a pool and a driver thread.
+/// Concurrent askers share one look: each takes a ticket, and a look answers every ticket taken
+/// before it began. So a request never gets an answer older than its own arrival.
 pub(super) struct ChangeWatch {
-    url: String,
-    state: tokio::sync::Mutex<Seen>,
+    path: String,
+    seen: std::sync::Mutex<Seen>,
     asked: AtomicU64,
     answered: AtomicU64,
     healthy: AtomicBool,
 }
 
 struct Seen {
-    conn: Option<AnyConnection>,
+    conn: Option<rusqlite::Connection>,
     data_version: i64,
     seq: i64,
 }
 
+/// How long a look waits for a lock (only WAL recovery or a checkpoint's restart hold readers
+/// up, briefly): it runs in the caller's thread, so it must not wait long. One that times out
+/// answers "cannot be sure", and the request reads the database.
+const LOOK_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(50);
+
 impl ChangeWatch {
     pub(super) async fn open(url: &str) -> Result<Self> {
         let url = prepare_url(url)?;
+        let path = file_of(&url).to_owned();
         let mut seen = Seen {
             conn: None,
             data_version: 0,
             seq: 0,
         };
-        seen.connect(&url).await?;
+        seen.connect(&path)
+            .map_err(|e| Error::Internal(format!("cannot open the sqlite database for the session cache: {e}")))?;
         Ok(Self {
-            url,
-            state: tokio::sync::Mutex::new(seen),
+            path,
+            seen: std::sync::Mutex::new(seen),
             asked: AtomicU64::new(0),
             answered: AtomicU64::new(0),
             healthy: AtomicBool::new(true),
@@ -100,14 +109,14 @@ impl ChangeWatch {
 
     /// Forgets what every write committed before this call changed. `false` if the file could
     /// not be read (then nothing cached may be served).
-    pub(super) async fn catch_up(&self, cache: &SessionCache) -> bool {
+    pub(super) fn catch_up(&self, cache: &SessionCache) -> bool {
         let ticket = self.asked.fetch_add(1, SeqCst) + 1;
-        let mut seen = self.state.lock().await;
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         if self.answered.load(SeqCst) >= ticket {
             return self.healthy.load(SeqCst);
         }
         let covers = self.asked.load(SeqCst);
-        let healthy = match seen.look(&self.url, cache).await {
+        let healthy = match seen.look(&self.path, cache) {
             Ok(()) => true,
             Err(e) => {
                 tracing::warn!(error = %e, "the session cache cannot read the change log; serving from the database");
@@ -135,7 +144,7 @@ pub(super) fn spawn_push_watch(watch: std::sync::Arc<ChangeWatch>, cache: std::s
             tokio::time::sleep(PUSH_EVERY).await;
             let Some(cache) = cache.upgrade() else { return };
             if cache.subscribers() > 0 {
-                watch.catch_up(&cache).await;
+                watch.catch_up(&cache);
             }
         }
     });
@@ -144,35 +153,35 @@ pub(super) fn spawn_push_watch(watch: std::sync::Arc<ChangeWatch>, cache: std::s
 impl Seen {
     /// (Re)opens the watch connection. Everything before now is treated as seen: the caller
     /// empties the cache whenever it may have missed something.
-    async fn connect(&mut self, url: &str) -> Result<()> {
-        let mut conn = AnyConnection::connect(url).await?;
-        self.data_version = sqlx::query_scalar("PRAGMA data_version").fetch_one(&mut conn).await?;
-        self.seq = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM cache_changes")
-            .fetch_one(&mut conn)
-            .await?;
+    fn connect(&mut self, path: &str) -> rusqlite::Result<()> {
+        use rusqlite::OpenFlags;
+        let conn = rusqlite::Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        conn.busy_timeout(LOOK_BUSY_TIMEOUT)?;
+        self.data_version = conn.query_row("PRAGMA data_version", [], |row| row.get(0))?;
+        self.seq = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM cache_changes", [], |row| row.get(0))?;
         self.conn = Some(conn);
         Ok(())
     }
 
-    async fn look(&mut self, url: &str, cache: &SessionCache) -> Result<()> {
+    fn look(&mut self, path: &str, cache: &SessionCache) -> rusqlite::Result<()> {
         if self.conn.is_none() {
-            self.connect(url).await?;
+            self.connect(path)?;
             cache.forget_all();
         }
-        let conn = self.conn.as_mut().expect("connected above");
-        let data_version: i64 = sqlx::query_scalar("PRAGMA data_version").fetch_one(&mut *conn).await?;
+        let conn = self.conn.as_ref().expect("connected above");
+        let data_version: i64 = conn.prepare_cached("PRAGMA data_version")?.query_row([], |row| row.get(0))?;
         if data_version == self.data_version {
             return Ok(());
         }
-        let changes: Vec<(i64, UserId)> = sqlx::query_as("SELECT seq, user_id FROM cache_changes WHERE seq > $1 ORDER BY seq")
-            .bind(self.seq)
-            .fetch_all(&mut *conn)
-            .await?;
+        let mut statement = conn.prepare_cached("SELECT seq, user_id FROM cache_changes WHERE seq > ?1 ORDER BY seq")?;
+        let changes = statement
+            .query_map([self.seq], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         match changes.first() {
             // Rows were trimmed before this server read them: it cannot know what it missed.
             Some(&(first, _)) if first != self.seq + 1 => cache.forget_all(),
             _ => {
-                let users: std::collections::HashSet<UserId> = changes.iter().map(|&(_, user)| user).collect();
+                let users: std::collections::HashSet<UserId> = changes.iter().filter_map(|&(_, user)| UserId::parse(user).ok()).collect();
                 for user in users {
                     cache.forget_user(user);
                 }
@@ -184,6 +193,12 @@ impl Seen {
         self.data_version = data_version;
         Ok(())
     }
+}
+
+/// The file a prepared URL names.
+fn file_of(url: &str) -> &str {
+    let rest = url.strip_prefix("sqlite://").unwrap_or(url);
+    rest.split_once('?').map_or(rest, |(path, _)| path)
 }
 
 /// Turns `sqlite://data/x.db` into a URL that creates the file, and makes its folder.
