@@ -28,8 +28,8 @@ use axum::{Json, Router};
 use http::{header, HeaderName, HeaderValue};
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use std::sync::OnceLock;
+use tower::ServiceBuilder;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
-use tower_http::set_header::SetResponseHeaderLayer;
 
 /// The app's routes, generated once per process. Leptos suppresses resource loading
 /// process-wide while it generates routes, so generating them again while another router serves
@@ -56,12 +56,6 @@ pub fn router(state: AppState) -> Router {
         let options = state.leptos_options.clone();
         move || shell(options.clone())
     };
-    // HSTS only where cookies are Secure (HTTPS; always in prod): over plain HTTP it would be
-    // ignored at best.
-    let hsts = state
-        .settings
-        .cookie_secure
-        .then(|| HeaderValue::from_static("max-age=63072000; includeSubDomains"));
     Router::new()
         .route("/health", get(health::health))
         .route("/health/live", get(health::live))
@@ -72,49 +66,81 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(&state, routes, context.clone(), shell_fn)
         .route("/api/{*rest}", any(api_not_found))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::request_layer))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), deadline))
-        // Pages are compressed (brotli or gzip, as the browser accepts). Safe against BREACH: the
-        // only secret a page carries, the CSRF token, is masked afresh in every answer.
+        // Each `Router::layer` wraps every route once more (a box, and a clone of it for every
+        // request), so the layers are stacked in one `ServiceBuilder` each: outermost first.
         .layer(
-            CompressionLayer::new()
-                .br(true)
-                .gzip(true)
-                .quality(CompressionLevel::Precise(4))
-                .compress_when(is_html),
+            ServiceBuilder::new()
+                // Pages are compressed (brotli or gzip, as the browser accepts). Safe against
+                // BREACH: the only secret a page carries, the CSRF token, is masked afresh in
+                // every answer.
+                .layer(
+                    CompressionLayer::new()
+                        .br(true)
+                        .gzip(true)
+                        .quality(CompressionLevel::Precise(4))
+                        .compress_when(is_html),
+                )
+                .layer(axum::middleware::from_fn_with_state(state.clone(), deadline))
+                .layer(axum::middleware::from_fn_with_state(state.clone(), guard::request_layer)),
         )
         .merge(assets::router())
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("same-origin"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            HeaderName::from_static("cross-origin-opener-policy"),
-            HeaderValue::from_static("same-origin"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            HeaderName::from_static("cross-origin-resource-policy"),
-            HeaderValue::from_static("same-origin"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            HeaderName::from_static("permissions-policy"),
-            HeaderValue::from_static(PERMISSIONS_POLICY),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(header::STRICT_TRANSPORT_SECURITY, hsts))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
-            tracing::error!("a request handler panicked");
-            error_response(ApiError::new(ErrorCode::Internal, "something went wrong on our side"))
-        }))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(
+            ServiceBuilder::new()
+                .layer(tower_http::trace::TraceLayer::new_for_http())
+                .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+                    tracing::error!("a request handler panicked");
+                    error_response(ApiError::new(ErrorCode::Internal, "something went wrong on our side"))
+                }))
+                .layer(axum::middleware::map_response_with_state(
+                    SecurityHeaders::new(state.settings.cookie_secure),
+                    security_headers,
+                )),
+        )
         .with_state(state)
+}
+
+/// The headers every answer carries (unless a handler set its own).
+#[derive(Clone)]
+struct SecurityHeaders(std::sync::Arc<Vec<(HeaderName, HeaderValue)>>);
+
+impl SecurityHeaders {
+    fn new(cookie_secure: bool) -> Self {
+        let mut headers = vec![
+            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+            (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+            (header::REFERRER_POLICY, HeaderValue::from_static("same-origin")),
+            (
+                HeaderName::from_static("cross-origin-opener-policy"),
+                HeaderValue::from_static("same-origin"),
+            ),
+            (
+                HeaderName::from_static("cross-origin-resource-policy"),
+                HeaderValue::from_static("same-origin"),
+            ),
+            (
+                HeaderName::from_static("permissions-policy"),
+                HeaderValue::from_static(PERMISSIONS_POLICY),
+            ),
+        ];
+        // HSTS only where cookies are Secure (HTTPS; always in prod): over plain HTTP it would
+        // be ignored at best.
+        if cookie_secure {
+            headers.push((
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+            ));
+        }
+        Self(std::sync::Arc::new(headers))
+    }
+}
+
+async fn security_headers(State(headers): State<SecurityHeaders>, mut res: Response) -> Response {
+    for (name, value) in headers.0.iter() {
+        if !res.headers().contains_key(name) {
+            res.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    res
 }
 
 /// Whether an answer is a page (the answers compressed on the fly; the browser build is
@@ -137,11 +163,11 @@ async fn csrf_token(Extension(caller): Extension<Caller>) -> impl IntoResponse {
 /// connection closes, rather than the client waiting forever.
 async fn deadline(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let within = state.settings.http.request_timeout.0;
-    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let (method, uri) = (req.method().clone(), req.uri().clone());
     match tokio::time::timeout(within, next.run(req)).await {
         Ok(res) => res,
         Err(_) => {
-            tracing::error!(%method, %path, timeout = ?within, "no answer within http.request_timeout; answering 500");
+            tracing::error!(%method, path = uri.path(), timeout = ?within, "no answer within http.request_timeout; answering 500");
             let mut res = error_response(ApiError::new(ErrorCode::Internal, "the server could not answer in time"));
             res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
             res
