@@ -14,6 +14,7 @@
 //!   is down the cache serves nothing, and it starts empty when it is back.
 
 mod codec;
+mod group;
 mod postgres;
 mod sqlite;
 
@@ -84,6 +85,8 @@ pub struct Db {
     url: Arc<str>,
     cache: Arc<SessionCache>,
     watch: Watch,
+    /// SQLite: write transactions commit in groups.
+    group: Option<Arc<group::GroupCommit>>,
 }
 
 /// How this process hears about writes, for the cache.
@@ -109,10 +112,12 @@ impl Db {
             Backend::Sqlite => sqlite::connect(url, settings).await?,
             Backend::Postgres => postgres::connect(url, settings).await?,
         };
+        let group = (backend == Backend::Sqlite).then(|| group::GroupCommit::new(write.clone()));
         Ok(Self {
             backend,
             read,
             write,
+            group,
             url: url.into(),
             cache: Arc::new(SessionCache::disabled()),
             watch: Watch::Off,
@@ -207,17 +212,25 @@ impl Db {
     }
 
     /// Runs `work` in a write transaction: commits when it returns `Ok`, rolls back when it returns
-    /// `Err`, and rolls back too if the future is dropped or panics (the transaction is never
-    /// committed). Every multi-statement operation goes through here.
+    /// `Err`, and rolls back too if the future is dropped or panics while the work runs. `Ok` only
+    /// once the work is committed. Every multi-statement operation goes through here.
+    ///
+    /// On SQLite, transactions that arrive together share one commit (one fsync): each one's work
+    /// runs in a savepoint of the open batch, so its `Err` rolls back only its own work (`group`).
+    /// A caller dropped after its work ran may still see it committed, as a request whose answer
+    /// was lost in transit.
     pub async fn transaction<T, F>(&self, work: F) -> Result<T>
     where
         T: Send,
         F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T>> + Send,
     {
-        let mut tx = match self.backend {
-            Backend::Sqlite => self.write.begin_with(sqlite::BEGIN_WRITE).await?,
-            Backend::Postgres => self.write.begin().await?,
-        };
+        if let Some(group) = &self.group {
+            let value = group.run(work).await?;
+            // What this request reads next must see its own write.
+            let _ = LOOKED.try_with(|l| l.set(None));
+            return Ok(value);
+        }
+        let mut tx = self.write.begin().await?;
         match work(&mut tx).await {
             Ok(value) => {
                 // PostgreSQL: the users this transaction changed, to forget as it commits (other
@@ -241,6 +254,12 @@ impl Db {
                 Err(e)
             }
         }
+    }
+
+    /// SQLite: write transactions committed so far, each one fsync (concurrent transactions
+    /// share commits; see `group`). `None` on PostgreSQL.
+    pub fn commits(&self) -> Option<u64> {
+        self.group.as_ref().map(|group| group.commits())
     }
 
     /// A cheap liveness check for health endpoints.

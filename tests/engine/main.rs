@@ -8,5 +8,6 @@ mod accounts;
 mod cache;
 mod content;
 mod expiry;
+mod group;
 mod store;
 mod switching;

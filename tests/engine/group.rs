@@ -1,0 +1,124 @@
+//! SQLite's group commit (`store/group.rs`): write transactions that arrive together share one
+//! commit, each one's error rolls back only its own work, nothing is answered before it is
+//! committed, and a caller that goes away leaves no batch open.
+
+use std::time::Duration;
+use switchboard::testing::TestDatabase;
+use switchboard::{Db, Error, PoolSettings};
+
+async fn scratch() -> (TestDatabase, Db) {
+    let database = TestDatabase::sqlite().await;
+    let db = database.connect(&PoolSettings::default()).await;
+    sqlx::query("CREATE TABLE scratch (i INTEGER NOT NULL)")
+        .execute(db.writer())
+        .await
+        .unwrap();
+    (database, db)
+}
+
+/// One transaction: inserts `i`, then fails if `fail`.
+async fn insert(db: &Db, i: i64, fail: bool) -> Result<(), Error> {
+    db.transaction(move |c| {
+        Box::pin(async move {
+            sqlx::query("INSERT INTO scratch (i) VALUES ($1)").bind(i).execute(&mut *c).await?;
+            if fail {
+                return Err(Error::invalid("test", "a domain error after the write"));
+            }
+            Ok(())
+        })
+    })
+    .await
+}
+
+/// What another connection sees (only committed rows).
+async fn committed(database: &TestDatabase) -> Vec<i64> {
+    let other = database.connect(&PoolSettings::default()).await;
+    sqlx::query_scalar("SELECT i FROM scratch ORDER BY i")
+        .fetch_all(other.reader())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_transactions_that_arrive_together_share_commits_and_fail_alone() {
+    let (database, db) = scratch().await;
+    let before = db.commits().expect("SQLite counts its commits");
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let db = db.clone();
+            tokio::spawn(async move { (i, insert(&db, i, i % 8 == 0).await) })
+        })
+        .collect();
+    let mut answered_ok = Vec::new();
+    for task in tasks {
+        let (i, result) = task.await.unwrap();
+        assert_eq!(result.is_ok(), i % 8 != 0, "transaction {i}: {result:?}");
+        if result.is_ok() {
+            answered_ok.push(i);
+        }
+    }
+    assert_eq!(committed(&database).await, answered_ok, "every acknowledged write, and only those");
+    let commits = db.commits().unwrap() - before;
+    println!("[group] 64 concurrent transactions, 56 committed, in {commits} commits");
+    assert!(commits < 56, "transactions that arrived together shared commits: {commits} for 56");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_caller_that_goes_away_mid_work_leaves_nothing_of_it_and_no_batch_open() {
+    let (database, db) = scratch().await;
+    let stuck = db.transaction(move |c| {
+        Box::pin(async move {
+            sqlx::query("INSERT INTO scratch (i) VALUES (1)").execute(&mut *c).await?;
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Ok(())
+        })
+    });
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), stuck).await.is_err(),
+        "the caller gave up"
+    );
+    // Nobody else writes in a transaction: the abandoned batch is settled on its own, so a single
+    // statement gets the write connection (else it would wait for the pool's acquire timeout).
+    tokio::time::timeout(Duration::from_secs(2), async {
+        sqlx::query("INSERT INTO scratch (i) VALUES (2)")
+            .execute(db.writer())
+            .await
+            .unwrap();
+        insert(&db, 3, false).await.unwrap();
+    })
+    .await
+    .expect("no batch was left open");
+    assert_eq!(committed(&database).await, vec![2, 3], "the abandoned work was rolled back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_caller_that_goes_away_before_its_turn_writes_nothing_and_holds_nothing_up() {
+    let (database, db) = scratch().await;
+    // A slow transaction holds the batch, so the next one queues for its turn.
+    let slow = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            db.transaction(move |c| {
+                Box::pin(async move {
+                    sqlx::query("INSERT INTO scratch (i) VALUES (10)").execute(&mut *c).await?;
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    Ok(())
+                })
+            })
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Queued behind the slow one; abandoned before its turn to work.
+    let abandoned = insert(&db, 11, false);
+    assert!(tokio::time::timeout(Duration::from_millis(50), abandoned).await.is_err());
+    slow.await.unwrap().unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        committed(&database).await,
+        vec![10],
+        "what never ran is not written, what was acknowledged is"
+    );
+    insert(&db, 12, false).await.unwrap();
+    assert_eq!(committed(&database).await, vec![10, 12]);
+}
