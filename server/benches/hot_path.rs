@@ -83,8 +83,17 @@ fn switchboard(addr: SocketAddr, database_url: &str, cache: bool) -> Process {
     Process(child)
 }
 
-/// Signs up on a Switchboard server with two platforms; returns the session cookie.
-async fn sign_in(addr: SocketAddr) -> String {
+/// A signed-in client of a Switchboard server.
+struct Signed {
+    /// `name=value` of the session cookie.
+    cookie: String,
+    csrf_token: String,
+    /// The session's active platform.
+    platform_id: i64,
+}
+
+/// Signs up on a Switchboard server with two platforms.
+async fn sign_in(addr: SocketAddr) -> Signed {
     #[derive(serde::Deserialize)]
     struct Token {
         csrf_token: String,
@@ -105,11 +114,11 @@ async fn sign_in(addr: SocketAddr) -> String {
         .unwrap();
     assert!(res.status().is_success(), "register: {}", res.status());
     let cookie = cookie_set_by(&res, "sb_session=").expect("a session cookie");
-    let state: Token = res.json().await.unwrap();
+    let registered: Token = res.json().await.unwrap();
     for label in ["One", "Two"] {
         let res = http
             .post(url("/api/add_platform"))
-            .header("X-CSRF-Token", &state.csrf_token)
+            .header("X-CSRF-Token", &registered.csrf_token)
             .form(&[
                 ("kind", "mastodon"),
                 ("label", label),
@@ -121,7 +130,12 @@ async fn sign_in(addr: SocketAddr) -> String {
             .unwrap();
         assert!(res.status().is_success(), "add_platform: {}", res.status());
     }
-    cookie
+    let state: serde_json::Value = http.get(url("/api/session_state")).send().await.unwrap().json().await.unwrap();
+    Signed {
+        cookie,
+        csrf_token: state["csrf_token"].as_str().expect("a CSRF token").to_owned(),
+        platform_id: state["platform"]["id"].as_i64().expect("an active platform"),
+    }
 }
 
 /// The `name=value` of the first cookie the answer sets whose text starts with `prefix`.
@@ -228,7 +242,12 @@ async fn one_connection(addr: SocketAddr, request: Arc<Vec<u8>>, until: Instant)
 }
 
 async fn drive(addr: SocketAddr, request: Arc<Vec<u8>>, connections: u64, seconds: f64) -> Figures {
-    // A short warm-up: connections open, caches fill, statements prepared.
+    warm_up(addr, &request, connections).await;
+    measure(addr, request, connections, seconds).await
+}
+
+/// A short warm-up: connections open, caches fill, statements prepared.
+async fn warm_up(addr: SocketAddr, request: &Arc<Vec<u8>>, connections: u64) {
     let warm = Instant::now() + Duration::from_millis(300);
     let tasks: Vec<_> = (0..connections)
         .map(|_| tokio::spawn(one_connection(addr, request.clone(), warm)))
@@ -236,6 +255,9 @@ async fn drive(addr: SocketAddr, request: Arc<Vec<u8>>, connections: u64, second
     for t in tasks {
         t.await.unwrap();
     }
+}
+
+async fn measure(addr: SocketAddr, request: Arc<Vec<u8>>, connections: u64, seconds: f64) -> Figures {
     let started = Instant::now();
     let until = started + Duration::from_secs_f64(seconds);
     let tasks: Vec<_> = (0..connections)
@@ -260,6 +282,43 @@ async fn drive(addr: SocketAddr, request: Arc<Vec<u8>>, connections: u64, second
         p50_ms: at(0.50),
         p99_ms: at(0.99),
     }
+}
+
+/// `connections` clients switching one session's platform at once (unconditional switches, each
+/// a new version and an audit row), for `seconds`. Also counts lost updates: switches answered
+/// `200` that the session's version does not show.
+async fn switch_storm(addr: SocketAddr, signed: &Signed, connections: u64, seconds: f64) -> (Figures, i64) {
+    let body = format!("platform_id={}", signed.platform_id);
+    let request = Arc::new(
+        format!(
+            "POST /api/switch_platform HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {}\r\nX-CSRF-Token: {}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            signed.cookie,
+            signed.csrf_token,
+            body.len()
+        )
+        .into_bytes(),
+    );
+    warm_up(addr, &request, connections).await;
+    let before = version(addr, &signed.cookie).await;
+    let figures = measure(addr, request, connections, seconds).await;
+    let after = version(addr, &signed.cookie).await;
+    let lost = figures.ok as i64 - (after - before);
+    (figures, lost)
+}
+
+/// The session's version, as `GET /api/session_state` answers it.
+async fn version(addr: SocketAddr, cookie: &str) -> i64 {
+    let state: serde_json::Value = reqwest::Client::new()
+        .get(format!("http://{addr}/api/session_state"))
+        .header("Cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    state["session"]["version"].as_i64().expect("a session version")
 }
 
 fn postgres_reachable() -> Option<String> {
@@ -293,6 +352,7 @@ async fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     let mut rows = Vec::new();
+    let mut switches = Vec::new();
     let mut peak_rss = Vec::new();
 
     let mut backends = vec![("sqlite", TestDatabase::sqlite().await)];
@@ -314,10 +374,19 @@ async fn main() {
             let server = switchboard(addr, database.url(), cache);
             until_up(addr, "/health/live").await;
             // Each server signs up its own user (a fresh sign-in each time).
-            let cookie = sign_in(addr).await;
+            let signed = sign_in(addr).await;
             let name = format!("Switchboard, {backend}, cache {}", if cache { "on" } else { "off" });
-            let figures = drive(addr, get("/api/session_state", Some(&cookie)), connections, seconds).await;
+            let figures = drive(addr, get("/api/session_state", Some(&signed.cookie)), connections, seconds).await;
             rows.push(Row { name, figures });
+            if cache {
+                let (figures, lost) = switch_storm(addr, &signed, connections, seconds).await;
+                println!("[hot_path] {backend}: {connections} concurrent switches of one session: {lost} lost updates");
+                assert_eq!(lost, 0, "every acknowledged switch is a version");
+                switches.push(Row {
+                    name: format!("`POST /api/switch_platform`, {backend}, {connections} at once on one session"),
+                    figures,
+                });
+            }
             if *backend == "sqlite" && cache {
                 let figures = drive(addr, get("/health/live", None), connections, seconds).await;
                 rows.push(Row {
@@ -361,16 +430,8 @@ async fn main() {
     });
     drop(baseline);
 
-    println!();
-    println!("| authenticated `GET /api/session_state` | req/s | p50 ms | p99 ms | errors |");
-    println!("| --- | --- | --- | --- | --- |");
-    for row in &rows {
-        let f = &row.figures;
-        println!(
-            "| {} | {:.0} | {:.2} | {:.2} | {} |",
-            row.name, f.per_second, f.p50_ms, f.p99_ms, f.errors
-        );
-    }
+    print_table("authenticated `GET /api/session_state` | req/s", &rows);
+    print_table("switching (goal: p99 ≤ 20 ms, no errors, no lost update) | switches/s", &switches);
     let rate = |name: &str| rows.iter().find(|r| r.name == name).map(|r| r.figures.per_second);
     let tower = rate("axum + tower-sessions 0.14, sqlx SQLite store");
     let bare = rate("Switchboard, bare route (/health/live)");
@@ -388,10 +449,24 @@ async fn main() {
         println!("[hot_path] peak RSS of the server ({server}): {rss:.1} MiB");
     }
     if smoke {
-        for row in &rows {
+        for row in rows.iter().chain(&switches) {
             assert!(row.figures.ok > 0, "{}: no request succeeded", row.name);
             assert_eq!(row.figures.errors, 0, "{}: errors", row.name);
         }
+    }
+}
+
+/// One Markdown table: `head` names the first two columns.
+fn print_table(head: &str, rows: &[Row]) {
+    println!();
+    println!("| {head} | p50 ms | p99 ms | errors |");
+    println!("| --- | --- | --- | --- | --- |");
+    for row in rows {
+        let f = &row.figures;
+        println!(
+            "| {} | {:.0} | {:.2} | {:.2} | {} |",
+            row.name, f.per_second, f.p50_ms, f.p99_ms, f.errors
+        );
     }
 }
 
