@@ -232,3 +232,122 @@ async fn a_push_stream_does_not_hold_up_a_stop() {
     assert!(status.success());
     println!("[figures] stopped with a push stream open after {:?}", sent.elapsed());
 }
+
+/// kill -9 in the middle of concurrent platform switches (SQLite, group commit): every switch the
+/// server answered `200` is in the database afterwards. Group commit answers a batch only after
+/// its `COMMIT`; answering before it would lose the switches acknowledged in the last batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_9_under_concurrent_switches_loses_no_acknowledged_switch() {
+    use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::SeqCst};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = serve(port, dir.path(), "3s", Stdio::null);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !tokio::task::spawn_blocking(move || healthy(port)).await.unwrap() {
+        assert!(Instant::now() < deadline, "the server did not come up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let csrf: serde_json::Value = http.get(format!("{base}/api/csrf")).send().await.unwrap().json().await.unwrap();
+    let registered: serde_json::Value = http
+        .post(format!("{base}/api/register"))
+        .header("X-CSRF-Token", csrf["csrf_token"].as_str().unwrap())
+        .form(&[
+            ("email", "kill@example.org"),
+            ("password", "a long enough password"),
+            ("display_name", "Kill"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = registered["csrf_token"].as_str().unwrap().to_owned();
+    let added = http
+        .post(format!("{base}/api/add_platform"))
+        .header("X-CSRF-Token", &token)
+        .form(&[
+            ("kind", "mastodon"),
+            ("label", "One"),
+            ("instance_url", "https://mastodon.social"),
+            ("handle", "@me"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(added.status().is_success());
+    let state: serde_json::Value = http
+        .get(format!("{base}/api/session_state"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let platform = state["platform"]["id"].as_i64().unwrap().to_string();
+
+    // 16 clients switch as fast as they can; each remembers the highest version answered.
+    let (acknowledged, highest) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicI64::new(0)));
+    let clients: Vec<_> = (0..16)
+        .map(|_| {
+            let (http, base, token, platform) = (http.clone(), base.clone(), token.clone(), platform.clone());
+            let (acknowledged, highest) = (acknowledged.clone(), highest.clone());
+            tokio::spawn(async move {
+                loop {
+                    let answer = http
+                        .post(format!("{base}/api/switch_platform"))
+                        .header("X-CSRF-Token", &token)
+                        .form(&[("platform_id", platform.as_str())])
+                        .send()
+                        .await;
+                    let Ok(answer) = answer else { return };
+                    if answer.status() != 200 {
+                        return;
+                    }
+                    let Ok(state) = answer.json::<serde_json::Value>().await else {
+                        return;
+                    };
+                    acknowledged.fetch_add(1, SeqCst);
+                    highest.fetch_max(state["session"]["version"].as_i64().unwrap(), SeqCst);
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    for client in clients {
+        client.await.unwrap();
+    }
+    let (acknowledged, highest) = (acknowledged.load(SeqCst), highest.load(SeqCst));
+    assert!(acknowledged > 50, "the switches were under way: {acknowledged}");
+
+    // What the file says after the crash (opening it recovers the WAL).
+    let db = switchboard::Db::connect(
+        &format!("sqlite://{}/sb.db", dir.path().display()),
+        &switchboard::PoolSettings::default(),
+    )
+    .await
+    .unwrap();
+    let stored: i64 = sqlx::query_scalar("SELECT MAX(version) FROM sessions")
+        .fetch_one(db.reader())
+        .await
+        .unwrap();
+    let recorded: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE kind = 'platform_switched'")
+        .fetch_one(db.reader())
+        .await
+        .unwrap();
+    println!("[figures] kill -9 after {acknowledged} acknowledged switches: version {stored} stored, {highest} answered");
+    assert!(
+        stored >= highest,
+        "an answered version was lost: stored {stored}, answered {highest}"
+    );
+    assert!(
+        recorded as u64 >= acknowledged,
+        "an answered switch's audit row was lost: {recorded} < {acknowledged}"
+    );
+}
