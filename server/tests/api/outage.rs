@@ -93,3 +93,62 @@ async fn a_request_that_hangs_is_answered_within_the_request_timeout() {
     assert_eq!(b.get("/api/session_state").await.status(), StatusCode::OK);
     assert_eq!(b.get("/sessions").await.status(), StatusCode::OK);
 }
+
+/// Another process keeps taking SQLite's write lock (a busy storm: `BEGIN IMMEDIATE`, 40 ms held,
+/// over and over) while signed-in users switch platforms and read their state: they wait their
+/// turn (the busy timeout), and no error reaches any of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_a_busy_storm_from_another_process_reaches_no_user() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+    use std::sync::Arc;
+    use std::time::Duration;
+    let app = spawn_app(TestDatabase::sqlite().await, &[]).await;
+    let mut b = app.browser().await;
+    b.register("storm@example.org").await;
+    let platform = b.add_platform("P").await.to_string();
+
+    // The storm: its own connections, as another process's would be.
+    let stop = Arc::new(AtomicBool::new(false));
+    let held = Arc::new(AtomicU64::new(0));
+    let storm = {
+        let (other, stop, held) = (
+            app.database().connect(&switchboard::PoolSettings::default()).await,
+            stop.clone(),
+            held.clone(),
+        );
+        tokio::spawn(async move {
+            while !stop.load(SeqCst) {
+                let mut tx = other.writer().begin_with("BEGIN IMMEDIATE").await.unwrap();
+                sqlx::query("UPDATE users SET display_name = display_name WHERE id = 0")
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+                tokio::time::sleep(Duration::from_millis(40)).await;
+                tx.commit().await.unwrap();
+                held.fetch_add(1, SeqCst);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    let (mut switches, mut reads) = (0, 0);
+    let until = std::time::Instant::now() + Duration::from_secs(2);
+    while std::time::Instant::now() < until {
+        let switched = b.post("/api/switch_platform", &[("platform_id", platform.as_str())]).await;
+        assert_eq!(
+            switched.status(),
+            200,
+            "a switch during the storm: {}",
+            switched.text().await.unwrap()
+        );
+        let read = b.get("/api/session_state").await;
+        assert_eq!(read.status(), 200, "a read during the storm");
+        (switches, reads) = (switches + 1, reads + 1);
+    }
+    stop.store(true, SeqCst);
+    storm.await.unwrap();
+    println!(
+        "[figures] busy storm: the lock taken {} times by another process; {switches} switches, {reads} reads, 0 errors",
+        held.load(SeqCst)
+    );
+    assert!(held.load(SeqCst) >= 10, "the storm really held the lock");
+}
