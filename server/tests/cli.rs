@@ -142,6 +142,34 @@ fn serve(port: u16, dir: &std::path::Path, grace: &str, output: fn() -> Stdio) -
         .unwrap()
 }
 
+/// [`serve`] (output dropped), once `/health` answers; returns the server and its base URL.
+async fn serving(dir: &std::path::Path, grace: &str) -> (std::process::Child, String) {
+    use std::time::{Duration, Instant};
+    let port = free_port();
+    let child = serve(port, dir, grace, Stdio::null);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !tokio::task::spawn_blocking(move || healthy(port)).await.unwrap() {
+        assert!(Instant::now() < deadline, "the server did not come up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (child, format!("http://127.0.0.1:{port}"))
+}
+
+/// Signs up `email` through `http` (which keeps the cookies); returns the session's CSRF token.
+async fn sign_up(http: &reqwest::Client, base: &str, email: &str) -> String {
+    let csrf: serde_json::Value = http.get(format!("{base}/api/csrf")).send().await.unwrap().json().await.unwrap();
+    let registered = http
+        .post(format!("{base}/api/register"))
+        .header("X-CSRF-Token", csrf["csrf_token"].as_str().unwrap())
+        .form(&[("email", email), ("password", "a long enough password"), ("display_name", "Tester")])
+        .send()
+        .await
+        .unwrap();
+    assert!(registered.status().is_success(), "register: {}", registered.status());
+    let registered: serde_json::Value = registered.json().await.unwrap();
+    registered["csrf_token"].as_str().unwrap().to_owned()
+}
+
 #[test]
 fn sigterm_and_ctrl_c_stop_the_server_cleanly() {
     use std::time::{Duration, Instant};
@@ -184,32 +212,9 @@ fn sigterm_and_ctrl_c_stop_the_server_cleanly() {
 async fn a_push_stream_does_not_hold_up_a_stop() {
     use std::time::{Duration, Instant};
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut child = serve(port, dir.path(), "60s", Stdio::null);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !tokio::task::spawn_blocking(move || healthy(port)).await.unwrap() {
-        assert!(Instant::now() < deadline, "the server did not come up");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let base = format!("http://127.0.0.1:{port}");
+    let (mut child, base) = serving(dir.path(), "60s").await;
     let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    #[derive(serde::Deserialize)]
-    struct Token {
-        csrf_token: String,
-    }
-    let csrf: Token = http.get(format!("{base}/api/csrf")).send().await.unwrap().json().await.unwrap();
-    let registered = http
-        .post(format!("{base}/api/register"))
-        .header("X-CSRF-Token", csrf.csrf_token)
-        .form(&[
-            ("email", "stop@example.org"),
-            ("password", "a long enough password"),
-            ("display_name", "Stop"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert!(registered.status().is_success());
+    sign_up(&http, &base, "stop@example.org").await;
     let mut stream = http.get(format!("{base}/api/session_events")).send().await.unwrap();
     assert_eq!(stream.status(), 200);
 
@@ -240,33 +245,11 @@ async fn a_push_stream_does_not_hold_up_a_stop() {
 async fn a_kill_9_under_concurrent_switches_loses_no_acknowledged_switch() {
     use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::SeqCst};
     use std::sync::Arc;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut child = serve(port, dir.path(), "3s", Stdio::null);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !tokio::task::spawn_blocking(move || healthy(port)).await.unwrap() {
-        assert!(Instant::now() < deadline, "the server did not come up");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let base = format!("http://127.0.0.1:{port}");
+    let (mut child, base) = serving(dir.path(), "3s").await;
     let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    let csrf: serde_json::Value = http.get(format!("{base}/api/csrf")).send().await.unwrap().json().await.unwrap();
-    let registered: serde_json::Value = http
-        .post(format!("{base}/api/register"))
-        .header("X-CSRF-Token", csrf["csrf_token"].as_str().unwrap())
-        .form(&[
-            ("email", "kill@example.org"),
-            ("password", "a long enough password"),
-            ("display_name", "Kill"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = registered["csrf_token"].as_str().unwrap().to_owned();
+    let token = sign_up(&http, &base, "kill@example.org").await;
     let added = http
         .post(format!("{base}/api/add_platform"))
         .header("X-CSRF-Token", &token)

@@ -69,7 +69,7 @@ impl GroupCommit {
         };
         let (batch, value) = {
             let mut open = self.batch.lock().await;
-            self.tidy(&mut open).await?;
+            self.tidy(&mut open).await;
             if open.conn.is_none() {
                 let mut conn = self.pool.acquire().await?;
                 conn.execute(super::sqlite::BEGIN_WRITE).await?;
@@ -114,7 +114,7 @@ impl GroupCommit {
     /// Commits `batch` if it is still open, or says how it ended.
     async fn settle(&self, batch: u64) -> Result<()> {
         let mut open = self.batch.lock().await;
-        self.tidy(&mut open).await?;
+        self.tidy(&mut open).await;
         if open.settled < batch {
             let conn = open.conn.as_mut().expect("an unsettled batch holds the connection");
             match conn.execute("COMMIT").await {
@@ -136,9 +136,9 @@ impl GroupCommit {
     }
 
     /// Rolls back the savepoint of a holder that went away while its work ran.
-    async fn tidy(&self, open: &mut Batch) -> Result<()> {
+    async fn tidy(&self, open: &mut Batch) {
         if !open.unfinished {
-            return Ok(());
+            return;
         }
         let batch = open.number;
         let conn = open.conn.as_mut().expect("unfinished work holds the connection");
@@ -146,7 +146,6 @@ impl GroupCommit {
             self.fail(open, batch).await;
         }
         open.unfinished = false;
-        Ok(())
     }
 
     /// Ends the open batch as failed: rolled back, its connection closed (its state is unknown).
