@@ -114,6 +114,12 @@ pub fn provide_session() {
             });
         }
     });
+    // Every tab hears of a sign-out before it is sent (see `sync::messages::Ending`).
+    Effect::new(move |_| {
+        if actions.logout.pending().get() {
+            crate::sync::announce_end(EndReason::LoggedOut);
+        }
+    });
     Effect::new(move |_| {
         if let Some(Ok(snapshot)) = actions.logout.value().get() {
             tab.adopt(Known {

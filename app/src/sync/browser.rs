@@ -6,10 +6,11 @@
 //! Decisions are in `messages`, `record` and `leader`; this file only wires.
 
 use super::leader::{Election, Liveness, SyncStatus, HEARTBEAT_EVERY_MS, LEADER_LOCK, PING_EVERY_MS};
-use super::messages::{Action, Body, Known, Peer, Stamp, CHANNEL, MIN_CHECK_GAP_MS, TAB_ID_KEY};
+use super::messages::{Action, Body, Ending, Known, Peer, Stamp, CHANNEL, MIN_CHECK_GAP_MS, TAB_ID_KEY};
 use super::record::{on_record, Record, StorageAction, RECORD_KEY};
 use super::tab::TabSignals;
 use crate::error::ErrorCode;
+use crate::models::EndReason;
 use crate::models::Timestamp;
 use crate::models::{ClientSettings, SessionSnapshot};
 use gloo_storage::{LocalStorage, SessionStorage, Storage};
@@ -49,6 +50,8 @@ struct Bus {
     /// The knowledge last sent or received, so a received state is not echoed back.
     last_shared: Option<Stamp>,
     last_snapshot: Option<SessionSnapshot>,
+    /// A sign-out under way in some tab of this browser.
+    ending: Option<Ending>,
 }
 
 thread_local! {
@@ -115,6 +118,7 @@ pub fn start(tab: TabSignals, settings: ClientSettings) {
             events_opened: f64::NEG_INFINITY,
             last_shared: None,
             last_snapshot: None,
+            ending: None,
         })
     });
 
@@ -428,6 +432,21 @@ fn observe_response(status: Option<u16>) {
     }
 }
 
+/// This tab is about to end the session for `reason`: every tab (this one too) reads a signed-out
+/// answer that cannot say why as this end for a while (see [`Ending`]).
+pub fn announce_end(reason: EndReason) {
+    with_bus(|b| b.ending = Some(Ending::starting(reason, now())));
+    send(Body::Ending { reason });
+}
+
+/// `incoming`, explained by a sign-out under way, if any.
+pub fn explain(incoming: Known) -> Known {
+    match with_bus(|b| b.ending).flatten() {
+        Some(ending) => ending.explain(incoming, now()),
+        None => incoming,
+    }
+}
+
 /// Posts a message to the other tabs (over the channel; nothing without one).
 pub fn send(body: Body) {
     let Some(Some((channel, raw))) = with_bus(|b| {
@@ -462,6 +481,9 @@ fn receive(raw: &str) {
             Action::Adopt(known) => {
                 with_bus(|b| b.last_shared = Some(known.stamp()));
                 tab.adopt(*known);
+            }
+            Action::ExpectEnd(reason) => {
+                with_bus(|b| b.ending = Some(Ending::starting(reason, now())));
             }
             Action::Send(body) => send(body),
             Action::CheckNow => check_now(),

@@ -83,6 +83,39 @@ impl Stamp {
     }
 }
 
+/// How long an announced end ([`Body::Ending`]) explains signed-out answers: well past any
+/// sign-out request's round trip.
+pub const ENDING_MS: f64 = 10_000.0;
+
+/// A sign-out some tab of this browser has started: until `until_ms`, a signed-out answer that
+/// cannot say why ("unauthenticated") is that sign-out. Without it, a tab whose check the server
+/// answered just after the sign-out, but before the signing-out tab's news arrived, would tell
+/// its user "sign in" instead of "you signed out".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ending {
+    pub reason: EndReason,
+    pub until_ms: i64,
+}
+
+impl Ending {
+    pub fn starting(reason: EndReason, now_ms: f64) -> Self {
+        Self {
+            reason,
+            until_ms: (now_ms + ENDING_MS) as i64,
+        }
+    }
+
+    /// `incoming`, with this end's reason if it is a signed-out answer without one of its own
+    /// and the end is still fresh at `now_ms`.
+    pub fn explain(&self, mut incoming: Known, now_ms: f64) -> Known {
+        let unexplained = incoming.snapshot.state.is_none() && incoming.snapshot.ended.is_none_or(|e| e == EndReason::Unauthenticated);
+        if unexplained && (now_ms as i64) < self.until_ms {
+            incoming.snapshot.ended = Some(self.reason);
+        }
+        incoming
+    }
+}
+
 /// The newer of two pieces of knowledge (`current` on a tie). A later signed-out answer keeps
 /// the earlier one's reason: after "logged_out" a read says only "unauthenticated", but its
 /// CSRF token is the newer one.
@@ -118,6 +151,10 @@ pub enum Body {
     State {
         known: Box<Known>,
     },
+    /// This tab is ending the session (sent before the request goes out).
+    Ending {
+        reason: EndReason,
+    },
     /// Something every tab should tell its user (e.g. a switch in one tab failed).
     Notice {
         text: String,
@@ -142,6 +179,7 @@ pub enum Body {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     Adopt(Box<Known>),
+    ExpectEnd(EndReason),
     Send(Body),
     CheckNow,
     Toast { text: String, error: bool },
@@ -217,6 +255,7 @@ impl Peer {
                     return Err(Dropped::Stale);
                 }
             }
+            Body::Ending { reason } => vec![Action::ExpectEnd(reason)],
             Body::Notice { text, error } => vec![Action::Toast { text, error }],
             Body::WarningDismissed { idle_expires_ms } => {
                 let live = current.as_ref().is_some_and(|c| c.idle_expires_ms == idle_expires_ms);
@@ -299,6 +338,33 @@ mod tests {
         assert_eq!(merged.snapshot.ended, Some(EndReason::LoggedOut));
         assert_eq!(merged.snapshot.csrf_token, "fresh");
         assert_eq!(newest(Some(merged.clone()), logout), merged, "an older one changes nothing");
+    }
+
+    #[test]
+    fn an_announced_sign_out_explains_an_unexplained_signed_out_answer_while_fresh() {
+        let mut a = Peer::new("a".into(), 0);
+        let mut b = Peer::new("b".into(), 0);
+        let msg = a.envelope(
+            3,
+            Body::Ending {
+                reason: EndReason::LoggedOut,
+            },
+        );
+        assert_eq!(b.receive(&msg, None, false), Ok(vec![Action::ExpectEnd(EndReason::LoggedOut)]));
+
+        let ending = Ending::starting(EndReason::LoggedOut, 1_000.0);
+        // The check answered after the sign-out, before the signing-out tab's news.
+        let check = signed_out(EndReason::Unauthenticated, T2);
+        assert_eq!(ending.explain(check.clone(), 2_000.0).snapshot.ended, Some(EndReason::LoggedOut));
+        let mut no_reason = check.clone();
+        no_reason.snapshot.ended = None;
+        assert_eq!(ending.explain(no_reason, 2_000.0).snapshot.ended, Some(EndReason::LoggedOut));
+        // Too late, a reason of its own, or still signed in: unchanged.
+        assert_eq!(ending.explain(check.clone(), 1_000.0 + ENDING_MS), check);
+        let revoked = signed_out(EndReason::SessionRevoked, T2);
+        assert_eq!(ending.explain(revoked.clone(), 2_000.0), revoked);
+        let signed_in = signed_in("s2", 1, 1, EXP, T2);
+        assert_eq!(ending.explain(signed_in.clone(), 2_000.0), signed_in);
     }
 
     #[test]

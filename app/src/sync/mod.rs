@@ -62,6 +62,23 @@ pub fn send(body: Body) {
     let _ = body;
 }
 
+/// This tab is about to end the session for `reason` (browser only): tells every tab first, so
+/// a tab whose check the server answers meanwhile still shows the right reason.
+pub fn announce_end(reason: crate::models::EndReason) {
+    #[cfg(feature = "hydrate")]
+    browser::announce_end(reason);
+    #[cfg(not(feature = "hydrate"))]
+    let _ = reason;
+}
+
+/// `incoming` with the reason of a sign-out under way in this browser, if it needs one.
+fn explain(incoming: Known) -> Known {
+    #[cfg(feature = "hydrate")]
+    return browser::explain(incoming);
+    #[cfg(not(feature = "hydrate"))]
+    incoming
+}
+
 /// This browser's clock in ms (`Date.now()`), for knowledge received now; `None` on the server.
 pub fn local_now() -> Option<f64> {
     #[cfg(feature = "hydrate")]

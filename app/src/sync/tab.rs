@@ -46,7 +46,7 @@ impl TabSignals {
         // The first adoption also dates the server-rendered answer, so the countdown can tick.
         let first = self.live.with_untracked(Option::is_none);
         let received_at = incoming.received_at;
-        let mut chosen = newest(known.clone(), incoming);
+        let mut chosen = newest(known.clone(), super::explain(incoming));
         let changed = known.as_ref().map(|c| &c.snapshot) != Some(&chosen.snapshot);
         if !changed && !first {
             return false;
