@@ -125,16 +125,21 @@ fn healthy(port: u16) -> bool {
     answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200")
 }
 
-/// `switchboard serve` in the test profile on a SQLite file in `dir`, with this shutdown grace;
-/// its output goes to `output` (both streams).
-fn serve(port: u16, dir: &std::path::Path, grace: &str, output: fn() -> Stdio) -> std::process::Child {
+/// The URL of a SQLite file in `dir`.
+fn sqlite_in(dir: &std::path::Path) -> String {
+    format!("sqlite://{}/sb.db", dir.display())
+}
+
+/// `switchboard serve` in the test profile on `database`, with this shutdown grace; its output
+/// goes to `output` (both streams).
+fn serve(port: u16, database: &str, grace: &str, output: fn() -> Stdio) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .arg("serve")
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("SWITCHBOARD_PROFILE", "test")
         .env("SWITCHBOARD_BIND", format!("127.0.0.1:{port}"))
-        .env("SWITCHBOARD_DATABASE_URL", format!("sqlite://{}/sb.db", dir.display()))
+        .env("SWITCHBOARD_DATABASE_URL", database)
         .env("SWITCHBOARD_SHUTDOWN_GRACE", grace)
         .stdout(output())
         .stderr(output())
@@ -143,10 +148,10 @@ fn serve(port: u16, dir: &std::path::Path, grace: &str, output: fn() -> Stdio) -
 }
 
 /// [`serve`] (output dropped), once `/health` answers; returns the server and its base URL.
-async fn serving(dir: &std::path::Path, grace: &str) -> (std::process::Child, String) {
+async fn serving(database: &str, grace: &str) -> (std::process::Child, String) {
     use std::time::{Duration, Instant};
     let port = free_port();
-    let child = serve(port, dir, grace, Stdio::null);
+    let child = serve(port, database, grace, Stdio::null);
     let deadline = Instant::now() + Duration::from_secs(30);
     while !tokio::task::spawn_blocking(move || healthy(port)).await.unwrap() {
         assert!(Instant::now() < deadline, "the server did not come up");
@@ -176,7 +181,7 @@ fn sigterm_and_ctrl_c_stop_the_server_cleanly() {
     for signal in ["TERM", "INT"] {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let mut child = serve(port, dir.path(), "3s", Stdio::piped);
+        let mut child = serve(port, &sqlite_in(dir.path()), "3s", Stdio::piped);
         let deadline = Instant::now() + Duration::from_secs(30);
         while !healthy(port) {
             assert!(Instant::now() < deadline, "the server did not come up");
@@ -212,7 +217,7 @@ fn sigterm_and_ctrl_c_stop_the_server_cleanly() {
 async fn a_push_stream_does_not_hold_up_a_stop() {
     use std::time::{Duration, Instant};
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, base) = serving(dir.path(), "60s").await;
+    let (mut child, base) = serving(&sqlite_in(dir.path()), "60s").await;
     let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
     sign_up(&http, &base, "stop@example.org").await;
     let mut stream = http.get(format!("{base}/api/session_events")).send().await.unwrap();
@@ -243,16 +248,104 @@ async fn a_push_stream_does_not_hold_up_a_stop() {
 /// its `COMMIT`; answering before it would lose the switches acknowledged in the last batch.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kill_9_under_concurrent_switches_loses_no_acknowledged_switch() {
-    use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::SeqCst};
-    use std::sync::Arc;
     use std::time::Duration;
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, base) = serving(dir.path(), "3s").await;
+    let (mut child, base) = serving(&sqlite_in(dir.path()), "3s").await;
     let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
     let token = sign_up(&http, &base, "kill@example.org").await;
+    let platform = add_platform(&http, &base, &token).await;
+    let switching = Switching::start(&http, &base, &token, &platform, 16);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let (acknowledged, highest, errors) = switching.finish().await;
+    assert!(acknowledged > 50, "the switches were under way: {acknowledged}");
+    assert!(errors > 0, "the clients saw the server go");
+
+    // What the file says after the crash (opening it recovers the WAL).
+    let db = switchboard::Db::connect(&sqlite_in(dir.path()), &switchboard::PoolSettings::default())
+        .await
+        .unwrap();
+    let (stored, recorded) = stored_switches(&db, "kill@example.org").await;
+    println!("[figures] kill -9 after {acknowledged} acknowledged switches: version {stored} stored, {highest} answered");
+    assert!(
+        stored >= highest,
+        "an answered version was lost: stored {stored}, answered {highest}"
+    );
+    assert!(
+        recorded >= acknowledged,
+        "an answered switch's audit row was lost: {recorded} < {acknowledged}"
+    );
+}
+
+/// Two instances on one PostgreSQL database, each serving its own clients' platform switches;
+/// one is killed (SIGKILL). The other's clients see nothing of it (every answer `200`), every
+/// switch the killed instance answered is in the database, and its users go on at the other
+/// instance with the cookie they have (no sticky sessions).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_kill_9_of_one_instance_reaches_no_client_of_the_other() {
+    use std::time::Duration;
+    let database = switchboard::testing::TestDatabase::postgres_database().await;
+    let (mut killed, base_a) = serving(database.url(), "3s").await;
+    let (mut other, base_b) = serving(database.url(), "3s").await;
+    let (at_a, at_b) = (
+        reqwest::Client::builder().cookie_store(true).build().unwrap(),
+        reqwest::Client::builder().cookie_store(true).build().unwrap(),
+    );
+    let token_a = sign_up(&at_a, &base_a, "at-a@example.org").await;
+    let platform_a = add_platform(&at_a, &base_a, &token_a).await;
+    let token_b = sign_up(&at_b, &base_b, "at-b@example.org").await;
+    let platform_b = add_platform(&at_b, &base_b, &token_b).await;
+    let on_a = Switching::start(&at_a, &base_a, &token_a, &platform_a, 6);
+    let on_b = Switching::start(&at_b, &base_b, &token_b, &platform_b, 6);
+
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    killed.kill().unwrap(); // SIGKILL
+    killed.wait().unwrap();
+    let (acknowledged_a, highest_a, _) = on_a.finish().await;
+    // The other instance keeps serving its clients for a while after the crash.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let (acknowledged_b, _, errors_b) = on_b.finish().await;
+    assert_eq!(errors_b, 0, "a client of the other instance saw the crash");
+    assert!(
+        acknowledged_a > 20 && acknowledged_b > 20,
+        "both were busy: {acknowledged_a}, {acknowledged_b}"
+    );
+
+    let db = switchboard::Db::connect(database.url(), &switchboard::PoolSettings::default())
+        .await
+        .unwrap();
+    let (stored, recorded) = stored_switches(&db, "at-a@example.org").await;
+    println!(
+        "[figures] kill -9 of one of two instances: {acknowledged_a} switches answered by it (version {highest_a}), \
+         version {stored} stored; {acknowledged_b} answered by the other, 0 errors"
+    );
+    assert!(
+        stored >= highest_a,
+        "an answered version was lost: stored {stored}, answered {highest_a}"
+    );
+    assert!(recorded >= acknowledged_a, "an answered switch's audit row was lost");
+
+    // The killed instance's user, with the cookie it had, at the other instance.
+    let moved = at_a
+        .post(format!("{base_b}/api/switch_platform"))
+        .header("X-CSRF-Token", &token_a)
+        .form(&[("platform_id", platform_a.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), 200, "the other instance serves the same session");
+    let moved: serde_json::Value = moved.json().await.unwrap();
+    assert_eq!(moved["session"]["version"].as_i64(), Some(stored + 1));
+    other.kill().unwrap();
+    other.wait().unwrap();
+}
+
+/// Adds a platform for the signed-in client; returns its id.
+async fn add_platform(http: &reqwest::Client, base: &str, token: &str) -> String {
     let added = http
         .post(format!("{base}/api/add_platform"))
-        .header("X-CSRF-Token", &token)
+        .header("X-CSRF-Token", token)
         .form(&[
             ("kind", "mastodon"),
             ("label", "One"),
@@ -262,7 +355,7 @@ async fn a_kill_9_under_concurrent_switches_loses_no_acknowledged_switch() {
         .send()
         .await
         .unwrap();
-    assert!(added.status().is_success());
+    assert!(added.status().is_success(), "add_platform: {}", added.status());
     let state: serde_json::Value = http
         .get(format!("{base}/api/session_state"))
         .send()
@@ -271,66 +364,88 @@ async fn a_kill_9_under_concurrent_switches_loses_no_acknowledged_switch() {
         .json()
         .await
         .unwrap();
-    let platform = state["platform"]["id"].as_i64().unwrap().to_string();
+    state["platform"]["id"].as_i64().unwrap().to_string()
+}
 
-    // 16 clients switch as fast as they can; each remembers the highest version answered.
-    let (acknowledged, highest) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicI64::new(0)));
-    let clients: Vec<_> = (0..16)
-        .map(|_| {
-            let (http, base, token, platform) = (http.clone(), base.clone(), token.clone(), platform.clone());
-            let (acknowledged, highest) = (acknowledged.clone(), highest.clone());
-            tokio::spawn(async move {
-                loop {
-                    let answer = http
-                        .post(format!("{base}/api/switch_platform"))
-                        .header("X-CSRF-Token", &token)
-                        .form(&[("platform_id", platform.as_str())])
-                        .send()
-                        .await;
-                    let Ok(answer) = answer else { return };
-                    if answer.status() != 200 {
-                        return;
+/// Clients switching one session's platform as fast as they can, counting what was answered.
+struct Switching {
+    acknowledged: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The highest session version an answer carried.
+    highest: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    clients: Vec<tokio::task::JoinHandle<u64>>,
+}
+
+impl Switching {
+    /// `count` clients sharing `http`'s session; each stops at its first failed answer.
+    fn start(http: &reqwest::Client, base: &str, token: &str, platform: &str, count: usize) -> Self {
+        use std::sync::atomic::Ordering::SeqCst;
+        let this = Self {
+            acknowledged: Default::default(),
+            highest: Default::default(),
+            stop: Default::default(),
+            clients: Vec::new(),
+        };
+        let clients = (0..count)
+            .map(|_| {
+                let (http, url, token, platform) = (
+                    http.clone(),
+                    format!("{base}/api/switch_platform"),
+                    token.to_owned(),
+                    platform.to_owned(),
+                );
+                let (acknowledged, highest, stop) = (this.acknowledged.clone(), this.highest.clone(), this.stop.clone());
+                tokio::spawn(async move {
+                    while !stop.load(SeqCst) {
+                        let answer = http
+                            .post(&url)
+                            .header("X-CSRF-Token", &token)
+                            .form(&[("platform_id", platform.as_str())])
+                            .send()
+                            .await;
+                        let Ok(answer) = answer.and_then(|a| a.error_for_status()) else {
+                            return 1;
+                        };
+                        let Ok(state) = answer.json::<serde_json::Value>().await else {
+                            return 1;
+                        };
+                        acknowledged.fetch_add(1, SeqCst);
+                        highest.fetch_max(state["session"]["version"].as_i64().unwrap(), SeqCst);
                     }
-                    let Ok(state) = answer.json::<serde_json::Value>().await else {
-                        return;
-                    };
-                    acknowledged.fetch_add(1, SeqCst);
-                    highest.fetch_max(state["session"]["version"].as_i64().unwrap(), SeqCst);
-                }
+                    0
+                })
             })
-        })
-        .collect();
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    for client in clients {
-        client.await.unwrap();
+            .collect();
+        Self { clients, ..this }
     }
-    let (acknowledged, highest) = (acknowledged.load(SeqCst), highest.load(SeqCst));
-    assert!(acknowledged > 50, "the switches were under way: {acknowledged}");
 
-    // What the file says after the crash (opening it recovers the WAL).
-    let db = switchboard::Db::connect(
-        &format!("sqlite://{}/sb.db", dir.path().display()),
-        &switchboard::PoolSettings::default(),
+    /// Stops the clients; returns the switches answered, the highest version answered, and how
+    /// many clients stopped at a failure.
+    async fn finish(self) -> (u64, i64, u64) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.stop.store(true, SeqCst);
+        let mut errors = 0;
+        for client in self.clients {
+            errors += client.await.unwrap();
+        }
+        (self.acknowledged.load(SeqCst), self.highest.load(SeqCst), errors)
+    }
+}
+
+/// The stored version of `email`'s newest session, and how many switches its audit log holds.
+async fn stored_switches(db: &switchboard::Db, email: &str) -> (i64, u64) {
+    let stored: i64 = sqlx::query_scalar("SELECT MAX(s.version) FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.email = $1")
+        .bind(email)
+        .fetch_one(db.reader())
+        .await
+        .unwrap();
+    let recorded: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_events a JOIN users u ON u.id = a.subject_user_id \
+         WHERE u.email = $1 AND a.kind = 'platform_switched'",
     )
+    .bind(email)
+    .fetch_one(db.reader())
     .await
     .unwrap();
-    let stored: i64 = sqlx::query_scalar("SELECT MAX(version) FROM sessions")
-        .fetch_one(db.reader())
-        .await
-        .unwrap();
-    let recorded: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE kind = 'platform_switched'")
-        .fetch_one(db.reader())
-        .await
-        .unwrap();
-    println!("[figures] kill -9 after {acknowledged} acknowledged switches: version {stored} stored, {highest} answered");
-    assert!(
-        stored >= highest,
-        "an answered version was lost: stored {stored}, answered {highest}"
-    );
-    assert!(
-        recorded as u64 >= acknowledged,
-        "an answered switch's audit row was lost: {recorded} < {acknowledged}"
-    );
+    (stored, recorded as u64)
 }

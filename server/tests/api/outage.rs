@@ -61,6 +61,95 @@ async fn postgres_down_answers_503_and_recovers() {
     );
 }
 
+/// PostgreSQL goes away under load (every connection ended and new ones refused, as in a restart)
+/// and comes back while signed-in clients switch platforms and read their state. Meanwhile every
+/// answer is `200` or `503` (fail closed: never a 500, never a refusal that would sign anyone out),
+/// service resumes without restarting Switchboard, and every switch answered `200` is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_restarted_under_load_fails_closed_and_recovers() {
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+    let app = spawn_app(
+        TestDatabase::postgres_database().await,
+        &[("SWITCHBOARD_POOL_ACQUIRE_TIMEOUT", "300ms")],
+    )
+    .await;
+    let mut b = app.browser().await;
+    b.register("restart@example.org").await;
+    let platform = b.add_platform("P").await.to_string();
+
+    let (stop, started) = (Arc::new(AtomicBool::new(false)), Instant::now());
+    let clients: Vec<_> = (0..8)
+        .map(|i| {
+            let (client, stop, platform) = (b.on(&app), stop.clone(), platform.clone());
+            tokio::spawn(async move {
+                // (ms since the start, status, version answered) for every answer.
+                let mut answers = Vec::new();
+                while !stop.load(SeqCst) {
+                    let res = if i % 2 == 0 {
+                        client.post("/api/switch_platform", &[("platform_id", platform.as_str())]).await
+                    } else {
+                        client.get("/api/session_state").await
+                    };
+                    let status = res.status().as_u16();
+                    let version = match status {
+                        200 => res.json::<serde_json::Value>().await.unwrap()["session"]["version"].as_i64(),
+                        _ => None,
+                    };
+                    answers.push((started.elapsed().as_millis() as u64, status, version));
+                    if status != 200 {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+                answers
+            })
+        })
+        .collect();
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.database().allow_connections(false).await;
+    let down = started.elapsed().as_millis() as u64;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.database().allow_connections(true).await;
+    let up = started.elapsed().as_millis() as u64;
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    stop.store(true, SeqCst);
+    let mut answers = Vec::new();
+    for client in clients {
+        answers.extend(client.await.unwrap());
+    }
+
+    let odd: Vec<_> = answers.iter().filter(|(_, status, _)| ![200, 503].contains(status)).collect();
+    assert!(odd.is_empty(), "only 200 or 503 while the database restarts: {odd:?}");
+    let unavailable = answers.iter().filter(|(_, status, _)| *status == 503).count();
+    assert!(unavailable > 0, "the outage was seen");
+    let last_503 = answers.iter().filter(|(_, s, _)| *s == 503).map(|(at, _, _)| *at).max().unwrap();
+    let served_after = answers.iter().filter(|(at, s, _)| *s == 200 && *at > last_503).count();
+    assert!(
+        served_after > 20,
+        "service resumed on its own: {served_after} answers after the last 503"
+    );
+    let highest = answers.iter().filter_map(|(_, _, v)| *v).max().unwrap();
+    let stored = b.state().await.session.version.0;
+    assert!(
+        stored >= highest,
+        "an answered switch was lost: stored {stored}, answered {highest}"
+    );
+    let back = answers
+        .iter()
+        .filter(|(at, s, _)| *s == 200 && *at >= up)
+        .map(|(at, _, _)| at - up)
+        .min()
+        .unwrap();
+    println!(
+        "[figures] PostgreSQL away for {} ms under load: {} answers, {unavailable} of them 503; \
+         the first 200 {back} ms after it came back",
+        up - down,
+        answers.len()
+    );
+}
+
 /// A request stuck behind the database (a lock held elsewhere) or a render that never finishes is
 /// answered `500` within `http.request_timeout`, its connection closed; the server goes on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
