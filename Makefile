@@ -6,7 +6,9 @@
 #   make run     build, then serve on 127.0.0.1:3000 (SQLite in data/ unless told otherwise)
 #   make test    every test: cargo test (SQLite + PostgreSQL), release build, Playwright
 #   make bench   benchmarks that print figures (the session hot path against tower-sessions; a login
-#                flood against the release binary; a cleanup backlog). docs/BENCHMARKS.md
+#                flood against the release binary; a cleanup backlog; a 10-minute soak; the browser
+#                figures from Playwright in Chromium).
+#                docs/BENCHMARKS.md
 #   make clean   remove build outputs and test artifacts (keeps data/ and node_modules)
 
 SHELL := /bin/bash
@@ -48,6 +50,8 @@ bench:
 	cargo bench -p server --features bench-baseline --bench hot_path
 	cargo bench -p server --bench login_flood
 	cargo bench -p server --bench cleanup
+	cargo bench -p server --bench soak
+	bash scripts/test.sh --browser-figures
 
 clean:
 	cargo clean

@@ -3,6 +3,10 @@
 #   setup -> lint (rustfmt, clippy, tsc) -> PostgreSQL -> cargo test (all crates but frontend)
 #   -> release build -> start servers -> Playwright -> summary
 #
+# `scripts/test.sh --browser-figures` (part of `make bench`): only the release build and Playwright,
+# then the browser figures the specs print (click-to-UI, propagation, checks per minute, leader
+# takeover, cross-instance revocation, the WASM over the wire).
+#
 # Environment:
 #   SWITCHBOARD_TEST_POSTGRES_URL  use this database as is (not created, not dropped); otherwise a
 #                                  fresh switchboard_test_* database on 127.0.0.1:5432 is created
@@ -12,6 +16,17 @@
 #                                  third with tab sync switched off the one after, and two
 #                                  instances sharing one PostgreSQL schema the two after that
 set -euo pipefail
+
+BROWSER_FIGURES=0
+case "${1:-}" in
+'') ;;
+--browser-figures) BROWSER_FIGURES=1 ;;
+*)
+	echo "usage: $0 [--browser-figures]" >&2
+	exit 2
+	;;
+esac
+readonly BROWSER_FIGURES
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly ROOT
@@ -202,6 +217,7 @@ phase_done
 # Style and type errors fail the run before anything slow: rustfmt, clippy (every crate and
 # target, warnings are errors), the TypeScript of the Playwright specs, and import circles.
 phase "lint"
+if ((BROWSER_FIGURES)); then log "skipped (--browser-figures)"; else
 cargo fmt --all --check || die "cargo fmt --all --check: run \`cargo fmt --all\`"
 cargo clippy --workspace --all-targets --locked -- -D warnings || die "cargo clippy found problems (see above)"
 # The browser build alone (hydrate without ssr), as the WASM is compiled.
@@ -209,6 +225,7 @@ cargo clippy -p frontend --target wasm32-unknown-unknown --locked -- -D warnings
 (cd "$ROOT/end2end" && npx --no-install tsc --noEmit) || die "tsc --noEmit: the Playwright specs do not type-check"
 python3 "$ROOT/scripts/module_cycles.py" "$ROOT/src" "$ROOT/app/src" "$ROOT/server/src" ||
 	die "modules import each other in a circle (see above; docs/ARCHITECTURE.md)"
+fi
 phase_done
 
 # ---- c. PostgreSQL -----------------------------------------------------------------------------
@@ -302,12 +319,14 @@ phase_done
 
 # ---- d. cargo test -----------------------------------------------------------------------------
 phase "cargo test"
+if ((BROWSER_FIGURES)); then log "skipped (--browser-figures)"; else
 # `frontend` (the hydrate WASM entry) is excluded: building it in the same cargo invocation as
 # `server` unifies features, so app/leptos get both `ssr` and `hydrate` and every server test
 # panics ("spawn_local called from outside of a task::LocalSet"). It has no native tests; the
 # release build below compiles it for wasm32.
 cargo test --workspace --exclude frontend --locked 2>&1 | tee "$logs_dir/cargo-test.log" ||
 	die "cargo test --workspace --exclude frontend --locked failed (see above)"
+fi
 phase_done
 
 # ---- e. release build --------------------------------------------------------------------------
@@ -407,6 +426,11 @@ phase_done
 # ---- h. benchmark smoke -------------------------------------------------------------------------
 # The hot-path benchmark (`make bench`) for one second a row on SQLite, failing on any error, so
 # it cannot rot; its figures here mean little (the machine is busy), `make bench` prints real ones.
+if ((BROWSER_FIGURES)); then
+	printf '\n[test] browser figures (Chromium, release build):\n'
+	grep -ho '\[figures\].*' "$logs_dir/playwright.log" | sort -u || true
+	exit 0
+fi
 phase "benchmark smoke"
 SWITCHBOARD_BENCH_SMOKE=1 cargo bench --locked -p server --features bench-baseline --bench hot_path ||
 	die "the hot-path benchmark's smoke run failed (see above)"
