@@ -4,7 +4,8 @@
 //!
 //! SQLite has one writer, and with `synchronous = FULL` every commit waits for the disk. Run
 //! alone, 64 concurrent switches queue for 64 fsyncs. Here a transaction's work runs inside a
-//! savepoint of the open batch (its error rolls back only its own savepoint), and then it queues
+//! savepoint of the open batch (its error rolls back only its own savepoint; savepoints of work
+//! that succeeded stay open, nested, until the batch commits), and then it queues
 //! once more, behind whoever arrived while it worked, to commit: the first in line commits the
 //! whole batch, the others find their batch committed. Both steps take one FIFO lock, so the
 //! order of work is the order of arrival, as before.
@@ -19,12 +20,19 @@ use sqlx::{Any, AnyConnection, AnyPool, Executor};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// Undoes the newest work of the open batch: back to its savepoint (the innermost one named
+/// `work`), which then goes; the work before it, in the savepoints around it, stays.
+const UNDO_WORK: &str = "ROLLBACK TO SAVEPOINT work; RELEASE SAVEPOINT work";
 
 /// Batches whose commit failed, remembered for their callers (who look within moments).
 const FAILED_KEPT: usize = 256;
 
 pub(super) struct GroupCommit {
     pool: AnyPool,
+    /// How long a batch waits for the write lock another process holds.
+    busy_timeout: Duration,
     batch: tokio::sync::Mutex<Batch>,
     commits: AtomicU64,
 }
@@ -43,9 +51,10 @@ struct Batch {
 }
 
 impl GroupCommit {
-    pub(super) fn new(pool: AnyPool) -> Arc<Self> {
+    pub(super) fn new(pool: AnyPool, busy_timeout: Duration) -> Arc<Self> {
         Arc::new(Self {
             pool,
+            busy_timeout,
             batch: tokio::sync::Mutex::new(Batch::default()),
             commits: AtomicU64::new(0),
         })
@@ -72,7 +81,7 @@ impl GroupCommit {
             self.tidy(&mut open).await;
             if open.conn.is_none() {
                 let mut conn = self.pool.acquire().await?;
-                conn.execute(super::sqlite::BEGIN_WRITE).await?;
+                super::sqlite::begin_write(&mut *conn, self.busy_timeout).await?;
                 open.conn = Some(conn);
                 open.number += 1;
             }
@@ -83,16 +92,18 @@ impl GroupCommit {
             open.unfinished = true;
             let conn = open.conn.as_mut().expect("opened above");
             let outcome = work(conn).await;
-            let ended = match &outcome {
-                Ok(_) => "RELEASE SAVEPOINT work",
-                Err(_) => "ROLLBACK TO SAVEPOINT work; RELEASE SAVEPOINT work",
-            };
-            let conn = open.conn.as_mut().expect("opened above");
-            if let Err(e) = conn.execute(ended).await {
-                // SQLite ended the transaction itself (an I/O error, a full disk): the batch is lost.
-                self.fail(&mut open, batch).await;
-                settle.batch = None;
-                return Err(e.into());
+            // Work that succeeded leaves its savepoint open (the next one nests inside it, and
+            // COMMIT releases them all): one statement less for every write while the lock is
+            // held. Work that failed is undone.
+            if outcome.is_err() {
+                let conn = open.conn.as_mut().expect("opened above");
+                if let Err(e) = conn.execute(UNDO_WORK).await {
+                    // SQLite ended the transaction itself (an I/O error, a full disk): the batch
+                    // is lost.
+                    self.fail(&mut open, batch).await;
+                    settle.batch = None;
+                    return Err(e.into());
+                }
             }
             open.unfinished = false;
             drop(open);
@@ -142,7 +153,7 @@ impl GroupCommit {
         }
         let batch = open.number;
         let conn = open.conn.as_mut().expect("unfinished work holds the connection");
-        if conn.execute("ROLLBACK TO SAVEPOINT work; RELEASE SAVEPOINT work").await.is_err() {
+        if conn.execute(UNDO_WORK).await.is_err() {
             self.fail(open, batch).await;
         }
         open.unfinished = false;

@@ -112,7 +112,7 @@ impl Db {
             Backend::Sqlite => sqlite::connect(url, settings).await?,
             Backend::Postgres => postgres::connect(url, settings).await?,
         };
-        let group = (backend == Backend::Sqlite).then(|| group::GroupCommit::new(write.clone()));
+        let group = (backend == Backend::Sqlite).then(|| group::GroupCommit::new(write.clone(), settings.busy_timeout));
         Ok(Self {
             backend,
             read,

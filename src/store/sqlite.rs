@@ -9,11 +9,43 @@ use crate::cache::SessionCache;
 use crate::error::{Error, Result};
 use crate::ids::UserId;
 use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyConnection, AnyPool, Executor};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::time::{Duration, Instant};
 
 /// How a write transaction starts: take the write lock at once, not at the first write.
-pub(super) const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
+/// How long one try to take the write lock waits inside SQLite (see [`begin_write`]).
+const BEGIN_TRY_MS: u64 = 10;
+
+/// Starts a write transaction on the write connection, waiting up to `busy_timeout` for the
+/// write lock. SQLite's own busy handler, given the whole timeout, backs off to a try every
+/// 100 ms: against another process that frees the lock only for moments at a time (a busy
+/// storm), it can miss every moment until the timeout ends in "database is locked". Short waits
+/// (tries at 0, 1, 3 and 8 ms), begun again at once, take each moment; the connection's busy
+/// timeout is set back afterwards for the statements that write outside a transaction.
+pub(super) async fn begin_write(conn: &mut AnyConnection, busy_timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + busy_timeout;
+    let mut begun = conn
+        .execute(format!("PRAGMA busy_timeout = {BEGIN_TRY_MS}; {BEGIN_WRITE}").as_str())
+        .await;
+    while matches!(&begun, Err(e) if is_busy(e)) && Instant::now() < deadline {
+        begun = conn.execute(BEGIN_WRITE).await;
+    }
+    let restored = conn
+        .execute(format!("PRAGMA busy_timeout = {}", busy_timeout.as_millis()).as_str())
+        .await;
+    begun?;
+    restored?;
+    Ok(())
+}
+
+/// Whether SQLite said another connection holds the lock (`SQLITE_BUSY` and its extended codes).
+fn is_busy(e: &sqlx::Error) -> bool {
+    let code = e.as_database_error().and_then(|d| d.code()).and_then(|c| c.parse::<i32>().ok());
+    code.is_some_and(|c| c & 0xff == 5)
+}
 
 /// The read pool and the one-connection write pool.
 pub(super) async fn connect(url: &str, settings: &PoolSettings) -> Result<(AnyPool, AnyPool)> {
@@ -85,7 +117,7 @@ struct Seen {
 /// How long a look waits for a lock (only WAL recovery or a checkpoint's restart hold readers
 /// up, briefly): it runs in the caller's thread, so it must not wait long. One that times out
 /// answers "cannot be sure", and the request reads the database.
-const LOOK_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(50);
+const LOOK_BUSY_TIMEOUT: Duration = Duration::from_millis(50);
 
 impl ChangeWatch {
     pub(super) async fn open(url: &str) -> Result<Self> {
@@ -134,7 +166,7 @@ impl ChangeWatch {
 /// How often the change log is read while someone waits to be told of changes (a browser's
 /// push stream): cached answers read it anyway, but a change must reach a browser that asks
 /// nothing.
-const PUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+const PUSH_EVERY: Duration = Duration::from_millis(100);
 
 /// Reads the change log every [`PUSH_EVERY`] while the cache has subscribers, until the cache is
 /// gone.
