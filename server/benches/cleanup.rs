@@ -2,7 +2,8 @@
 //! 1,000,000) expired sessions, swept in batches (`SWITCHBOARD_BENCH_BATCH`, default 1000, as
 //! `cleanup_batch`) while a signed-in user
 //! keeps reading their session. Prints how long the sweep took and the reads' latency (p50, p99,
-//! max) idle and during the sweep.
+//! max) idle and during the sweep: with the session cache on, as the server runs, and off (every
+//! read from the database).
 //!
 //! `make bench` (or `cargo bench -p server --bench cleanup`).
 
@@ -30,8 +31,22 @@ async fn main() {
     let number = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
     let expired = number("SWITCHBOARD_BENCH_EXPIRED", 1_000_000);
     let batch = number("SWITCHBOARD_BENCH_BATCH", 1000) as u32;
+    // As the server runs (the session cache on), then with every read from the database.
+    for cache in [true, false] {
+        println!("[cleanup] session cache {}", if cache { "on (as served)" } else { "off" });
+        backlog_swept_while_reading(expired, batch, cache).await;
+    }
+}
+
+/// A backlog of `expired` sessions swept in batches of `batch` while a signed-in user reads.
+async fn backlog_swept_while_reading(expired: u64, batch: u32, cache: bool) {
     let database = TestDatabase::sqlite().await;
     let db = database.connect(&PoolSettings::default()).await;
+    let db = if cache {
+        db.with_cache(switchboard::cache::CacheSettings::default()).await.unwrap()
+    } else {
+        db
+    };
     let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000_000)));
     let engine = Engine::new(db.clone(), SessionPolicy::default(), clock.clone());
     let user = engine
