@@ -81,7 +81,7 @@ impl GroupCommit {
             self.tidy(&mut open).await;
             if open.conn.is_none() {
                 let mut conn = self.pool.acquire().await?;
-                super::sqlite::begin_write(&mut *conn, self.busy_timeout).await?;
+                super::sqlite::begin_write(&mut conn, self.busy_timeout).await?;
                 open.conn = Some(conn);
                 open.number += 1;
             }
