@@ -47,11 +47,19 @@ fn is_busy(e: &sqlx::Error) -> bool {
     code.is_some_and(|c| c & 0xff == 5)
 }
 
+/// SQLite's page cache of the write connection (its default, 2 MiB) and of each read connection.
+/// Every connection keeps its own, so with SQLite's default the read pool alone could hold
+/// `pool.max_connections` × 2 MiB (32 MiB at 16, measured with 100,000 sessions read in turn);
+/// a page a read connection lacks comes from the operating system's file cache, and the hot
+/// path reads from the session cache anyway.
+const WRITER_CACHE_KIB: u32 = 2048;
+const READER_CACHE_KIB: u32 = 256;
+
 /// The read pool and the one-connection write pool.
 pub(super) async fn connect(url: &str, settings: &PoolSettings) -> Result<(AnyPool, AnyPool)> {
     let url = prepare_url(url)?;
     let busy_ms = settings.busy_timeout.as_millis() as u64;
-    let options = move |max: u32, min: u32| {
+    let options = move |max: u32, min: u32, cache_kib: u32| {
         AnyPoolOptions::new()
             .max_connections(max)
             .min_connections(min)
@@ -61,7 +69,8 @@ pub(super) async fn connect(url: &str, settings: &PoolSettings) -> Result<(AnyPo
                     conn.execute(
                         format!(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                             PRAGMA busy_timeout = {busy_ms}; PRAGMA foreign_keys = ON;"
+                             PRAGMA busy_timeout = {busy_ms}; PRAGMA foreign_keys = ON; \
+                             PRAGMA cache_size = -{cache_kib};"
                         )
                         .as_str(),
                     )
@@ -71,8 +80,8 @@ pub(super) async fn connect(url: &str, settings: &PoolSettings) -> Result<(AnyPo
             })
     };
     let failed = |e: sqlx::Error| Error::Internal(format!("cannot open the sqlite database: {e}"));
-    let write = options(1, 0).connect(&url).await.map_err(failed)?;
-    let read = options(settings.max_connections.max(1), settings.min_connections)
+    let write = options(1, 0, WRITER_CACHE_KIB).connect(&url).await.map_err(failed)?;
+    let read = options(settings.max_connections.max(1), settings.min_connections, READER_CACHE_KIB)
         .connect(&url)
         .await
         .map_err(failed)?;
