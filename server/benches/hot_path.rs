@@ -124,48 +124,11 @@ async fn main() {
     } else {
         env_number("SWITCHBOARD_BENCH_SESSIONS", 100_000)
     };
-    let database = TestDatabase::sqlite().await;
-    let addr = free_addr();
-    let server = switchboard(addr, database.url(), true);
-    until_up(addr, "/health/live").await;
-    let rss_idle = server.rss_mib();
-    let requests: Vec<_> = crowd_of(&database, crowd)
-        .await
-        .iter()
-        .map(|cookie| get("/api/session_state", Some(cookie)))
-        .collect();
-    let first = each_once(addr, &requests, connections).await;
-    let rss_filled = server.rss_mib();
-    rows.push(Row {
-        name: format!("Switchboard, sqlite, {crowd} sessions, the first read of each"),
-        figures: first,
-    });
-    // Reads write nothing (beyond the throttled touch of `last_seen_at`, not due here: the crowd
-    // was seen moments ago). `PRAGMA data_version` moves when another connection commits.
-    let watch = database.connect(&switchboard::PoolSettings::default()).await;
-    let mut watching = watch.reader().acquire().await.unwrap();
-    let data_version = "PRAGMA data_version";
-    let before: i64 = sqlx::query_scalar(data_version).fetch_one(&mut *watching).await.unwrap();
-    let again = measure(addr, Arc::new(requests), connections, seconds).await;
-    let after: i64 = sqlx::query_scalar(data_version).fetch_one(&mut *watching).await.unwrap();
-    let reads_wrote = after != before;
-    drop(watching);
-    watch.close().await;
-    println!(
-        "[hot_path] database commits during {} cached reads: {}",
-        again.ok,
-        if reads_wrote {
-            "some (PRAGMA data_version moved)"
-        } else {
-            "none (PRAGMA data_version unchanged)"
-        }
-    );
-    rows.push(Row {
-        name: format!("Switchboard, sqlite, {crowd} sessions, read again in turn"),
-        figures: again,
-    });
-    let crowd_rss = (rss_idle, rss_filled, server.rss_mib(), server.peak_rss_mib());
-    drop(server);
+    // The cache at its default size (every session fits), and at a fifth of the crowd.
+    let mut crowd_rss = Vec::new();
+    for capacity in [None, Some(crowd / 5)] {
+        crowd_rss.push(crowd_rows(crowd, capacity, connections, seconds, &mut rows).await);
+    }
 
     let dir = tempfile::tempdir().unwrap();
     let addr = free_addr();
@@ -211,17 +174,71 @@ async fn main() {
     for (server, rss) in peak_rss {
         println!("[hot_path] peak RSS of the server ({server}): {rss:.1} MiB");
     }
-    let (idle, filled, after, peak) = crowd_rss;
-    println!(
-        "[hot_path] RSS of the server with {crowd} live sessions (goal ≤ 64 MiB): {idle:.1} MiB before any was read, \
-         {filled:.1} once each was read, {after:.1} after reading them again, peak {peak:.1}"
-    );
+    for line in crowd_rss {
+        println!("{line}");
+    }
     if smoke {
         for row in rows.iter().chain(&switches) {
             assert!(row.figures.ok > 0, "{}: no request succeeded", row.name);
             assert_eq!(row.figures.errors, 0, "{}: errors", row.name);
         }
     }
+}
+
+/// Many live sessions read in turn, with the cache holding `capacity` of them (`None`: the
+/// default). Adds two rows; returns what the server's memory said.
+async fn crowd_rows(crowd: u64, capacity: Option<u64>, connections: u64, seconds: f64, rows: &mut Vec<Row>) -> String {
+    let database = TestDatabase::sqlite().await;
+    let addr = free_addr();
+    let capacity_env = capacity.map(|c| c.to_string());
+    let env: Vec<_> = capacity_env.iter().map(|c| ("SWITCHBOARD_CACHE_CAPACITY", c.as_str())).collect();
+    let server = switchboard_with(addr, database.url(), true, &env);
+    let cached = capacity.map_or("every session cached".to_owned(), |c| format!("{c} cached"));
+    until_up(addr, "/health/live").await;
+    let rss_idle = server.rss_mib();
+    let requests: Vec<_> = crowd_of(&database, crowd)
+        .await
+        .iter()
+        .map(|cookie| get("/api/session_state", Some(cookie)))
+        .collect();
+    let first = each_once(addr, &requests, connections).await;
+    let rss_filled = server.rss_mib();
+    rows.push(Row {
+        name: format!("Switchboard, sqlite, {crowd} sessions ({cached}), the first read of each"),
+        figures: first,
+    });
+    // Reads write nothing (beyond the throttled touch of `last_seen_at`, not due here: the crowd
+    // was seen moments ago). `PRAGMA data_version` moves when another connection commits.
+    let watch = database.connect(&switchboard::PoolSettings::default()).await;
+    let mut watching = watch.reader().acquire().await.unwrap();
+    let data_version = "PRAGMA data_version";
+    let before: i64 = sqlx::query_scalar(data_version).fetch_one(&mut *watching).await.unwrap();
+    let again = measure(addr, Arc::new(requests), connections, seconds).await;
+    let after: i64 = sqlx::query_scalar(data_version).fetch_one(&mut *watching).await.unwrap();
+    let reads_wrote = after != before;
+    drop(watching);
+    watch.close().await;
+    println!(
+        "[hot_path] database commits during {} reads ({cached}): {}",
+        again.ok,
+        if reads_wrote {
+            "some (PRAGMA data_version moved)"
+        } else {
+            "none (PRAGMA data_version unchanged)"
+        }
+    );
+    rows.push(Row {
+        name: format!("Switchboard, sqlite, {crowd} sessions ({cached}), read again in turn"),
+        figures: again,
+    });
+    let line = format!(
+        "[hot_path] RSS of the server with {crowd} live sessions, {cached} (goal ≤ 64 MiB): {rss_idle:.1} MiB before any \
+         was read, {rss_filled:.1} once each was read, {:.1} after reading them again, peak {:.1}",
+        server.rss_mib(),
+        server.peak_rss_mib()
+    );
+    drop(server);
+    line
 }
 
 /// One Markdown table: `head` names the first two columns.

@@ -67,6 +67,11 @@ pub async fn until_up(addr: SocketAddr, path: &str) {
 }
 
 pub fn switchboard(addr: SocketAddr, database_url: &str, cache: bool) -> Process {
+    switchboard_with(addr, database_url, cache, &[])
+}
+
+/// [`switchboard`] with more settings (`SWITCHBOARD_*` variables).
+pub fn switchboard_with(addr: SocketAddr, database_url: &str, cache: bool, env: &[(&str, &str)]) -> Process {
     let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .arg("serve")
         .env_clear()
@@ -77,6 +82,7 @@ pub fn switchboard(addr: SocketAddr, database_url: &str, cache: bool) -> Process
         .env("SWITCHBOARD_DATABASE_URL", database_url)
         .env("SWITCHBOARD_CACHE_ENABLED", cache.to_string())
         .env("SWITCHBOARD_POOL_MAX_CONNECTIONS", "16")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
