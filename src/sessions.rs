@@ -446,12 +446,23 @@ impl Engine {
         self.check_fingerprint(&mut session, fingerprint.as_deref(), meta).await?;
         let owner = User::from(owner);
         if touch == Touch::IfDue && now.since(session.last_seen_at) >= self.policy().touch_interval {
-            let touched = sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND ended_at IS NULL")
-                .bind(now)
-                .bind(session.id)
-                .execute(self.db().writer())
+            // A transaction of its own, so that on SQLite touches that fall due together share
+            // a commit (group commit) instead of queueing for an fsync each.
+            let id = session.id;
+            let touched = self
+                .db()
+                .transaction(move |c| {
+                    Box::pin(async move {
+                        let touched = sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND ended_at IS NULL")
+                            .bind(now)
+                            .bind(id)
+                            .execute(&mut *c)
+                            .await?;
+                        Ok(touched.rows_affected())
+                    })
+                })
                 .await?;
-            if touched.rows_affected() == 0 {
+            if touched == 0 {
                 return Err(Error::SessionEnded(self.why_ended(session.id).await?));
             }
             session.last_seen_at = now;
