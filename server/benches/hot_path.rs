@@ -196,7 +196,7 @@ async fn crowd_rows(crowd: u64, capacity: Option<u64>, connections: u64, seconds
     let cached = capacity.map_or("every session cached".to_owned(), |c| format!("{c} cached"));
     until_up(addr, "/health/live").await;
     let rss_idle = server.rss_mib();
-    let requests: Vec<_> = crowd_of(&database, crowd)
+    let requests: Vec<_> = crowd_of(&database, crowd, Duration::ZERO)
         .await
         .iter()
         .map(|cookie| get("/api/session_state", Some(cookie)))

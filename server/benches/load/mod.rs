@@ -379,9 +379,10 @@ pub async fn figures(started: Instant, tasks: Vec<tokio::task::JoinHandle<(Vec<u
 }
 
 /// `count` users with one platform and one live session each, written straight into the database
-/// (signing up that many through the API would spend minutes hashing passwords). Returns each
-/// session's cookie (`name=value`).
-pub async fn crowd_of(database: &TestDatabase, count: u64) -> Vec<String> {
+/// (signing up that many through the API would spend minutes hashing passwords). Each was last
+/// seen up to `seen_over` ago, evenly spread (zero: all just now). Returns each session's cookie
+/// (`name=value`).
+pub async fn crowd_of(database: &TestDatabase, count: u64, seen_over: Duration) -> Vec<String> {
     let db = database.connect(&switchboard::PoolSettings::default()).await;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -415,7 +416,7 @@ pub async fn crowd_of(database: &TestDatabase, count: u64) -> Vec<String> {
         )
         .bind(switchboard::token::new_public_id().to_string())
         .bind(token.hash().as_str().to_owned())
-        .bind(now)
+        .bind(now - (seen_over.as_millis() as u64 * i / count) as i64)
         .bind(now + 12 * 3_600_000)
         .bind(format!("crowd{i}@example.org"))
         .execute(&mut *tx)
