@@ -134,7 +134,7 @@ impl Db {
             Backend::Sqlite => {
                 let watch = Arc::new(sqlite::ChangeWatch::open(&self.url).await?);
                 cache.serve(true);
-                sqlite::spawn_push_watch(watch.clone(), Arc::downgrade(&cache));
+                sqlite::spawn_push_watch(watch.clone(), Arc::downgrade(&cache), self.write.clone());
                 Watch::Sqlite(watch)
             }
             Backend::Postgres => Watch::Postgres(Arc::new(postgres::ChangeListener::start(&self.url, cache.clone()).await)),

@@ -128,6 +128,38 @@ async fn sqlite_a_cache_behind_the_trimmed_change_log_forgets_everything() {
     assert!(lookup(&engine, &token).await.is_admin, "a gap in the log empties the cache");
 }
 
+/// A server with the cache on trims the change log to its newest rows by itself, a little every
+/// few seconds: left to the cleanup (every 10 minutes), a busy server's trim deleted 280,000 rows
+/// in one statement, and its memory stayed 7 MiB higher after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_the_change_log_is_trimmed_as_it_grows() {
+    let database = TestDatabase::sqlite().await;
+    let (_engine, db) = cached_engine(&database).await;
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 15000) \
+         INSERT INTO cache_changes (user_id) SELECT 999999 FROM n",
+    )
+    .execute(db.writer())
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cache_changes")
+            .fetch_one(db.reader())
+            .await
+            .unwrap();
+        if rows <= 10_000 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "still {rows} rows after {:?}",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_one_request_reads_the_change_log_once_and_again_after_its_own_write() {
     let database = TestDatabase::sqlite().await;
