@@ -95,6 +95,18 @@ async fn postgres_a_rolled_back_write_forgets_nothing_and_a_committed_one_at_onc
     assert!(admin, "the committed change, at once: {s1:?} then {:?}", stats(&db));
 }
 
+/// `count` rows in SQLite's change log, for a user no cache holds.
+async fn log_changes(db: &Db, count: i64) {
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
+         INSERT INTO cache_changes (user_id) SELECT 999999 FROM n",
+    )
+    .bind(count)
+    .execute(db.writer())
+    .await
+    .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_a_cache_behind_the_trimmed_change_log_forgets_everything() {
     let database = TestDatabase::sqlite().await;
@@ -111,13 +123,7 @@ async fn sqlite_a_cache_behind_the_trimmed_change_log_forgets_everything() {
         .execute(other.writer())
         .await
         .unwrap();
-    sqlx::query(
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10005) \
-         INSERT INTO cache_changes (user_id) SELECT 999999 FROM n",
-    )
-    .execute(other.writer())
-    .await
-    .unwrap();
+    log_changes(&other, 10_005).await;
     engine.sweep_sessions(Duration::from_secs(3600), 1000).await.unwrap();
     let first: i64 = sqlx::query_scalar("SELECT MIN(seq) FROM cache_changes")
         .fetch_one(other.reader())
@@ -135,13 +141,7 @@ async fn sqlite_a_cache_behind_the_trimmed_change_log_forgets_everything() {
 async fn sqlite_the_change_log_is_trimmed_as_it_grows() {
     let database = TestDatabase::sqlite().await;
     let (_engine, db) = cached_engine(&database).await;
-    sqlx::query(
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 15000) \
-         INSERT INTO cache_changes (user_id) SELECT 999999 FROM n",
-    )
-    .execute(db.writer())
-    .await
-    .unwrap();
+    log_changes(&db, 15_000).await;
     let started = std::time::Instant::now();
     loop {
         let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cache_changes")
