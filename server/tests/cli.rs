@@ -380,13 +380,13 @@ impl Switching {
     /// `count` clients sharing `http`'s session; each stops at its first failed answer.
     fn start(http: &reqwest::Client, base: &str, token: &str, platform: &str, count: usize) -> Self {
         use std::sync::atomic::Ordering::SeqCst;
-        let this = Self {
+        let mut this = Self {
             acknowledged: Default::default(),
             highest: Default::default(),
             stop: Default::default(),
             clients: Vec::new(),
         };
-        let clients = (0..count)
+        this.clients = (0..count)
             .map(|_| {
                 let (http, url, token, platform) = (
                     http.clone(),
@@ -416,7 +416,7 @@ impl Switching {
                 })
             })
             .collect();
-        Self { clients, ..this }
+        this
     }
 
     /// Stops the clients; returns the switches answered, the highest version answered, and how

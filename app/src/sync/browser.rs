@@ -435,8 +435,13 @@ fn observe_response(status: Option<u16>) {
 /// This tab is about to end the session for `reason`: every tab (this one too) reads a signed-out
 /// answer that cannot say why as this end for a while (see [`Ending`]).
 pub fn announce_end(reason: EndReason) {
-    with_bus(|b| b.ending = Some(Ending::starting(reason, now())));
+    expect_end(reason);
     send(Body::Ending { reason });
+}
+
+/// From now on, and for a while, a signed-out answer that cannot say why is this end.
+fn expect_end(reason: EndReason) {
+    with_bus(|b| b.ending = Some(Ending::starting(reason, now())));
 }
 
 /// `incoming`, explained by a sign-out under way, if any.
@@ -482,9 +487,7 @@ fn receive(raw: &str) {
                 with_bus(|b| b.last_shared = Some(known.stamp()));
                 tab.adopt(*known);
             }
-            Action::ExpectEnd(reason) => {
-                with_bus(|b| b.ending = Some(Ending::starting(reason, now())));
-            }
+            Action::ExpectEnd(reason) => expect_end(reason),
             Action::Send(body) => send(body),
             Action::CheckNow => check_now(),
             Action::Toast { text, error } => tab.notify.run((text, error)),
