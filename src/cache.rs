@@ -1,18 +1,17 @@
 //! The session cache: what the hot path reads from memory instead of the database.
 //!
-//! Two bounded maps: live sessions with their user, by token hash, and each user's platforms.
-//! Every entry belongs to one user, and entries are forgotten by user: a write to a user's
-//! sessions, account or platforms drops all of that user's entries. How writes are heard of
-//! (this process, another process on the same SQLite file, another instance on the same
-//! PostgreSQL) is the store's business (`store`); this module only keeps and forgets.
+//! Live sessions by token hash, each user's account and platforms once for all their sessions,
+//! all in one map under one lock. Entries are forgotten by user: a write to a user's sessions,
+//! account or platforms drops everything of that user's. How writes are heard of (this process,
+//! another process on the same SQLite file, another instance on the same PostgreSQL) is the
+//! store's business (`store`); this module only keeps and forgets.
 //!
 //! Three rules keep it from lying:
-//! - An entry is served only while its user's index names it (the index maps each user to the
-//!   fills that may be served). A fill is indexed only if nothing was forgotten while it was
-//!   being read (the [`Epoch`], checked under the index's lock), and forgetting a user takes
-//!   their index entry out before anything else: a read that raced a write never lands, and
-//!   whatever the maps still hold, or when they drop it, nothing forgotten is served. Forgetting
-//!   everything starts a new generation, and an entry of an older one is never served.
+//! - A read from the database is kept only if nothing was forgotten while it was under way: its
+//!   [`Epoch`] is checked under the lock, and forgetting moves the epoch before it takes the
+//!   lock. A read that raced a write never lands. Forgetting a user drops their account entry,
+//!   and a session is served only with the account entry it was kept with, so every session of
+//!   theirs is gone at once, whenever the map gets round to freeing it.
 //! - A cache that cannot hear about writes (the PostgreSQL listener is down) serves nothing and
 //!   keeps nothing, and starts empty when it hears again ([`SessionCache::serve`]).
 //! - Deadlines are checked against the clock on every hit by the engine, and a cached
@@ -21,20 +20,25 @@
 //! What is forgotten is also told to [`SessionCache::subscribe`]rs: the server pushes it to
 //! browsers (`GET /api/session_events`), so a change on any device or instance reaches the
 //! user's open tabs at once.
+//!
+//! Memory is what bounds the design (see docs/BENCHMARKS.md): a session is kept as fixed-size
+//! fields under its token hash as 32 raw bytes, its user agent and fingerprint are shared with
+//! every session that has the same, and its user's account and platforms are kept once. When
+//! full, the least recently used of a few sessions picked at random makes room (as Redis does).
 
-use crate::ids::UserId;
+use crate::clock::Timestamp;
+use crate::ids::{PlatformId, PublicSessionId, SessionId, SessionVersion, UserId};
 use crate::model::{Platform, Session, User};
-use moka::notification::RemovalCause;
-use moka::sync::Cache;
-use std::collections::HashMap;
+use indexmap::IndexMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 /// How much is kept and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheSettings {
-    /// Most sessions kept (each user's platforms are kept alongside, up to the same number).
+    /// Most sessions kept (their users' accounts and platforms are kept alongside).
     pub capacity: u64,
     /// The longest an entry is served before it is read again, whatever was heard.
     pub ttl: Duration,
@@ -55,40 +59,13 @@ pub(crate) struct CachedSession {
     pub session: Session,
     pub user: User,
     /// The stored fingerprint, encoded.
-    pub fingerprint: Option<String>,
-    /// Which fill put it here: it is served only while its user's index names this fill.
-    fill: u64,
-    generation: u64,
-}
-
-#[derive(Debug)]
-struct CachedPlatforms {
-    platforms: Arc<Vec<Platform>>,
-    fill: u64,
-    generation: u64,
+    pub fingerprint: Option<Arc<str>>,
 }
 
 /// When a read from the database began: what it read is kept only if nothing was forgotten
 /// since.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Epoch {
-    epoch: u64,
-    generation: u64,
-}
-
-/// What of one user's may be served: their sessions (token hash → fill) and their platforms'
-/// fill.
-#[derive(Debug, Default)]
-struct Indexed {
-    sessions: HashMap<String, u64>,
-    platforms: Option<u64>,
-}
-
-type Index = Arc<Mutex<HashMap<UserId, Indexed>>>;
-
-fn lock(index: &Index) -> std::sync::MutexGuard<'_, HashMap<UserId, Indexed>> {
-    index.lock().unwrap_or_else(|e| e.into_inner())
-}
+pub(crate) struct Epoch(u64);
 
 /// What changed, as told to subscribers: everything of one user's, or possibly anyone's (the
 /// cache started over: check).
@@ -101,11 +78,15 @@ pub enum Changed {
 /// Changes not yet read by a subscriber beyond this are dropped, and it is told it lagged.
 const CHANGE_BACKLOG: usize = 1024;
 
+/// How many sessions are looked at to pick the one that makes room.
+const EVICTION_SAMPLE: usize = 8;
+
 /// Counters for health and metrics.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct CacheStats {
     /// Whether hits are served (on, and hearing about writes).
     pub serving: bool,
+    /// Sessions held (some may belong to users forgotten since, not yet freed).
     pub sessions: u64,
     pub hits: u64,
     pub misses: u64,
@@ -113,15 +94,176 @@ pub struct CacheStats {
     pub invalidations: u64,
 }
 
+/// A token hash as raw bytes (the database keeps it as 64 hex digits).
+type Key = [u8; 32];
+
+fn key(token_hash: &str) -> Option<Key> {
+    let hex = token_hash.as_bytes();
+    if hex.len() != 64 {
+        return None;
+    }
+    let digit = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut key = [0; 32];
+    for (byte, pair) in key.iter_mut().zip(hex.chunks_exact(2)) {
+        *byte = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(key)
+}
+
+/// A kept session: the fields of [`Session`] at a fixed size, the shared text shared.
+#[derive(Debug)]
+struct Kept {
+    id: SessionId,
+    public_id: [u8; PublicSessionId::LEN],
+    user_id: UserId,
+    active_platform_id: Option<PlatformId>,
+    version: SessionVersion,
+    created_at: Timestamp,
+    last_seen_at: Timestamp,
+    idle_expires_at: Timestamp,
+    absolute_expires_at: Timestamp,
+    reauthenticated_at: Timestamp,
+    flagged_at: Option<Timestamp>,
+    ip: Option<Box<str>>,
+    user_agent: Option<Arc<str>>,
+    fingerprint: Option<Arc<str>>,
+    /// The account entry it was kept with: served only while that entry is its user's.
+    owner: u64,
+    /// When it was kept, in seconds since the cache began.
+    kept_at: u32,
+    /// When it was last kept or served, in [`State::ticks`].
+    used_at: u32,
+}
+
+impl Kept {
+    fn session(&self) -> Session {
+        let public_id = String::from_utf8_lossy(&self.public_id).into_owned();
+        Session {
+            id: self.id,
+            public_id: PublicSessionId::new_unchecked(public_id),
+            user_id: self.user_id,
+            active_platform_id: self.active_platform_id,
+            version: self.version,
+            created_at: self.created_at,
+            last_seen_at: self.last_seen_at,
+            idle_expires_at: self.idle_expires_at,
+            absolute_expires_at: self.absolute_expires_at,
+            ip: self.ip.as_deref().map(str::to_owned),
+            user_agent: self.user_agent.as_deref().map(str::to_owned),
+            reauthenticated_at: self.reauthenticated_at,
+            flagged_at: self.flagged_at,
+        }
+    }
+}
+
+/// A user's account and platforms, kept while any of their sessions is.
+#[derive(Debug)]
+struct Owner {
+    user: User,
+    /// Which account entry this is (a number never used before): sessions kept with another
+    /// are not served.
+    entry: u64,
+    /// Sessions kept with this entry.
+    sessions: u32,
+    platforms: Option<(Arc<Vec<Platform>>, u32)>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    sessions: IndexMap<Key, Kept>,
+    owners: HashMap<UserId, Owner>,
+    /// User agents and fingerprints, once each.
+    text: HashSet<Arc<str>>,
+    entries: u64,
+    /// Counts sessions kept and served, to tell which was served least recently (it wraps
+    /// after 4 billion, which only makes an eviction choice around then poorer).
+    ticks: u32,
+    /// For picking sessions at random (xorshift).
+    random: u64,
+}
+
+impl State {
+    fn share(&mut self, text: Option<&str>) -> Option<Arc<str>> {
+        let text = text?;
+        if let Some(shared) = self.text.get(text) {
+            return Some(shared.clone());
+        }
+        let shared: Arc<str> = Arc::from(text);
+        self.text.insert(shared.clone());
+        Some(shared)
+    }
+
+    /// Lets go of text no kept session uses any more.
+    fn unshare(&mut self, text: Option<Arc<str>>) {
+        if let Some(text) = text {
+            // Held by the set and by `text`: nothing else.
+            if Arc::strong_count(&text) == 2 {
+                self.text.remove(&text);
+            }
+        }
+    }
+
+    /// The owner a session was kept with, if it is still its user's.
+    fn owner(&self, kept: &Kept) -> Option<&Owner> {
+        self.owners.get(&kept.user_id).filter(|owner| owner.entry == kept.owner)
+    }
+
+    /// Frees a session no longer held, and its user's entry once nothing of theirs is.
+    fn release(&mut self, kept: Kept) {
+        if let Some(owner) = self.owners.get_mut(&kept.user_id).filter(|owner| owner.entry == kept.owner) {
+            owner.sessions -= 1;
+            if owner.sessions == 0 {
+                self.owners.remove(&kept.user_id);
+            }
+        }
+        self.unshare(kept.user_agent);
+        self.unshare(kept.fingerprint);
+    }
+
+    fn remove(&mut self, key: &Key) {
+        if let Some(kept) = self.sessions.swap_remove(key) {
+            self.release(kept);
+        }
+    }
+
+    /// Makes room for one more: of a few sessions picked at random, the one whose user was
+    /// forgotten, or else the one served least recently, goes.
+    fn make_room(&mut self) {
+        let len = self.sessions.len();
+        let mut picks = [0; EVICTION_SAMPLE];
+        for pick in &mut picks {
+            self.random ^= self.random << 13;
+            self.random ^= self.random >> 7;
+            self.random ^= self.random << 17;
+            *pick = (self.random % len.max(1) as u64) as usize;
+        }
+        let victim = picks[..EVICTION_SAMPLE.min(len)].iter().copied().min_by_key(|&at| {
+            let (_, kept) = self.sessions.get_index(at).expect("in range");
+            // Sessions of forgotten users first, then the least recently served.
+            self.owner(kept)
+                .map_or(0, |_| 1 + u64::from(u32::MAX - self.ticks.wrapping_sub(kept.used_at)))
+        });
+        if let Some((_, kept)) = victim.and_then(|at| self.sessions.swap_remove_index(at)) {
+            self.release(kept);
+        }
+    }
+
+    fn clear(&mut self) {
+        *self = Self {
+            entries: self.entries,
+            ticks: self.ticks,
+            random: self.random,
+            ..Self::default()
+        };
+    }
+}
+
 /// See the module documentation.
 pub struct SessionCache {
-    sessions: Cache<String, Arc<CachedSession>>,
-    /// Each user's platforms, with the fill and generation they were read in.
-    platforms: Cache<UserId, Arc<CachedPlatforms>>,
-    by_user: Index,
+    state: Mutex<State>,
+    settings: CacheSettings,
+    began: Instant,
     epoch: AtomicU64,
-    generation: AtomicU64,
-    fills: AtomicU64,
     serving: AtomicBool,
     enabled: bool,
     hits: AtomicU64,
@@ -155,44 +297,15 @@ impl SessionCache {
     }
 
     fn build(settings: CacheSettings, enabled: bool) -> Self {
-        let by_user: Index = Arc::default();
-        let index = by_user.clone();
-        let sessions = Cache::builder()
-            .max_capacity(settings.capacity)
-            .time_to_live(settings.ttl)
-            .eviction_listener(move |key: Arc<String>, value: Arc<CachedSession>, cause| {
-                // Only this fill's index entry: a replaced entry's key stays indexed for the
-                // new one, and `forget_user` has already taken its keys out.
-                if cause != RemovalCause::Replaced {
-                    unindex(&index, value.user.id, |kept| {
-                        if kept.sessions.get(key.as_str()) == Some(&value.fill) {
-                            kept.sessions.remove(key.as_str());
-                        }
-                    });
-                }
-            })
-            .build();
-        let index = by_user.clone();
-        let platforms = Cache::builder()
-            .max_capacity(settings.capacity)
-            .time_to_live(settings.ttl)
-            .eviction_listener(move |user: Arc<UserId>, value: Arc<CachedPlatforms>, cause| {
-                if cause != RemovalCause::Replaced {
-                    unindex(&index, *user, |kept| {
-                        if kept.platforms == Some(value.fill) {
-                            kept.platforms = None;
-                        }
-                    });
-                }
-            })
-            .build();
+        let state = State {
+            random: 0x9E37_79B9_7F4A_7C15,
+            ..State::default()
+        };
         Self {
-            sessions,
-            platforms,
-            by_user,
+            state: Mutex::new(state),
+            settings,
+            began: Instant::now(),
             epoch: AtomicU64::new(0),
-            generation: AtomicU64::new(0),
-            fills: AtomicU64::new(0),
             serving: AtomicBool::new(false),
             enabled,
             hits: AtomicU64::new(0),
@@ -200,6 +313,19 @@ impl SessionCache {
             invalidations: AtomicU64::new(0),
             changes: tokio::sync::broadcast::channel(CHANGE_BACKLOG).0,
         }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Seconds since the cache began.
+    fn now(&self) -> u32 {
+        u32::try_from(self.began.elapsed().as_secs()).unwrap_or(u32::MAX)
+    }
+
+    fn expired(&self, kept_at: u32, now: u32) -> bool {
+        u64::from(now.saturating_sub(kept_at)) >= self.settings.ttl.as_secs()
     }
 
     /// Every change heard from now on (`None` when the cache is off: nothing is heard).
@@ -236,95 +362,122 @@ impl SessionCache {
 
     /// Marks the start of a database read whose result may be kept; `None` when nothing is kept.
     pub(crate) fn epoch(&self) -> Option<Epoch> {
-        self.serving().then(|| Epoch {
-            epoch: self.epoch.load(SeqCst),
-            generation: self.generation.load(SeqCst),
-        })
+        self.serving().then(|| Epoch(self.epoch.load(SeqCst)))
     }
 
-    pub(crate) fn session(&self, token_hash: &str) -> Option<Arc<CachedSession>> {
-        if !self.serving() {
-            return None;
-        }
-        let generation = self.generation.load(SeqCst);
-        let found = self.sessions.get(token_hash).filter(|hit| {
-            hit.generation == generation
-                && lock(&self.by_user).get(&hit.user.id).and_then(|kept| kept.sessions.get(token_hash)) == Some(&hit.fill)
-        });
+    fn current(&self, since: Epoch) -> bool {
+        self.serving() && self.epoch.load(SeqCst) == since.0
+    }
+
+    pub(crate) fn session(&self, token_hash: &str) -> Option<CachedSession> {
+        let found = self.find(token_hash);
         let counter = if found.is_some() { &self.hits } else { &self.misses };
         counter.fetch_add(1, SeqCst);
         found
     }
 
+    fn find(&self, token_hash: &str) -> Option<CachedSession> {
+        let key = key(token_hash).filter(|_| self.serving())?;
+        let now = self.now();
+        let mut state = self.state();
+        let kept = state.sessions.get(&key)?;
+        let Some(owner) = state.owner(kept).filter(|_| !self.expired(kept.kept_at, now)) else {
+            state.remove(&key);
+            return None;
+        };
+        let found = CachedSession {
+            session: kept.session(),
+            user: owner.user.clone(),
+            fingerprint: kept.fingerprint.clone(),
+        };
+        state.ticks = state.ticks.wrapping_add(1);
+        let tick = state.ticks;
+        if let Some(kept) = state.sessions.get_mut(&key) {
+            kept.used_at = tick;
+        }
+        Some(found)
+    }
+
     /// Whether a session may be cached under this hash (a cheap look before the store is asked
     /// to catch up with writes).
     pub(crate) fn holds(&self, token_hash: &str) -> bool {
-        self.serving() && self.sessions.contains_key(token_hash)
+        self.serving() && key(token_hash).is_some_and(|key| self.state().sessions.contains_key(&key))
     }
 
     /// Keeps a live session read since `since`, unless something was forgotten meanwhile.
     pub(crate) fn keep_session(&self, token_hash: &str, since: Epoch, session: Session, user: User, fingerprint: Option<String>) {
+        let (Some(key), Ok(public_id)) = (key(token_hash), session.public_id.as_str().as_bytes().try_into()) else {
+            return;
+        };
+        if self.settings.capacity == 0 {
+            return;
+        }
+        let now = self.now();
+        let mut state = self.state();
+        // Under the lock a forget takes after moving the epoch: either the forget came first
+        // and this read is refused, or the forget will find what it keeps.
         if !self.current(since) {
             return;
         }
-        let user_id = user.id;
-        let fill = self.fills.fetch_add(1, SeqCst);
-        let entry = CachedSession {
-            session,
-            user,
-            fingerprint,
-            fill,
-            generation: since.generation,
-        };
-        self.sessions.insert(token_hash.to_owned(), Arc::new(entry));
-        if !self.index(user_id, since, |kept| {
-            kept.sessions.insert(token_hash.to_owned(), fill);
-        }) {
-            self.sessions.invalidate(token_hash);
+        state.remove(&key);
+        if state.sessions.len() as u64 >= self.settings.capacity {
+            state.make_room();
         }
+        state.entries += 1;
+        state.ticks = state.ticks.wrapping_add(1);
+        let (fresh, tick) = (state.entries, state.ticks);
+        let owner = state.owners.entry(user.id).or_insert_with(|| Owner {
+            user: user.clone(),
+            entry: fresh,
+            sessions: 0,
+            platforms: None,
+        });
+        owner.user = user;
+        owner.sessions += 1;
+        let owner = owner.entry;
+        let kept = Kept {
+            id: session.id,
+            public_id,
+            user_id: session.user_id,
+            active_platform_id: session.active_platform_id,
+            version: session.version,
+            created_at: session.created_at,
+            last_seen_at: session.last_seen_at,
+            idle_expires_at: session.idle_expires_at,
+            absolute_expires_at: session.absolute_expires_at,
+            reauthenticated_at: session.reauthenticated_at,
+            flagged_at: session.flagged_at,
+            ip: session.ip.map(String::into_boxed_str),
+            user_agent: state.share(session.user_agent.as_deref()),
+            fingerprint: state.share(fingerprint.as_deref()),
+            owner,
+            kept_at: now,
+            used_at: tick,
+        };
+        state.sessions.insert(key, kept);
     }
 
     pub(crate) fn platforms(&self, user: UserId) -> Option<Arc<Vec<Platform>>> {
         if !self.serving() {
             return None;
         }
-        let generation = self.generation.load(SeqCst);
-        let hit = self.platforms.get(&user)?;
-        let indexed = lock(&self.by_user).get(&user).and_then(|kept| kept.platforms) == Some(hit.fill);
-        (hit.generation == generation && indexed).then(|| hit.platforms.clone())
+        let now = self.now();
+        let state = self.state();
+        let (platforms, kept_at) = state.owners.get(&user)?.platforms.as_ref()?;
+        (!self.expired(*kept_at, now)).then(|| platforms.clone())
     }
 
     /// Keeps a user's platforms read since `since`, unless something was forgotten meanwhile.
+    /// They are kept alongside the user's cached sessions, and only while there are any.
     pub(crate) fn keep_platforms(&self, user: UserId, since: Epoch, platforms: Vec<Platform>) {
+        let now = self.now();
+        let mut state = self.state();
         if !self.current(since) {
             return;
         }
-        let fill = self.fills.fetch_add(1, SeqCst);
-        let entry = CachedPlatforms {
-            platforms: Arc::new(platforms),
-            fill,
-            generation: since.generation,
-        };
-        self.platforms.insert(user, Arc::new(entry));
-        if !self.index(user, since, |kept| kept.platforms = Some(fill)) {
-            self.platforms.invalidate(&user);
+        if let Some(owner) = state.owners.get_mut(&user) {
+            owner.platforms = Some((Arc::new(platforms), now));
         }
-    }
-
-    /// Names a fill in `user`'s index (with `add`), so that it may be served, if nothing was
-    /// forgotten since its read began. Checked under the lock a forget takes after moving the
-    /// epoch: either the forget comes first and the fill is refused, or the forget finds it.
-    fn index(&self, user: UserId, since: Epoch, add: impl FnOnce(&mut Indexed)) -> bool {
-        let mut index = lock(&self.by_user);
-        let current = self.current(since);
-        if current {
-            add(index.entry(user).or_default());
-        }
-        current
-    }
-
-    fn current(&self, since: Epoch) -> bool {
-        self.serving() && self.epoch.load(SeqCst) == since.epoch && self.generation.load(SeqCst) == since.generation
     }
 
     /// Drops everything of `user`'s: their sessions and platforms.
@@ -334,37 +487,23 @@ impl SessionCache {
         }
         self.epoch.fetch_add(1, SeqCst);
         self.invalidations.fetch_add(1, SeqCst);
-        let kept = lock(&self.by_user).remove(&user);
-        for key in kept.into_iter().flat_map(|kept| kept.sessions.into_keys()) {
-            self.sessions.invalidate(&key);
-        }
-        self.platforms.invalidate(&user);
+        // Their sessions are no longer served; each is freed when it is next looked up or
+        // makes room.
+        self.state().owners.remove(&user);
         let _ = self.changes.send(Changed::User(user));
     }
 
-    /// Drops everything: a new generation begins, and nothing of an older one is served.
+    /// Drops everything.
     pub fn forget_all(&self) {
-        self.new_generation();
-        self.drop_old_generations();
-        let _ = self.changes.send(Changed::Anyone);
-    }
-
-    fn new_generation(&self) {
-        self.generation.fetch_add(1, SeqCst);
         self.epoch.fetch_add(1, SeqCst);
-    }
-
-    /// Lets the old entries leave memory, and the index, as the cache gets to them. The index is
-    /// not cleared here: a read that began in the new generation may already be in it.
-    fn drop_old_generations(&self) {
-        self.sessions.invalidate_all();
-        self.platforms.invalidate_all();
+        self.state().clear();
+        let _ = self.changes.send(Changed::Anyone);
     }
 
     pub fn stats(&self) -> CacheStats {
         CacheStats {
             serving: self.serving(),
-            sessions: self.sessions.entry_count(),
+            sessions: self.state().sessions.len() as u64,
             hits: self.hits.load(SeqCst),
             misses: self.misses.load(SeqCst),
             invalidations: self.invalidations.load(SeqCst),
@@ -372,23 +511,10 @@ impl SessionCache {
     }
 }
 
-/// Takes what `forget` names out of `user`'s index, and the user once nothing of theirs is left.
-fn unindex(index: &Index, user: UserId, forget: impl FnOnce(&mut Indexed)) {
-    let mut index = lock(index);
-    if let Some(kept) = index.get_mut(&user) {
-        forget(kept);
-        if kept.sessions.is_empty() && kept.platforms.is_none() {
-            index.remove(&user);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::Timestamp;
     use crate::domain::{DisplayName, Email};
-    use crate::ids::{PublicSessionId, SessionId, SessionVersion};
 
     fn user(id: i64) -> User {
         User {
@@ -403,19 +529,26 @@ mod tests {
     fn session(user_id: i64) -> Session {
         Session {
             id: SessionId::from_raw(user_id * 100),
-            public_id: PublicSessionId::new_unchecked(format!("p{user_id}")),
+            public_id: PublicSessionId::new_unchecked(format!("{user_id:0>22}")),
             user_id: UserId::parse(user_id).unwrap(),
-            active_platform_id: None,
-            version: SessionVersion::parse(1).unwrap(),
-            created_at: Timestamp(0),
-            last_seen_at: Timestamp(0),
-            idle_expires_at: Timestamp(1),
-            absolute_expires_at: Timestamp(1),
-            ip: None,
-            user_agent: None,
-            reauthenticated_at: Timestamp(0),
-            flagged_at: None,
+            active_platform_id: Some(PlatformId::parse(user_id + 1).unwrap()),
+            version: SessionVersion::parse(3).unwrap(),
+            created_at: Timestamp(10),
+            last_seen_at: Timestamp(20),
+            idle_expires_at: Timestamp(30),
+            absolute_expires_at: Timestamp(40),
+            ip: Some("203.0.113.7".into()),
+            user_agent: Some("Firefox/140".into()),
+            reauthenticated_at: Timestamp(15),
+            flagged_at: Some(Timestamp(25)),
         }
+    }
+
+    /// A token hash as the database keeps it: 64 hex digits.
+    fn hash(name: &str) -> String {
+        let mut hex: String = name.bytes().map(|b| format!("{b:02x}")).collect();
+        hex.extend(std::iter::repeat_n('0', 64 - hex.len()));
+        hex
     }
 
     fn serving(settings: CacheSettings) -> SessionCache {
@@ -424,9 +557,32 @@ mod tests {
         cache
     }
 
-    fn keep(cache: &SessionCache, hash: &str, user_id: i64) {
+    fn keep(cache: &SessionCache, name: &str, user_id: i64) {
         let since = cache.epoch().unwrap();
-        cache.keep_session(hash, since, session(user_id), user(user_id), None);
+        cache.keep_session(&hash(name), since, session(user_id), user(user_id), Some("v1.ab".into()));
+    }
+
+    fn hit(cache: &SessionCache, name: &str) -> Option<CachedSession> {
+        cache.session(&hash(name))
+    }
+
+    fn user_id(id: i64) -> UserId {
+        UserId::parse(id).unwrap()
+    }
+
+    #[test]
+    fn a_hit_gives_back_what_was_kept() {
+        let cache = serving(CacheSettings::default());
+        keep(&cache, "a1", 1);
+        let found = hit(&cache, "a1").unwrap();
+        assert_eq!(found.session, session(1));
+        assert_eq!(found.user, user(1));
+        assert_eq!(found.fingerprint.as_deref(), Some("v1.ab"));
+        assert!(cache.session("not a hash").is_none() && !cache.holds("not a hash"));
+        assert_eq!(key(&"A".repeat(64)), Some([0xAA; 32]), "hex of either case");
+        assert_eq!(key(&"g".repeat(64)), None);
+        let stats = cache.stats();
+        assert_eq!((stats.hits, stats.misses), (1, 1));
     }
 
     #[test]
@@ -436,11 +592,25 @@ mod tests {
         keep(&cache, "a2", 1);
         keep(&cache, "b1", 2);
         let since = cache.epoch().unwrap();
-        cache.keep_platforms(UserId::parse(1).unwrap(), since, Vec::new());
-        cache.forget_user(UserId::parse(1).unwrap());
-        assert!(cache.session("a1").is_none() && cache.session("a2").is_none());
-        assert!(cache.platforms(UserId::parse(1).unwrap()).is_none());
-        assert_eq!(cache.session("b1").unwrap().user.id.get(), 2);
+        cache.keep_platforms(user_id(1), since, Vec::new());
+        cache.forget_user(user_id(1));
+        assert!(hit(&cache, "a1").is_none() && hit(&cache, "a2").is_none());
+        assert!(cache.platforms(user_id(1)).is_none());
+        assert_eq!(hit(&cache, "b1").unwrap().user.id.get(), 2);
+        assert_eq!(cache.stats().sessions, 1, "what was found forgotten was freed");
+    }
+
+    /// A forgotten user's sessions are not served even while the map still holds them, and a
+    /// session kept for them afterwards is served on its own.
+    #[test]
+    fn a_forgotten_users_sessions_are_not_served_while_still_held() {
+        let cache = serving(CacheSettings::default());
+        keep(&cache, "a1", 1);
+        cache.forget_user(user_id(1));
+        keep(&cache, "a2", 1);
+        assert!(cache.holds(&hash("a1")), "still held");
+        assert!(hit(&cache, "a1").is_none(), "but not served");
+        assert!(hit(&cache, "a2").is_some());
     }
 
     #[test]
@@ -448,11 +618,12 @@ mod tests {
         let cache = serving(CacheSettings::default());
         let since = cache.epoch().unwrap();
         // A write to anyone lands while the read is under way.
-        cache.forget_user(UserId::parse(9).unwrap());
-        cache.keep_session("a1", since, session(1), user(1), None);
-        cache.keep_platforms(UserId::parse(1).unwrap(), since, Vec::new());
-        assert!(cache.session("a1").is_none());
-        assert!(cache.platforms(UserId::parse(1).unwrap()).is_none());
+        cache.forget_user(user_id(9));
+        cache.keep_session(&hash("a1"), since, session(1), user(1), None);
+        keep(&cache, "a2", 1);
+        cache.keep_platforms(user_id(1), since, Vec::new());
+        assert!(hit(&cache, "a1").is_none());
+        assert!(cache.platforms(user_id(1)).is_none());
     }
 
     #[test]
@@ -462,84 +633,102 @@ mod tests {
         let since = cache.epoch().unwrap();
         cache.serve(false);
         assert!(cache.epoch().is_none());
-        assert!(cache.session("a1").is_none());
-        cache.keep_session("a2", since, session(1), user(1), None);
+        assert!(hit(&cache, "a1").is_none());
+        cache.keep_session(&hash("a2"), since, session(1), user(1), None);
         cache.serve(true);
-        assert!(cache.session("a1").is_none(), "what was held before is gone");
-        assert!(cache.session("a2").is_none(), "what was read while deaf was not kept");
+        assert!(hit(&cache, "a1").is_none(), "what was held before is gone");
+        assert!(hit(&cache, "a2").is_none(), "what was read while deaf was not kept");
         let disabled = SessionCache::disabled();
         disabled.serve(true);
         assert!(disabled.epoch().is_none());
     }
 
     #[test]
-    fn evicted_entries_leave_the_index_but_a_refill_stays_indexed() {
+    fn forgetting_everything_refuses_reads_under_way_and_keeps_later_ones() {
+        let cache = serving(CacheSettings::default());
+        keep(&cache, "old", 1);
+        let since = cache.epoch().unwrap();
+        cache.forget_all();
+        cache.keep_session(&hash("midway"), since, session(1), user(1), None);
+        keep(&cache, "new", 1);
+        assert!(hit(&cache, "old").is_none() && hit(&cache, "midway").is_none());
+        assert!(hit(&cache, "new").is_some());
+        cache.forget_user(user_id(1));
+        assert!(hit(&cache, "new").is_none(), "the write to user 1 found the new entry");
+    }
+
+    #[test]
+    fn a_full_cache_keeps_its_bound_and_what_is_in_use() {
         let cache = serving(CacheSettings {
             capacity: 10,
             ..CacheSettings::default()
         });
         for i in 0..200 {
-            keep(&cache, &format!("h{i}"), 1 + i % 3);
+            keep(&cache, &format!("h{i}"), 1 + i % 50);
+            // One session is read all along: it is never the least recently served.
+            if i % 5 == 0 {
+                keep(&cache, "busy", 99);
+            }
+            assert!(hit(&cache, "busy").is_some(), "the busy session survived {i} others");
         }
-        cache.sessions.run_pending_tasks();
-        let indexed: usize = cache.by_user.lock().unwrap().values().map(|kept| kept.sessions.len()).sum();
-        assert!(indexed <= 10 + 1, "the index follows evictions: {indexed} keys for ≤ 10 entries");
-        // Whatever survived is still forgotten with its user.
-        for u in 1..=3 {
-            cache.forget_user(UserId::parse(u).unwrap());
-        }
-        cache.sessions.run_pending_tasks();
-        assert_eq!(cache.sessions.iter().count(), 0);
+        let state = cache.state();
+        assert_eq!(state.sessions.len(), 10);
+        let sessions: u32 = state.owners.values().map(|owner| owner.sessions).sum();
+        assert_eq!(sessions, 10, "each user's entry counts their sessions");
+        assert!(state.owners.len() <= 10, "users without a session are let go");
+        assert_eq!(state.text.len(), 2, "one user agent and one fingerprint, shared");
     }
 
-    /// Whatever the maps still hold, or however late they drop it, only what the index names is
-    /// served: an entry whose index entry is gone (its user forgotten while the map had not yet
-    /// let go of it) is a miss.
     #[test]
-    fn only_what_the_index_names_is_served() {
+    fn shared_text_is_let_go_with_its_last_session() {
         let cache = serving(CacheSettings::default());
         keep(&cache, "a1", 1);
+        keep(&cache, "a2", 2);
+        assert_eq!(cache.state().text.len(), 2);
+        cache.forget_user(user_id(1));
+        cache.forget_user(user_id(2));
+        assert!(hit(&cache, "a1").is_none() && hit(&cache, "a2").is_none());
+        let state = cache.state();
+        assert!(state.sessions.is_empty() && state.owners.is_empty() && state.text.is_empty());
+    }
+
+    #[test]
+    fn nothing_is_served_past_its_time_to_live() {
+        let cache = serving(CacheSettings {
+            ttl: Duration::ZERO,
+            ..CacheSettings::default()
+        });
+        keep(&cache, "a1", 1);
+        cache.keep_platforms(user_id(1), cache.epoch().unwrap(), Vec::new());
+        assert!(hit(&cache, "a1").is_none());
+        assert!(cache.platforms(user_id(1)).is_none());
+    }
+
+    #[test]
+    fn platforms_are_kept_alongside_their_users_sessions() {
+        let cache = serving(CacheSettings {
+            capacity: 1,
+            ..CacheSettings::default()
+        });
         let since = cache.epoch().unwrap();
-        cache.keep_platforms(UserId::parse(1).unwrap(), since, Vec::new());
-        assert!(cache.session("a1").is_some() && cache.platforms(UserId::parse(1).unwrap()).is_some());
-        lock(&cache.by_user).clear();
-        assert!(cache.sessions.contains_key("a1"), "the map still holds it");
-        assert!(cache.session("a1").is_none(), "an unindexed session is not served");
-        assert!(
-            cache.platforms(UserId::parse(1).unwrap()).is_none(),
-            "unindexed platforms are not served"
-        );
+        cache.keep_platforms(user_id(1), since, Vec::new());
+        assert!(cache.platforms(user_id(1)).is_none(), "no session of theirs is kept");
+        keep(&cache, "a1", 1);
+        cache.keep_platforms(user_id(1), since, Vec::new());
+        assert!(cache.platforms(user_id(1)).is_some());
+        keep(&cache, "b1", 2);
+        assert!(cache.platforms(user_id(1)).is_none(), "their last session made room");
     }
 
     #[test]
     fn subscribers_hear_what_is_forgotten() {
         let cache = serving(CacheSettings::default());
         let mut changes = cache.subscribe().unwrap();
-        cache.forget_user(UserId::parse(7).unwrap());
+        cache.forget_user(user_id(7));
         cache.forget_all();
-        assert_eq!(changes.try_recv().unwrap(), Changed::User(UserId::parse(7).unwrap()));
+        assert_eq!(changes.try_recv().unwrap(), Changed::User(user_id(7)));
         assert_eq!(changes.try_recv().unwrap(), Changed::Anyone);
         assert!(changes.try_recv().is_err());
         assert!(SessionCache::disabled().subscribe().is_none(), "an off cache hears nothing");
-    }
-
-    /// Forgetting everything, step by step, with reads kept around each step: what was kept
-    /// before the old entries were dropped is gone, what is kept after is served, and a write
-    /// to its user still finds it (the index is never cleared wholesale: a read that began in
-    /// the new generation may already be in it; clearing it there once let such an entry
-    /// outlive a write, about once in 45 runs of the engine's rollback test under load).
-    #[test]
-    fn reads_kept_around_forgetting_everything() {
-        let cache = serving(CacheSettings::default());
-        keep(&cache, "old", 1);
-        cache.new_generation();
-        keep(&cache, "midway", 1);
-        cache.drop_old_generations();
-        keep(&cache, "new", 1);
-        cache.sessions.run_pending_tasks();
-        assert!(cache.session("old").is_none() && cache.session("midway").is_none());
-        assert!(cache.session("new").is_some());
-        cache.forget_user(UserId::parse(1).unwrap());
-        assert!(cache.session("new").is_none(), "the write to user 1 found the new entry");
     }
 }

@@ -492,9 +492,9 @@ impl Engine {
         if now >= hit.session.idle_expires_at || !fresh {
             return Ok(None);
         }
-        let mut session = hit.session.clone();
+        let (mut session, user) = (hit.session, hit.user);
         self.check_fingerprint(&mut session, hit.fingerprint.as_deref(), meta).await?;
-        Ok(Some((session, hit.user.clone())))
+        Ok(Some((session, user)))
     }
 
     /// Ends the session behind `token`, if it is live. Idempotent.

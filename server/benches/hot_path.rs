@@ -12,6 +12,7 @@
 //! `SWITCHBOARD_BENCH_SMOKE=1` (1 s, 8 connections, SQLite only, and it fails on any error: what
 //! CI runs so the benchmark cannot rot). PostgreSQL rows need `SWITCHBOARD_TEST_POSTGRES_URL`
 //! (default `postgres://postgres@127.0.0.1:5432/postgres`) to be reachable; else they are skipped.
+//! `SWITCHBOARD_BENCH_ONLY=crowd` runs only the rows with many live sessions (and their memory).
 
 mod load;
 
@@ -69,8 +70,11 @@ async fn main() {
     let mut switches = Vec::new();
     let mut peak_rss = Vec::new();
 
+    let only_crowd = std::env::var("SWITCHBOARD_BENCH_ONLY").is_ok_and(|v| v == "crowd");
     let mut backends = vec![("sqlite", TestDatabase::sqlite().await)];
-    if !smoke {
+    if only_crowd {
+        backends.clear();
+    } else if !smoke {
         match postgres_reachable() {
             Some(url) => {
                 std::env::set_var("SWITCHBOARD_TEST_POSTGRES_URL", url);
@@ -130,31 +134,9 @@ async fn main() {
         crowd_rss.push(crowd_rows(crowd, capacity, connections, seconds, &mut rows).await);
     }
 
-    let dir = tempfile::tempdir().unwrap();
-    let addr = free_addr();
-    let baseline = Process(
-        Command::new(env!("CARGO_BIN_EXE_tower-baseline"))
-            .arg(addr.to_string())
-            .arg(dir.path().join("tower.db"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the baseline binary"),
-    );
-    until_up(addr, "/bare").await;
-    let res = reqwest::Client::new().post(format!("http://{addr}/login")).send().await.unwrap();
-    let cookie = cookie_set_by(&res, "").expect("tower-sessions sets its cookie");
-    let figures = drive(addr, get("/api/session_state", Some(&cookie)), connections, seconds).await;
-    rows.push(Row {
-        name: "axum + tower-sessions 0.14, sqlx SQLite store".into(),
-        figures,
-    });
-    let figures = drive(addr, get("/bare", None), connections, seconds).await;
-    rows.push(Row {
-        name: "axum + tower-sessions, bare route".into(),
-        figures,
-    });
-    drop(baseline);
+    if !only_crowd {
+        baseline_rows(connections, seconds, &mut rows).await;
+    }
 
     print_table("authenticated `GET /api/session_state` | req/s", &rows);
     print_table("switching (goal: p99 ≤ 20 ms, no errors, no lost update) | switches/s", &switches);
@@ -239,6 +221,35 @@ async fn crowd_rows(crowd: u64, capacity: Option<u64>, connections: u64, seconds
     );
     drop(server);
     line
+}
+
+/// The axum + tower-sessions baseline: its session read and its bare route.
+async fn baseline_rows(connections: u64, seconds: f64, rows: &mut Vec<Row>) {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = free_addr();
+    let baseline = Process(
+        Command::new(env!("CARGO_BIN_EXE_tower-baseline"))
+            .arg(addr.to_string())
+            .arg(dir.path().join("tower.db"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the baseline binary"),
+    );
+    until_up(addr, "/bare").await;
+    let res = reqwest::Client::new().post(format!("http://{addr}/login")).send().await.unwrap();
+    let cookie = cookie_set_by(&res, "").expect("tower-sessions sets its cookie");
+    let figures = drive(addr, get("/api/session_state", Some(&cookie)), connections, seconds).await;
+    rows.push(Row {
+        name: "axum + tower-sessions 0.14, sqlx SQLite store".into(),
+        figures,
+    });
+    let figures = drive(addr, get("/bare", None), connections, seconds).await;
+    rows.push(Row {
+        name: "axum + tower-sessions, bare route".into(),
+        figures,
+    });
+    drop(baseline);
 }
 
 /// One Markdown table: `head` names the first two columns.
