@@ -40,7 +40,8 @@ use std::time::{Duration, Instant};
 pub struct CacheSettings {
     /// Most sessions kept (their users' accounts and platforms are kept alongside).
     pub capacity: u64,
-    /// The longest an entry is served before it is read again, whatever was heard.
+    /// The longest an entry is served before it is read again, whatever was heard (each
+    /// entry's is up to a fifth shorter, at random).
     pub ttl: Duration,
 }
 
@@ -129,8 +130,8 @@ struct Kept {
     fingerprint: Option<Arc<str>>,
     /// The account entry it was kept with: served only while that entry is its user's.
     owner: u64,
-    /// When it was kept, in seconds since the cache began.
-    kept_at: u32,
+    /// When it stops being served, in seconds since the cache began ([`SessionCache::expiry`]).
+    expires_at: u32,
     /// When it was last kept or served, in [`State::ticks`].
     used_at: u32,
 }
@@ -165,6 +166,7 @@ struct Owner {
     entry: u64,
     /// Sessions kept with this entry.
     sessions: u32,
+    /// With when they stop being served.
     platforms: Option<(Arc<Vec<Platform>>, u32)>,
 }
 
@@ -232,10 +234,7 @@ impl State {
         let len = self.sessions.len();
         let mut picks = [0; EVICTION_SAMPLE];
         for pick in &mut picks {
-            self.random ^= self.random << 13;
-            self.random ^= self.random >> 7;
-            self.random ^= self.random << 17;
-            *pick = (self.random % len.max(1) as u64) as usize;
+            *pick = (self.random() % len.max(1) as u64) as usize;
         }
         let victim = picks[..EVICTION_SAMPLE.min(len)].iter().copied().min_by_key(|&at| {
             let (_, kept) = self.sessions.get_index(at).expect("in range");
@@ -246,6 +245,13 @@ impl State {
         if let Some((_, kept)) = victim.and_then(|at| self.sessions.swap_remove_index(at)) {
             self.release(kept);
         }
+    }
+
+    fn random(&mut self) -> u64 {
+        self.random ^= self.random << 13;
+        self.random ^= self.random >> 7;
+        self.random ^= self.random << 17;
+        self.random
     }
 
     fn clear(&mut self) {
@@ -324,8 +330,13 @@ impl SessionCache {
         u32::try_from(self.began.elapsed().as_secs()).unwrap_or(u32::MAX)
     }
 
-    fn expired(&self, kept_at: u32, now: u32) -> bool {
-        u64::from(now.saturating_sub(kept_at)) >= self.settings.ttl.as_secs()
+    /// When what is kept `now` stops being served: after the time to live less up to a fifth of
+    /// it, at random, so that what was kept together (everything, in a server's first minutes)
+    /// is not all read again from the database in the same second.
+    fn expiry(&self, state: &mut State, now: u32) -> u32 {
+        let ttl = u32::try_from(self.settings.ttl.as_secs()).unwrap_or(u32::MAX);
+        let spread = state.random() % (u64::from(ttl / 5) + 1);
+        now.saturating_add(ttl - spread as u32)
     }
 
     /// Every change heard from now on (`None` when the cache is off: nothing is heard).
@@ -381,7 +392,7 @@ impl SessionCache {
         let now = self.now();
         let mut state = self.state();
         let kept = state.sessions.get(&key)?;
-        let Some(owner) = state.owner(kept).filter(|_| !self.expired(kept.kept_at, now)) else {
+        let Some(owner) = state.owner(kept).filter(|_| now < kept.expires_at) else {
             state.remove(&key);
             return None;
         };
@@ -451,7 +462,7 @@ impl SessionCache {
             user_agent: state.share(session.user_agent.as_deref()),
             fingerprint: state.share(fingerprint.as_deref()),
             owner,
-            kept_at: now,
+            expires_at: self.expiry(&mut state, now),
             used_at: tick,
         };
         state.sessions.insert(key, kept);
@@ -463,8 +474,8 @@ impl SessionCache {
         }
         let now = self.now();
         let state = self.state();
-        let (platforms, kept_at) = state.owners.get(&user)?.platforms.as_ref()?;
-        (!self.expired(*kept_at, now)).then(|| platforms.clone())
+        let (platforms, expires_at) = state.owners.get(&user)?.platforms.as_ref()?;
+        (now < *expires_at).then(|| platforms.clone())
     }
 
     /// Keeps a user's platforms read since `since`, unless something was forgotten meanwhile.
@@ -475,8 +486,9 @@ impl SessionCache {
         if !self.current(since) {
             return;
         }
+        let expires_at = self.expiry(&mut state, now);
         if let Some(owner) = state.owners.get_mut(&user) {
-            owner.platforms = Some((Arc::new(platforms), now));
+            owner.platforms = Some((Arc::new(platforms), expires_at));
         }
     }
 
@@ -702,6 +714,23 @@ mod tests {
         cache.keep_platforms(user_id(1), cache.epoch().unwrap(), Vec::new());
         assert!(hit(&cache, "a1").is_none());
         assert!(cache.platforms(user_id(1)).is_none());
+    }
+
+    /// What was kept together leaves together only within a fifth of the time to live.
+    #[test]
+    fn what_is_kept_together_expires_spread_over_a_fifth_of_its_time_to_live() {
+        let cache = serving(CacheSettings {
+            ttl: Duration::from_secs(300),
+            ..CacheSettings::default()
+        });
+        for i in 0..1000 {
+            keep(&cache, &format!("h{i}"), i + 1);
+        }
+        let state = cache.state();
+        let expiries: HashSet<u32> = state.sessions.values().map(|kept| kept.expires_at).collect();
+        let (first, last) = (*expiries.iter().min().unwrap(), *expiries.iter().max().unwrap());
+        assert!(first >= 240 && last <= 300, "within the last fifth: {first}..={last}");
+        assert!(expiries.len() > 50, "spread over many seconds: {}", expiries.len());
     }
 
     #[test]
