@@ -9,7 +9,7 @@
 //!
 //! Every request compares: the drift is the sum of the weights of the traits that changed, and
 //! its tier (small, medium, large) picks a [`DriftAction`] from the policy. The engine applies it
-//! in `Engine::resolve` (src/sessions.rs).
+//! in `Engine::resolve` (src/sessions/lookup.rs).
 
 use crate::device::browser_of;
 use crate::model::ClientMeta;

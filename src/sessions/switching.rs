@@ -1,0 +1,103 @@
+//! The state a page needs, and switching the active platform with a compare-and-set.
+
+use super::*;
+
+impl Engine {
+    /// The full state of a live session the caller has just read or written: its user, platforms
+    /// and active platform. Two reads (user, platforms); the session itself is not read again.
+    pub async fn state_of(&self, session: Session) -> Result<SessionState> {
+        let user = self.user(session.user_id).await?.ok_or(Error::Unauthenticated)?;
+        self.state_with_user(session, user).await
+    }
+
+    /// [`Engine::state_of`] when the caller already has the session's user (read with the
+    /// session by [`Engine::authenticate_with_user`]): one read, the platforms.
+    pub async fn state_with_user(&self, session: Session, user: User) -> Result<SessionState> {
+        let platforms = self.platforms_of(session.user_id).await?;
+        let platform = session
+            .active_platform_id
+            .and_then(|id| platforms.iter().find(|p| p.id == id).cloned());
+        Ok(SessionState {
+            user,
+            session,
+            platform,
+            platforms,
+        })
+    }
+
+    /// Makes `platform_id` the session's active platform. With `expected_version`, only if the
+    /// session is still at that version (else `VersionConflict` carrying the current state);
+    /// without it, unconditionally. Another user's or an unknown platform is `NotFound`. A session
+    /// ended concurrently (logout) stays ended: the update requires `ended_at IS NULL`.
+    ///
+    /// One `UPDATE … RETURNING` on success (ownership is checked inside it); one more read only
+    /// to explain a refusal.
+    #[tracing::instrument(skip_all, fields(session = %session.public_id, platform_id = %platform_id))]
+    pub async fn switch_platform(
+        &self,
+        session: &Session,
+        meta: &ClientMeta,
+        platform_id: PlatformId,
+        expected_version: Option<SessionVersion>,
+    ) -> Result<SessionState> {
+        const SET: &str = "UPDATE sessions SET active_platform_id = $1, version = version + 1 \
+                           WHERE id = $2 AND ended_at IS NULL \
+                           AND EXISTS (SELECT 1 FROM platforms WHERE id = $1 AND user_id = $3)";
+        let sql = match expected_version {
+            Some(_) => format!("{SET} AND version = $4 RETURNING {SESSION_COLUMNS}"),
+            None => format!("{SET} RETURNING {SESSION_COLUMNS}"),
+        };
+        let (now, id, user) = (self.now(), session.id, session.user_id);
+        let audit = AuditEntry::by_session(AuditKind::PlatformSwitched, session, meta).detail(format!("platform {platform_id}"));
+        let switched: Option<SessionRecord> = self
+            .db()
+            .transaction(move |c| {
+                Box::pin(async move {
+                    let query = sqlx::query_as(&sql).bind(platform_id).bind(id).bind(user);
+                    let switched: Option<SessionRecord> = match expected_version {
+                        Some(v) => query.bind(v),
+                        None => query,
+                    }
+                    .fetch_optional(&mut *c)
+                    .await?;
+                    if switched.is_some() {
+                        record_entry(c, now, &audit).await?;
+                    }
+                    Ok(switched)
+                })
+            })
+            .await?;
+        if let Some(record) = switched {
+            let state = self.state_of(self.policy().session(record)?).await?;
+            tracing::info!(version = %state.session.version, "platform switched");
+            return Ok(state);
+        }
+        // Refused: say why. Ownership first (an unknown platform is 404 whatever the version).
+        #[derive(sqlx::FromRow)]
+        struct Refusal {
+            owned: i64,
+            #[sqlx(flatten)]
+            record: SessionRecord,
+        }
+        let refusal: Refusal = sqlx::query_as(&format!(
+            "SELECT (SELECT COUNT(*) FROM platforms WHERE id = $1 AND user_id = $3) AS owned, {SESSION_COLUMNS} \
+             FROM sessions WHERE id = $2"
+        ))
+        .bind(platform_id)
+        .bind(session.id)
+        .bind(session.user_id)
+        .fetch_one(self.db().reader())
+        .await?;
+        if refusal.owned == 0 {
+            return Err(Error::NotFound(Entity::Platform));
+        }
+        let current = self.policy().session(refusal.record)?;
+        match expected_version {
+            Some(expected) if expected != current.version => Err(Error::VersionConflict {
+                expected,
+                current: Box::new(self.state_of(current).await?),
+            }),
+            _ => Err(Error::NotFound(Entity::Platform)),
+        }
+    }
+}
