@@ -98,20 +98,28 @@ pub enum SessionStart {
     PasswordChange,
 }
 
-/// Ends the live session behind `hash` (the browser's previous token) as rotated, with its audit
-/// row. Returns the ended session's public id and user.
-async fn rotate(c: &mut AnyConnection, now: Timestamp, hash: &TokenHash, meta: &ClientMeta) -> Result<Option<(PublicSessionId, UserId)>> {
+/// Ends the live session behind `hash` for `reason` (a sign-out, or a login rotating the
+/// browser's previous token), with its audit row of `kind`. Returns the ended session's public id
+/// and user; `None` if no live session has that token.
+async fn end_by_token(
+    c: &mut AnyConnection,
+    now: Timestamp,
+    hash: &TokenHash,
+    reason: EndReason,
+    kind: AuditKind,
+    meta: &ClientMeta,
+) -> Result<Option<(PublicSessionId, UserId)>> {
     let ended: Option<(PublicSessionId, UserId)> = sqlx::query_as(
         "UPDATE sessions SET ended_at = $1, end_reason = $2, version = version + 1 \
          WHERE token_hash = $3 AND ended_at IS NULL RETURNING public_id, user_id",
     )
     .bind(now)
-    .bind(EndReason::Rotated)
+    .bind(reason)
     .bind(hash.as_str())
     .fetch_optional(&mut *c)
     .await?;
     if let Some((public_id, user)) = &ended {
-        let mut entry = AuditEntry::new(AuditKind::SessionRotated).actor(*user).subject(*user).from(meta);
+        let mut entry = AuditEntry::new(kind).actor(*user).subject(*user).from(meta);
         entry.session = Some(public_id.clone());
         record(&mut *c, now, &entry).await?;
     }
@@ -202,7 +210,7 @@ pub(crate) async fn begin_session(
         fingerprint,
     } = new;
     if let Some(previous) = previous {
-        rotate(c, now, previous, meta).await?;
+        end_by_token(c, now, previous, EndReason::Rotated, AuditKind::SessionRotated, meta).await?;
     }
     let live = live_session_ids(c, policy, now, user_id).await?;
     let room = policy.max_per_user.max(1) as usize - 1;
@@ -375,25 +383,7 @@ impl Engine {
         let (now, hash, meta) = (self.now(), token.hash(), meta.clone());
         let ended = self
             .db()
-            .transaction(move |c| {
-                Box::pin(async move {
-                    let ended: Option<(PublicSessionId, UserId)> = sqlx::query_as(
-                        "UPDATE sessions SET ended_at = $1, end_reason = $2, version = version + 1 \
-                         WHERE token_hash = $3 AND ended_at IS NULL RETURNING public_id, user_id",
-                    )
-                    .bind(now)
-                    .bind(EndReason::Logout)
-                    .bind(hash.as_str())
-                    .fetch_optional(&mut *c)
-                    .await?;
-                    if let Some((public_id, user)) = &ended {
-                        let mut entry = AuditEntry::new(AuditKind::Logout).actor(*user).subject(*user).from(&meta);
-                        entry.session = Some(public_id.clone());
-                        record_entry(c, now, &entry).await?;
-                    }
-                    Ok(ended)
-                })
-            })
+            .transaction(move |c| Box::pin(async move { end_by_token(c, now, &hash, EndReason::Logout, AuditKind::Logout, &meta).await }))
             .await?;
         if ended.is_some() {
             tracing::info!("signed out");
