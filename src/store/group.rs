@@ -22,6 +22,9 @@ use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Begins a work in the open batch: the savepoint [`UNDO_WORK`] goes back to.
+const BEGIN_WORK: &str = "SAVEPOINT work";
+
 /// Undoes the newest work of the open batch: back to its savepoint (the innermost one named
 /// `work`), which then goes; the work before it, in the savepoints around it, stays.
 const UNDO_WORK: &str = "ROLLBACK TO SAVEPOINT work; RELEASE SAVEPOINT work";
@@ -79,16 +82,19 @@ impl GroupCommit {
         let (batch, value) = {
             let mut open = self.batch.lock().await;
             self.tidy(&mut open).await;
-            if open.conn.is_none() {
+            let joined = open.conn.is_some();
+            if !joined {
+                // The batch's begin and this work's savepoint, in one trip.
                 let mut conn = self.pool.acquire().await?;
-                super::sqlite::begin_write(&mut conn, self.busy_timeout).await?;
+                super::sqlite::begin_write(&mut conn, self.busy_timeout, BEGIN_WORK).await?;
                 open.conn = Some(conn);
                 open.number += 1;
             }
             let batch = open.number;
             settle.batch = Some(batch);
-            let conn = open.conn.as_mut().expect("opened above");
-            conn.execute("SAVEPOINT work").await?;
+            if joined {
+                open.conn.as_mut().expect("joined an open batch").execute(BEGIN_WORK).await?;
+            }
             open.unfinished = true;
             let conn = open.conn.as_mut().expect("opened above");
             let outcome = work(conn).await;
