@@ -32,32 +32,20 @@ const BEGIN_TRY_MS: u64 = 10;
 pub(super) async fn begin_write(conn: &mut AnyConnection, busy_timeout: Duration, then: &str) -> Result<()> {
     let deadline = Instant::now() + busy_timeout;
     let restore = format!("PRAGMA busy_timeout = {}", busy_timeout.as_millis());
-    let mut begun = match conn
-        .execute(format!("PRAGMA busy_timeout = {BEGIN_TRY_MS}; {BEGIN_WRITE}; {restore}; {then}").as_str())
-        .await
-    {
-        Ok(_) => return Ok(()),
-        Err(e) if is_busy(&e) => Err(e),
-        Err(e) => {
-            // Something after the begin failed, or the begin itself for another reason: leave
-            // no transaction open and the usual wait in place.
-            let _ = conn.execute("ROLLBACK").await;
-            let _ = conn.execute(restore.as_str()).await;
-            return Err(e.into());
-        }
-    };
+    let begin = format!("{BEGIN_WRITE}; {restore}; {then}");
+    let mut begun = conn
+        .execute(format!("PRAGMA busy_timeout = {BEGIN_TRY_MS}; {begin}").as_str())
+        .await;
     while matches!(&begun, Err(e) if is_busy(e)) && Instant::now() < deadline {
-        begun = conn.execute(BEGIN_WRITE).await;
+        begun = conn.execute(begin.as_str()).await;
     }
-    let finished = match &begun {
-        Ok(_) => conn.execute(format!("{restore}; {then}").as_str()).await,
-        Err(_) => conn.execute(restore.as_str()).await,
-    };
-    begun?;
-    if finished.is_err() {
+    if let Err(e) = begun {
+        // Never begun, or something after the begin failed: leave no transaction open, and the
+        // usual wait in place.
         let _ = conn.execute("ROLLBACK").await;
+        let _ = conn.execute(restore.as_str()).await;
+        return Err(e.into());
     }
-    finished?;
     Ok(())
 }
 
