@@ -99,16 +99,7 @@ pub struct CacheStats {
 type Key = [u8; 32];
 
 fn key(token_hash: &str) -> Option<Key> {
-    let hex = token_hash.as_bytes();
-    if hex.len() != 64 {
-        return None;
-    }
-    let digit = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let mut key = [0; 32];
-    for (byte, pair) in key.iter_mut().zip(hex.chunks_exact(2)) {
-        *byte = digit(pair[0])? << 4 | digit(pair[1])?;
-    }
-    Some(key)
+    crate::token::unhex32(token_hash)
 }
 
 /// A kept session: the fields of [`Session`] at a fixed size, the shared text shared.
@@ -391,7 +382,8 @@ impl SessionCache {
         let key = key(token_hash).filter(|_| self.serving())?;
         let now = self.now();
         let mut state = self.state();
-        let kept = state.sessions.get(&key)?;
+        let at = state.sessions.get_index_of(&key)?;
+        let (_, kept) = state.sessions.get_index(at)?;
         let Some(owner) = state.owner(kept).filter(|_| now < kept.expires_at) else {
             state.remove(&key);
             return None;
@@ -403,7 +395,7 @@ impl SessionCache {
         };
         state.ticks = state.ticks.wrapping_add(1);
         let tick = state.ticks;
-        if let Some(kept) = state.sessions.get_mut(&key) {
+        if let Some((_, kept)) = state.sessions.get_index_mut(at) {
             kept.used_at = tick;
         }
         Some(found)

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::store::Db;
-use crate::token::hex;
+use crate::token::{hex, unhex32};
 use hmac::{Hmac, Mac};
 use rand::rngs::OsRng;
 use rand::RngCore;
@@ -40,14 +40,7 @@ impl SecretKey {
     }
 
     fn from_hex(s: &str) -> Option<Self> {
-        if s.len() != 64 || !s.is_ascii() {
-            return None;
-        }
-        let mut key = [0u8; 32];
-        for (i, byte) in key.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
-        }
-        Some(Self(key))
+        unhex32(s).map(Self)
     }
 
     /// A key of one repeated byte, for tests.

@@ -92,6 +92,20 @@ impl fmt::Debug for PreSessionId {
     }
 }
 
+/// 64 hex digits (either case) back to the 32 bytes [`hex`] wrote; `None` for anything else.
+pub(crate) fn unhex32(text: &str) -> Option<[u8; 32]> {
+    let text = text.as_bytes();
+    if text.len() != 64 {
+        return None;
+    }
+    let digit = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut bytes = [0; 32];
+    for (byte, pair) in bytes.iter_mut().zip(text.chunks_exact(2)) {
+        *byte = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(bytes)
+}
+
 pub(crate) fn hex(bytes: &[u8]) -> String {
     // Every request hashes its cookie: one allocation, not one per byte.
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
