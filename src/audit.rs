@@ -177,23 +177,41 @@ impl AuditRecord {
 
 const AUDIT_COLUMNS: &str = "id, at, kind, actor_user_id, subject_user_id, session_public_id, ip, user_agent, outcome, detail";
 
+/// `INSERT` of one audit entry whose values are the binds `$first` to `$first + 8`, as a
+/// `SELECT` followed by `then` (for example `" WHERE changes() = 1"`, to write it only if the
+/// statement before it changed a row). Bind the values with [`bind_entry!`].
+pub(crate) fn insert_entry_sql(first: usize, then: &str) -> String {
+    let values: Vec<String> = (first..first + 9).map(|n| format!("${n}")).collect();
+    format!(
+        "INSERT INTO audit_events (at, kind, actor_user_id, subject_user_id, session_public_id, ip, user_agent, outcome, detail) \
+         SELECT {}{then}",
+        values.join(", ")
+    )
+}
+
+/// Binds an entry's values, in the order [`insert_entry_sql`] names them, to a query (`query`
+/// or `query_as`) whose earlier binds are already in place.
+macro_rules! bind_entry {
+    ($query:expr, $at:expr, $entry:expr) => {{
+        let entry: &$crate::audit::AuditEntry = $entry;
+        $query
+            .bind($at)
+            .bind(entry.kind.as_str())
+            .bind(entry.actor)
+            .bind(entry.subject)
+            .bind(entry.session.as_ref().map($crate::ids::PublicSessionId::as_str))
+            .bind(entry.ip.as_deref())
+            .bind(entry.user_agent.as_deref())
+            .bind(entry.outcome.as_str())
+            .bind(entry.detail.as_deref())
+    }};
+}
+pub(crate) use bind_entry;
+
 /// Writes `entry` at `at`, on `exec` (a transaction, so the record goes with the change).
 pub(crate) async fn record<'e, E: Executor<'e, Database = Any>>(exec: E, at: Timestamp, entry: &AuditEntry) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO audit_events (at, kind, actor_user_id, subject_user_id, session_public_id, ip, user_agent, outcome, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(at)
-    .bind(entry.kind.as_str())
-    .bind(entry.actor)
-    .bind(entry.subject)
-    .bind(entry.session.as_ref().map(PublicSessionId::as_str))
-    .bind(entry.ip.as_deref())
-    .bind(entry.user_agent.as_deref())
-    .bind(entry.outcome.as_str())
-    .bind(entry.detail.as_deref())
-    .execute(exec)
-    .await?;
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| insert_entry_sql(1, ""));
+    bind_entry!(sqlx::query(&SQL), at, entry).execute(exec).await?;
     Ok(())
 }
 

@@ -12,7 +12,8 @@
 //! `SWITCHBOARD_BENCH_SMOKE=1` (1 s, 8 connections, SQLite only, and it fails on any error: what
 //! CI runs so the benchmark cannot rot). PostgreSQL rows need `SWITCHBOARD_TEST_POSTGRES_URL`
 //! (default `postgres://postgres@127.0.0.1:5432/postgres`) to be reachable; else they are skipped.
-//! `SWITCHBOARD_BENCH_ONLY=crowd` runs only the rows with many live sessions (and their memory).
+//! `SWITCHBOARD_BENCH_ONLY=crowd` runs only the rows with many live sessions (and their memory);
+//! `SWITCHBOARD_BENCH_ONLY=sqlite` only the SQLite server's rows (reads, switches, bare route).
 
 mod load;
 
@@ -70,11 +71,12 @@ async fn main() {
     let mut switches = Vec::new();
     let mut peak_rss = Vec::new();
 
-    let only_crowd = std::env::var("SWITCHBOARD_BENCH_ONLY").is_ok_and(|v| v == "crowd");
+    let only = std::env::var("SWITCHBOARD_BENCH_ONLY").unwrap_or_default();
+    let (only_crowd, only_sqlite) = (only == "crowd", only == "sqlite");
     let mut backends = vec![("sqlite", TestDatabase::sqlite().await)];
     if only_crowd {
         backends.clear();
-    } else if !smoke {
+    } else if !smoke && !only_sqlite {
         match postgres_reachable() {
             Some(url) => {
                 std::env::set_var("SWITCHBOARD_TEST_POSTGRES_URL", url);
@@ -131,10 +133,12 @@ async fn main() {
     // The cache at its default size (every session fits), and at a fifth of the crowd.
     let mut crowd_rss = Vec::new();
     for capacity in [None, Some(crowd / 5)] {
-        crowd_rss.push(crowd_rows(crowd, capacity, connections, seconds, &mut rows).await);
+        if !only_sqlite {
+            crowd_rss.push(crowd_rows(crowd, capacity, connections, seconds, &mut rows).await);
+        }
     }
 
-    if !only_crowd {
+    if !only_crowd && !only_sqlite {
         baseline_rows(connections, seconds, &mut rows).await;
     }
 

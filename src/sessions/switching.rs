@@ -1,6 +1,8 @@
 //! The state a page needs, and switching the active platform with a compare-and-set.
 
 use super::*;
+use crate::audit::{bind_entry, insert_entry_sql};
+use crate::store::Backend;
 
 impl Engine {
     /// The full state of a live session the caller has just read or written: its user, platforms
@@ -30,8 +32,10 @@ impl Engine {
     /// without it, unconditionally. Another user's or an unknown platform is `NotFound`. A session
     /// ended concurrently (logout) stays ended: the update requires `ended_at IS NULL`.
     ///
-    /// One `UPDATE … RETURNING` on success (ownership is checked inside it); one more read only
-    /// to explain a refusal.
+    /// One statement list on success, the update and its audit row: ownership is checked inside
+    /// the update, and the audit row is written only if it changed the session. It is one trip
+    /// to the database (on SQLite, to its one writer, with this work's savepoint), because
+    /// every other writer waits while it runs. One more read only to explain a refusal.
     #[tracing::instrument(skip_all, fields(session = %session.public_id, platform_id = %platform_id))]
     pub async fn switch_platform(
         &self,
@@ -40,30 +44,31 @@ impl Engine {
         platform_id: PlatformId,
         expected_version: Option<SessionVersion>,
     ) -> Result<SessionState> {
-        const SET: &str = "UPDATE sessions SET active_platform_id = $1, version = version + 1 \
-                           WHERE id = $2 AND ended_at IS NULL \
-                           AND EXISTS (SELECT 1 FROM platforms WHERE id = $1 AND user_id = $3)";
-        let sql = match expected_version {
-            Some(_) => format!("{SET} AND version = $4 RETURNING {SESSION_COLUMNS}"),
-            None => format!("{SET} RETURNING {SESSION_COLUMNS}"),
+        let update = format!(
+            "UPDATE sessions SET active_platform_id = $1, version = version + 1 \
+             WHERE id = $2 AND ended_at IS NULL AND version = COALESCE($4, version) \
+             AND EXISTS (SELECT 1 FROM platforms WHERE id = $1 AND user_id = $3) RETURNING {SESSION_COLUMNS}"
+        );
+        // `changes()`: the rows the update itself changed (not its triggers').
+        let sqlite = self.db().backend() == Backend::Sqlite;
+        let sql = move |begin: &str| match sqlite {
+            true => format!("{begin} {update}; {}", insert_entry_sql(5, " WHERE changes() = 1")),
+            false => format!(
+                "WITH switched AS ({update}), audited AS ({}) SELECT * FROM switched",
+                insert_entry_sql(5, " FROM switched")
+            ),
         };
         let (now, id, user) = (self.now(), session.id, session.user_id);
         let audit = AuditEntry::by_session(AuditKind::PlatformSwitched, session, meta).detail(format!("platform {platform_id}"));
         let switched: Option<SessionRecord> = self
             .db()
-            .transaction(move |c| {
+            .transaction_opening(move |c, begin| {
                 Box::pin(async move {
-                    let query = sqlx::query_as(&sql).bind(platform_id).bind(id).bind(user);
-                    let switched: Option<SessionRecord> = match expected_version {
-                        Some(v) => query.bind(v),
-                        None => query,
-                    }
-                    .fetch_optional(&mut *c)
-                    .await?;
-                    if switched.is_some() {
-                        record_entry(c, now, &audit).await?;
-                    }
-                    Ok(switched)
+                    let sql = sql(begin);
+                    let query = sqlx::query_as(&sql).bind(platform_id).bind(id).bind(user).bind(expected_version);
+                    // Every row: a statement list runs to its end only if all of it is read.
+                    let mut rows: Vec<SessionRecord> = bind_entry!(query, now, &audit).fetch_all(&mut *c).await?;
+                    Ok(rows.pop())
                 })
             })
             .await?;

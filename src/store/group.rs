@@ -10,6 +10,12 @@
 //! whole batch, the others find their batch committed. Both steps take one FIFO lock, so the
 //! order of work is the order of arrival, as before.
 //!
+//! The lock is held while a work runs, so every trip to the driver's thread in it is time the
+//! whole queue waits. A work may therefore send its savepoint itself, in front of its first
+//! statement list ([`GroupCommit::run`]); each savepoint has a name of its own within
+//! the batch, so undoing a work whose savepoint never opened fails (and fails the batch) instead
+//! of undoing the work before it.
+//!
 //! A caller that goes away (its request timed out) never leaves a batch open: what it left is
 //! settled by a task of its own, which rolls back its unfinished work and commits the rest.
 
@@ -22,12 +28,25 @@ use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Begins a work in the open batch: the savepoint [`UNDO_WORK`] goes back to.
-const BEGIN_WORK: &str = "SAVEPOINT work";
+/// Begins work `n` of the open batch: the savepoint [`undo_work`] goes back to.
+fn begin_work(n: u64) -> String {
+    format!("SAVEPOINT work{n};")
+}
 
-/// Undoes the newest work of the open batch: back to its savepoint (the innermost one named
-/// `work`), which then goes; the work before it, in the savepoints around it, stays.
-const UNDO_WORK: &str = "ROLLBACK TO SAVEPOINT work; RELEASE SAVEPOINT work";
+/// Undoes work `n` of the open batch: back to its savepoint, which then goes; the work before
+/// it, in the savepoints around it, stays. A work sends its savepoint before anything else, so
+/// one that never opened (the work failed or was dropped before it sent anything) left nothing
+/// to undo. If SQLite ended the whole transaction instead (an I/O error), the batch's `COMMIT`
+/// fails, and so does the batch.
+async fn undo_work(conn: &mut AnyConnection, n: u64) -> std::result::Result<(), sqlx::Error> {
+    match conn
+        .execute(format!("ROLLBACK TO SAVEPOINT work{n}; RELEASE SAVEPOINT work{n}").as_str())
+        .await
+    {
+        Err(e) if e.as_database_error().is_some_and(|d| d.message().starts_with("no such savepoint")) => Ok(()),
+        undone => undone.map(drop),
+    }
+}
 
 /// Batches whose commit failed, remembered for their callers (who look within moments).
 const FAILED_KEPT: usize = 256;
@@ -49,8 +68,10 @@ struct Batch {
     /// Every batch up to this one has committed or failed.
     settled: u64,
     failed: VecDeque<u64>,
-    /// Whose savepoint is open: a holder that went away while its work ran.
-    unfinished: bool,
+    /// Works begun in the open batch: each one's savepoint is named by its number.
+    works: u64,
+    /// The work whose savepoint may be open: a holder that went away while it ran.
+    unfinished: Option<u64>,
 }
 
 impl GroupCommit {
@@ -69,11 +90,13 @@ impl GroupCommit {
     }
 
     /// Runs `work` in the open batch (opening one if none is), then commits the batch unless a
-    /// later arrival already did. `Ok` only once the work is committed.
+    /// later arrival already did. `Ok` only once the work is committed. The work sends `begin`
+    /// (its savepoint's statement, or nothing when the batch's begin opened it) in front of its
+    /// first statements, in the same trip, and nothing before it.
     pub(super) async fn run<T, F>(self: &Arc<Self>, work: F) -> Result<T>
     where
         T: Send,
-        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T>> + Send,
+        F: for<'c> FnOnce(&'c mut AnyConnection, &'c str) -> BoxFuture<'c, Result<T>> + Send,
     {
         let mut settle = SettleOnDrop {
             group: self.clone(),
@@ -82,28 +105,30 @@ impl GroupCommit {
         let (batch, value) = {
             let mut open = self.batch.lock().await;
             self.tidy(&mut open).await;
-            let joined = open.conn.is_some();
-            if !joined {
+            open.works += 1;
+            let number = open.works;
+            let begin = begin_work(number);
+            let begin = if open.conn.is_some() {
+                begin.as_str()
+            } else {
                 // The batch's begin and this work's savepoint, in one trip.
                 let mut conn = self.pool.acquire().await?;
-                super::sqlite::begin_write(&mut conn, self.busy_timeout, BEGIN_WORK).await?;
+                super::sqlite::begin_write(&mut conn, self.busy_timeout, &begin).await?;
                 open.conn = Some(conn);
                 open.number += 1;
-            }
+                ""
+            };
             let batch = open.number;
             settle.batch = Some(batch);
-            if joined {
-                open.conn.as_mut().expect("joined an open batch").execute(BEGIN_WORK).await?;
-            }
-            open.unfinished = true;
+            open.unfinished = Some(number);
             let conn = open.conn.as_mut().expect("opened above");
-            let outcome = work(conn).await;
+            let outcome = work(conn, begin).await;
             // Work that succeeded leaves its savepoint open (the next one nests inside it, and
             // COMMIT releases them all): one statement less for every write while the lock is
             // held. Work that failed is undone.
             if outcome.is_err() {
                 let conn = open.conn.as_mut().expect("opened above");
-                if let Err(e) = conn.execute(UNDO_WORK).await {
+                if let Err(e) = undo_work(conn, number).await {
                     // SQLite ended the transaction itself (an I/O error, a full disk): the batch
                     // is lost.
                     self.fail(&mut open, batch).await;
@@ -111,7 +136,7 @@ impl GroupCommit {
                     return Err(e.into());
                 }
             }
-            open.unfinished = false;
+            open.unfinished = None;
             drop(open);
             match outcome {
                 Ok(value) => (batch, value),
@@ -138,6 +163,7 @@ impl GroupCommit {
                 Ok(_) => {
                     self.commits.fetch_add(1, SeqCst);
                     open.conn = None;
+                    open.works = 0;
                     open.settled = open.number;
                 }
                 Err(e) => {
@@ -154,15 +180,12 @@ impl GroupCommit {
 
     /// Rolls back the savepoint of a holder that went away while its work ran.
     async fn tidy(&self, open: &mut Batch) {
-        if !open.unfinished {
-            return;
-        }
+        let Some(work) = open.unfinished.take() else { return };
         let batch = open.number;
         let conn = open.conn.as_mut().expect("unfinished work holds the connection");
-        if conn.execute(UNDO_WORK).await.is_err() {
+        if undo_work(conn, work).await.is_err() {
             self.fail(open, batch).await;
         }
-        open.unfinished = false;
     }
 
     /// Ends the open batch as failed: rolled back, its connection closed (its state is unknown).
@@ -171,7 +194,8 @@ impl GroupCommit {
             let _ = conn.execute("ROLLBACK").await;
             conn.close_on_drop();
         }
-        open.unfinished = false;
+        open.unfinished = None;
+        open.works = 0;
         open.settled = open.number;
         open.failed.push_back(batch);
         if open.failed.len() > FAILED_KEPT {

@@ -221,8 +221,28 @@ impl Db {
     /// was lost in transit.
     pub async fn transaction<T, F>(&self, work: F) -> Result<T>
     where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
+    {
+        self.transaction_opening(|c, begin| {
+            Box::pin(async move {
+                if !begin.is_empty() {
+                    sqlx::Executor::execute(&mut *c, begin).await?;
+                }
+                work(c).await
+            })
+        })
+        .await
+    }
+
+    /// [`Db::transaction`] for a work that saves a trip: it sends `begin` (SQL, perhaps empty) in
+    /// front of its first statement list, as in `format!("{begin} UPDATE …")`, and nothing
+    /// before it. On SQLite `begin` opens the work's savepoint in the open batch, where every
+    /// trip to the driver's thread is time the other writers wait; elsewhere it is empty.
+    pub async fn transaction_opening<T, F>(&self, work: F) -> Result<T>
+    where
         T: Send,
-        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T>> + Send,
+        F: for<'c> FnOnce(&'c mut AnyConnection, &'c str) -> BoxFuture<'c, Result<T>> + Send,
     {
         if let Some(group) = &self.group {
             let value = group.run(work).await?;
@@ -231,7 +251,7 @@ impl Db {
             return Ok(value);
         }
         let mut tx = self.write.begin().await?;
-        match work(&mut tx).await {
+        match work(&mut tx, "").await {
             Ok(value) => {
                 // PostgreSQL: the users this transaction changed, to forget as it commits (other
                 // instances hear them; SQLite's cache reads its change log before every hit).

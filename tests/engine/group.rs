@@ -123,6 +123,49 @@ async fn sqlite_a_caller_that_goes_away_before_its_turn_writes_nothing_and_holds
     assert_eq!(committed(&database).await, vec![10, 12]);
 }
 
+/// A work that sends its own savepoint (`transaction_opening`) and fails before it sent anything
+/// has nothing to undo: undoing it must not reach the work before it in the same batch, which
+/// was answered `Ok` (with one savepoint name for every work, it would have rolled that back).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_work_that_fails_before_its_savepoint_undoes_nothing_of_the_batch() {
+    let (database, db) = scratch().await;
+    // Holds the batch open while the others queue, so they join it.
+    let first = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            db.transaction_opening(move |c, begin| {
+                Box::pin(async move {
+                    sqlx::query(&format!("{begin} INSERT INTO scratch (i) VALUES (1)"))
+                        .execute(&mut *c)
+                        .await?;
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    Ok(())
+                })
+            })
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let failing = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            db.transaction_opening(move |_, _| Box::pin(async move { Err::<(), _>(Error::invalid("test", "refused before any SQL")) }))
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let third = {
+        let db = db.clone();
+        tokio::spawn(async move { insert(&db, 3, false).await })
+    };
+    let before = db.commits().unwrap();
+    first.await.unwrap().unwrap();
+    assert!(failing.await.unwrap().is_err());
+    third.await.unwrap().unwrap();
+    assert_eq!(committed(&database).await, vec![1, 3], "both acknowledged works are committed");
+    assert_eq!(db.commits().unwrap() - before, 1, "all three were one batch");
+}
+
 /// Touches of `last_seen_at` that fall due together go through group commit too: 32 sessions,
 /// each due a touch, read at once share a few commits instead of queueing for an fsync each (the
 /// soak's 10,000 sessions coming due together held reads up for 4.7 s that way, 2.2 s after).

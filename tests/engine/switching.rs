@@ -1,6 +1,7 @@
 //! Switching the active platform: compare-and-set, no lost update, no revival after logout.
 
 use crate::support::*;
+use switchboard::audit::{AuditFilter, AuditKind};
 use switchboard::testing::TestDatabase;
 use switchboard::{EndReason, Entity, Error, PlatformId};
 
@@ -48,6 +49,20 @@ async fn switch_is_a_compare_and_set(db: TestDatabase) {
     );
     let unconditional = h.engine.switch_platform(&s, &meta(), a.id, None).await.unwrap();
     assert_eq!(unconditional.session.version.get(), s.version.get() + 2);
+    // The audit row goes with the update in one statement list: only the switches that happened.
+    let filter = AuditFilter {
+        kind: Some(AuditKind::PlatformSwitched),
+        ..AuditFilter::default()
+    };
+    let audited: Vec<_> = h
+        .engine
+        .audit_events(&filter, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.entry.detail)
+        .collect();
+    assert_eq!(audited, [Some(format!("platform {}", a.id)), Some(format!("platform {}", b.id))]);
 }
 
 async fn concurrent_switches_lose_no_update(db: TestDatabase) {
