@@ -60,7 +60,7 @@ pub(crate) struct CachedSession {
     pub session: Session,
     pub user: User,
     /// The stored fingerprint, encoded.
-    pub fingerprint: Option<Arc<str>>,
+    pub fingerprint: Option<Shared>,
 }
 
 /// When a read from the database began: what it read is kept only if nothing was forgotten
@@ -102,23 +102,58 @@ fn key(token_hash: &str) -> Option<Key> {
     crate::token::unhex32(token_hash)
 }
 
-/// A kept session: the fields of [`Session`] at a fixed size, the shared text shared.
+/// Text kept once for every session that has the same (an address, a user agent, a
+/// fingerprint), behind a thin pointer: 8 bytes in each session instead of 16.
+#[derive(Debug, Clone)]
+pub(crate) struct Shared(Arc<Box<str>>);
+
+impl std::ops::Deref for Shared {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Shared {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::hash::Hash for Shared {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        str::hash(&self.0, state);
+    }
+}
+
+impl PartialEq for Shared {
+    fn eq(&self, other: &Self) -> bool {
+        *self.0 == *other.0
+    }
+}
+
+impl Eq for Shared {}
+
+/// A kept session: the fields of [`Session`] at a fixed size (no platform or no flag as an
+/// impossible value), the shared text shared.
 #[derive(Debug)]
 struct Kept {
     id: SessionId,
     public_id: [u8; PublicSessionId::LEN],
     user_id: UserId,
-    active_platform_id: Option<PlatformId>,
+    /// 0: none (ids are positive).
+    active_platform_id: i64,
     version: SessionVersion,
     created_at: Timestamp,
     last_seen_at: Timestamp,
     idle_expires_at: Timestamp,
     absolute_expires_at: Timestamp,
     reauthenticated_at: Timestamp,
-    flagged_at: Option<Timestamp>,
-    ip: Option<Box<str>>,
-    user_agent: Option<Arc<str>>,
-    fingerprint: Option<Arc<str>>,
+    /// [`NOT_FLAGGED`]: not flagged.
+    flagged_at: Timestamp,
+    ip: Option<Shared>,
+    user_agent: Option<Shared>,
+    fingerprint: Option<Shared>,
     /// The account entry it was kept with: served only while that entry is its user's.
     owner: u64,
     /// When it stops being served, in seconds since the cache began ([`SessionCache::expiry`]).
@@ -127,6 +162,8 @@ struct Kept {
     used_at: u32,
 }
 
+const NOT_FLAGGED: Timestamp = Timestamp(i64::MIN);
+
 impl Kept {
     fn session(&self) -> Session {
         let public_id = String::from_utf8_lossy(&self.public_id).into_owned();
@@ -134,7 +171,7 @@ impl Kept {
             id: self.id,
             public_id: PublicSessionId::new_unchecked(public_id),
             user_id: self.user_id,
-            active_platform_id: self.active_platform_id,
+            active_platform_id: PlatformId::parse(self.active_platform_id).ok(),
             version: self.version,
             created_at: self.created_at,
             last_seen_at: self.last_seen_at,
@@ -143,30 +180,59 @@ impl Kept {
             ip: self.ip.as_deref().map(str::to_owned),
             user_agent: self.user_agent.as_deref().map(str::to_owned),
             reauthenticated_at: self.reauthenticated_at,
-            flagged_at: self.flagged_at,
+            flagged_at: Some(self.flagged_at).filter(|&at| at != NOT_FLAGGED),
         }
     }
 }
 
-/// A user's account and platforms, kept while any of their sessions is.
+/// A user's account and platforms, kept while any of their sessions is, packed into bytes
+/// ([`packed`]): one allocation instead of one per text, a quarter of the memory.
 #[derive(Debug)]
 struct Owner {
-    user: User,
+    /// The account, then (if kept) the platforms.
+    packed: Box<[u8]>,
+    /// Where the platforms begin; `None` if they are not kept.
+    platforms_at: Option<u16>,
+    /// When the platforms stop being served.
+    platforms_expire_at: u32,
+    /// Sessions kept with this entry.
+    sessions: u32,
     /// Which account entry this is (a number never used before): sessions kept with another
     /// are not served.
     entry: u64,
-    /// Sessions kept with this entry.
-    sessions: u32,
-    /// With when they stop being served.
-    platforms: Option<(Arc<Vec<Platform>>, u32)>,
+}
+
+impl Owner {
+    fn account(&self) -> &[u8] {
+        &self.packed[..self.platforms_at.map_or(self.packed.len(), usize::from)]
+    }
+
+    fn platforms(&self) -> Option<&[u8]> {
+        Some(&self.packed[usize::from(self.platforms_at?)..])
+    }
+
+    /// Keeps `account` and `platforms` (each as packed), in one allocation.
+    fn set(&mut self, account: &[u8], platforms: Option<&[u8]>) {
+        let Ok(at) = u16::try_from(account.len()) else {
+            // No account packs this long; if one did, it would be kept without its platforms.
+            self.packed = account.into();
+            self.platforms_at = None;
+            return;
+        };
+        let mut packed = Vec::with_capacity(account.len() + platforms.map_or(0, <[u8]>::len));
+        packed.extend_from_slice(account);
+        packed.extend_from_slice(platforms.unwrap_or_default());
+        self.packed = packed.into_boxed_slice();
+        self.platforms_at = platforms.map(|_| at);
+    }
 }
 
 #[derive(Debug, Default)]
 struct State {
     sessions: IndexMap<Key, Kept>,
     owners: HashMap<UserId, Owner>,
-    /// User agents and fingerprints, once each.
-    text: HashSet<Arc<str>>,
+    /// Addresses, user agents and fingerprints, once each.
+    text: HashSet<Shared>,
     entries: u64,
     /// Counts sessions kept and served, to tell which was served least recently (it wraps
     /// after 4 billion, which only makes an eviction choice around then poorer).
@@ -176,22 +242,22 @@ struct State {
 }
 
 impl State {
-    fn share(&mut self, text: Option<&str>) -> Option<Arc<str>> {
+    fn share(&mut self, text: Option<&str>) -> Option<Shared> {
         let text = text?;
         if let Some(shared) = self.text.get(text) {
             return Some(shared.clone());
         }
-        let shared: Arc<str> = Arc::from(text);
+        let shared = Shared(Arc::new(text.into()));
         self.text.insert(shared.clone());
         Some(shared)
     }
 
     /// Lets go of text no kept session uses any more.
-    fn unshare(&mut self, text: Option<Arc<str>>) {
+    fn unshare(&mut self, text: Option<Shared>) {
         if let Some(text) = text {
             // Held by the set and by `text`: nothing else.
-            if Arc::strong_count(&text) == 2 {
-                self.text.remove(&text);
+            if Arc::strong_count(&text.0) == 2 {
+                self.text.remove(&*text);
             }
         }
     }
@@ -209,6 +275,7 @@ impl State {
                 self.owners.remove(&kept.user_id);
             }
         }
+        self.unshare(kept.ip);
         self.unshare(kept.user_agent);
         self.unshare(kept.fingerprint);
     }
@@ -384,13 +451,17 @@ impl SessionCache {
         let mut state = self.state();
         let at = state.sessions.get_index_of(&key)?;
         let (_, kept) = state.sessions.get_index(at)?;
-        let Some(owner) = state.owner(kept).filter(|_| now < kept.expires_at) else {
+        let user = state
+            .owner(kept)
+            .filter(|_| now < kept.expires_at)
+            .and_then(|owner| packed::user(kept.user_id, owner.account()));
+        let Some(user) = user else {
             state.remove(&key);
             return None;
         };
         let found = CachedSession {
             session: kept.session(),
-            user: owner.user.clone(),
+            user,
             fingerprint: kept.fingerprint.clone(),
         };
         state.ticks = state.ticks.wrapping_add(1);
@@ -409,7 +480,11 @@ impl SessionCache {
 
     /// Keeps a live session read since `since`, unless something was forgotten meanwhile.
     pub(crate) fn keep_session(&self, token_hash: &str, since: Epoch, session: Session, user: User, fingerprint: Option<String>) {
-        let (Some(key), Ok(public_id)) = (key(token_hash), session.public_id.as_str().as_bytes().try_into()) else {
+        let (Some(key), Ok(public_id), Some(packed_user)) = (
+            key(token_hash),
+            session.public_id.as_str().as_bytes().try_into(),
+            packed::pack_user(&user),
+        ) else {
             return;
         };
         if self.settings.capacity == 0 {
@@ -430,27 +505,31 @@ impl SessionCache {
         state.ticks = state.ticks.wrapping_add(1);
         let (fresh, tick) = (state.entries, state.ticks);
         let owner = state.owners.entry(user.id).or_insert_with(|| Owner {
-            user: user.clone(),
-            entry: fresh,
+            packed: Box::default(),
+            platforms_at: None,
+            platforms_expire_at: 0,
             sessions: 0,
-            platforms: None,
+            entry: fresh,
         });
-        owner.user = user;
+        if owner.account() != &*packed_user {
+            let platforms = owner.platforms().map(<[u8]>::to_vec);
+            owner.set(&packed_user, platforms.as_deref());
+        }
         owner.sessions += 1;
         let owner = owner.entry;
         let kept = Kept {
             id: session.id,
             public_id,
             user_id: session.user_id,
-            active_platform_id: session.active_platform_id,
+            active_platform_id: session.active_platform_id.map_or(0, PlatformId::get),
             version: session.version,
             created_at: session.created_at,
             last_seen_at: session.last_seen_at,
             idle_expires_at: session.idle_expires_at,
             absolute_expires_at: session.absolute_expires_at,
             reauthenticated_at: session.reauthenticated_at,
-            flagged_at: session.flagged_at,
-            ip: session.ip.map(String::into_boxed_str),
+            flagged_at: session.flagged_at.unwrap_or(NOT_FLAGGED),
+            ip: state.share(session.ip.as_deref()),
             user_agent: state.share(session.user_agent.as_deref()),
             fingerprint: state.share(fingerprint.as_deref()),
             owner,
@@ -460,19 +539,22 @@ impl SessionCache {
         state.sessions.insert(key, kept);
     }
 
-    pub(crate) fn platforms(&self, user: UserId) -> Option<Arc<Vec<Platform>>> {
+    pub(crate) fn platforms(&self, user: UserId) -> Option<Vec<Platform>> {
         if !self.serving() {
             return None;
         }
         let now = self.now();
         let state = self.state();
-        let (platforms, expires_at) = state.owners.get(&user)?.platforms.as_ref()?;
-        (now < *expires_at).then(|| platforms.clone())
+        let owner = state.owners.get(&user).filter(|owner| now < owner.platforms_expire_at)?;
+        packed::platforms(owner.platforms()?)
     }
 
     /// Keeps a user's platforms read since `since`, unless something was forgotten meanwhile.
     /// They are kept alongside the user's cached sessions, and only while there are any.
-    pub(crate) fn keep_platforms(&self, user: UserId, since: Epoch, platforms: Vec<Platform>) {
+    pub(crate) fn keep_platforms(&self, user: UserId, since: Epoch, platforms: &[Platform]) {
+        let Some(platforms) = packed::pack_platforms(platforms) else {
+            return;
+        };
         let now = self.now();
         let mut state = self.state();
         if !self.current(since) {
@@ -480,7 +562,9 @@ impl SessionCache {
         }
         let expires_at = self.expiry(&mut state, now);
         if let Some(owner) = state.owners.get_mut(&user) {
-            owner.platforms = Some((Arc::new(platforms), expires_at));
+            let account = owner.account().to_vec();
+            owner.set(&account, Some(&platforms));
+            owner.platforms_expire_at = expires_at;
         }
     }
 
@@ -512,6 +596,122 @@ impl SessionCache {
             misses: self.misses.load(SeqCst),
             invalidations: self.invalidations.load(SeqCst),
         }
+    }
+}
+
+/// Accounts and platforms as bytes: each text as its length (two bytes) and its UTF-8, each
+/// number as eight bytes. Only this process writes and reads them, so what is read was parsed
+/// when it was written; bytes that do not read back (which cannot happen) are a miss, never an
+/// error.
+mod packed {
+    use crate::clock::Timestamp;
+    use crate::domain::{DisplayName, Email, Handle, InstanceUrl, PlatformKind, PlatformLabel};
+    use crate::ids::{PlatformId, UserId};
+    use crate::model::{Platform, User};
+
+    #[derive(Default)]
+    struct Packer(Vec<u8>);
+
+    impl Packer {
+        fn byte(&mut self, b: u8) {
+            self.0.push(b);
+        }
+
+        fn int(&mut self, n: i64) {
+            self.0.extend_from_slice(&n.to_le_bytes());
+        }
+
+        /// `None` if the text is too long to pack (no kept value is).
+        fn text(&mut self, text: &str) -> Option<()> {
+            self.0.extend_from_slice(&u16::try_from(text.len()).ok()?.to_le_bytes());
+            self.0.extend_from_slice(text.as_bytes());
+            Some(())
+        }
+
+        fn done(self) -> Box<[u8]> {
+            self.0.into_boxed_slice()
+        }
+    }
+
+    struct Unpacker<'a>(&'a [u8]);
+
+    impl<'a> Unpacker<'a> {
+        fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+            let (head, rest) = self.0.split_at_checked(n)?;
+            self.0 = rest;
+            Some(head)
+        }
+
+        fn byte(&mut self) -> Option<u8> {
+            Some(self.take(1)?[0])
+        }
+
+        fn int(&mut self) -> Option<i64> {
+            Some(i64::from_le_bytes(self.take(8)?.try_into().ok()?))
+        }
+
+        fn text(&mut self) -> Option<&'a str> {
+            let len = u16::from_le_bytes(self.take(2)?.try_into().ok()?);
+            std::str::from_utf8(self.take(usize::from(len))?).ok()
+        }
+    }
+
+    const ADMIN: u8 = 1;
+    const DISABLED: u8 = 2;
+
+    pub(super) fn pack_user(user: &User) -> Option<Box<[u8]>> {
+        let mut p = Packer(Vec::with_capacity(5 + user.email.as_str().len() + user.display_name.as_str().len()));
+        p.byte(if user.is_admin { ADMIN } else { 0 } | if user.disabled { DISABLED } else { 0 });
+        p.text(user.email.as_str())?;
+        p.text(user.display_name.as_str())?;
+        Some(p.done())
+    }
+
+    pub(super) fn user(id: UserId, bytes: &[u8]) -> Option<User> {
+        let mut u = Unpacker(bytes);
+        let flags = u.byte()?;
+        Some(User {
+            id,
+            email: Email::parsed_before(u.text()?),
+            display_name: DisplayName::parsed_before(u.text()?),
+            is_admin: flags & ADMIN != 0,
+            disabled: flags & DISABLED != 0,
+        })
+    }
+
+    const KINDS: [PlatformKind; 3] = [PlatformKind::Mastodon, PlatformKind::Pixelfed, PlatformKind::Other];
+
+    pub(super) fn pack_platforms(platforms: &[Platform]) -> Option<Box<[u8]>> {
+        let size: usize = platforms
+            .iter()
+            .map(|p| 23 + p.label.as_str().len() + p.instance_url.as_str().len() + p.handle.as_str().len())
+            .sum();
+        let mut p = Packer(Vec::with_capacity(size));
+        for platform in platforms {
+            p.int(platform.id.get());
+            p.int(platform.created_at.millis());
+            p.byte(KINDS.iter().position(|&k| k == platform.kind)? as u8);
+            p.text(platform.label.as_str())?;
+            p.text(platform.instance_url.as_str())?;
+            p.text(platform.handle.as_str())?;
+        }
+        Some(p.done())
+    }
+
+    pub(super) fn platforms(bytes: &[u8]) -> Option<Vec<Platform>> {
+        let mut u = Unpacker(bytes);
+        let mut platforms = Vec::new();
+        while !u.0.is_empty() {
+            platforms.push(Platform {
+                id: PlatformId::parse(u.int()?).ok()?,
+                created_at: Timestamp(u.int()?),
+                kind: *KINDS.get(usize::from(u.byte()?))?,
+                label: PlatformLabel::parsed_before(u.text()?),
+                instance_url: InstanceUrl::parsed_before(u.text()?),
+                handle: Handle::parsed_before(u.text()?),
+            });
+        }
+        Some(platforms)
     }
 }
 
@@ -596,7 +796,7 @@ mod tests {
         keep(&cache, "a2", 1);
         keep(&cache, "b1", 2);
         let since = cache.epoch().unwrap();
-        cache.keep_platforms(user_id(1), since, Vec::new());
+        cache.keep_platforms(user_id(1), since, &[]);
         cache.forget_user(user_id(1));
         assert!(hit(&cache, "a1").is_none() && hit(&cache, "a2").is_none());
         assert!(cache.platforms(user_id(1)).is_none());
@@ -625,7 +825,7 @@ mod tests {
         cache.forget_user(user_id(9));
         cache.keep_session(&hash("a1"), since, session(1), user(1), None);
         keep(&cache, "a2", 1);
-        cache.keep_platforms(user_id(1), since, Vec::new());
+        cache.keep_platforms(user_id(1), since, &[]);
         assert!(hit(&cache, "a1").is_none());
         assert!(cache.platforms(user_id(1)).is_none());
     }
@@ -680,7 +880,7 @@ mod tests {
         let sessions: u32 = state.owners.values().map(|owner| owner.sessions).sum();
         assert_eq!(sessions, 10, "each user's entry counts their sessions");
         assert!(state.owners.len() <= 10, "users without a session are let go");
-        assert_eq!(state.text.len(), 2, "one user agent and one fingerprint, shared");
+        assert_eq!(state.text.len(), 3, "one address, one user agent and one fingerprint, shared");
     }
 
     #[test]
@@ -688,7 +888,7 @@ mod tests {
         let cache = serving(CacheSettings::default());
         keep(&cache, "a1", 1);
         keep(&cache, "a2", 2);
-        assert_eq!(cache.state().text.len(), 2);
+        assert_eq!(cache.state().text.len(), 3);
         cache.forget_user(user_id(1));
         cache.forget_user(user_id(2));
         assert!(hit(&cache, "a1").is_none() && hit(&cache, "a2").is_none());
@@ -703,7 +903,7 @@ mod tests {
             ..CacheSettings::default()
         });
         keep(&cache, "a1", 1);
-        cache.keep_platforms(user_id(1), cache.epoch().unwrap(), Vec::new());
+        cache.keep_platforms(user_id(1), cache.epoch().unwrap(), &[]);
         assert!(hit(&cache, "a1").is_none());
         assert!(cache.platforms(user_id(1)).is_none());
     }
@@ -732,13 +932,52 @@ mod tests {
             ..CacheSettings::default()
         });
         let since = cache.epoch().unwrap();
-        cache.keep_platforms(user_id(1), since, Vec::new());
+        cache.keep_platforms(user_id(1), since, &[]);
         assert!(cache.platforms(user_id(1)).is_none(), "no session of theirs is kept");
         keep(&cache, "a1", 1);
-        cache.keep_platforms(user_id(1), since, Vec::new());
+        cache.keep_platforms(user_id(1), since, &[]);
         assert!(cache.platforms(user_id(1)).is_some());
         keep(&cache, "b1", 2);
         assert!(cache.platforms(user_id(1)).is_none(), "their last session made room");
+    }
+
+    #[test]
+    fn accounts_and_platforms_come_back_as_they_were_kept() {
+        use crate::domain::{Handle, InstanceUrl, PlatformKind, PlatformLabel};
+        let cache = serving(CacheSettings::default());
+        let since = cache.epoch().unwrap();
+        let mut owner = user(1);
+        owner.display_name = DisplayName::parse("Zoë 🦀 Ünïcode").unwrap();
+        owner.is_admin = true;
+        cache.keep_session(&hash("z1"), since, session(1), owner.clone(), None);
+        let platform = |id: i64, kind: PlatformKind, label: &str| Platform {
+            id: PlatformId::parse(id).unwrap(),
+            kind,
+            label: PlatformLabel::parse(label).unwrap(),
+            instance_url: InstanceUrl::parse("https://pixelfed.example").unwrap(),
+            handle: Handle::parse("@zoë").unwrap(),
+            created_at: Timestamp(-5),
+        };
+        let platforms = vec![
+            platform(1, PlatformKind::Mastodon, "Home"),
+            platform(i64::MAX, PlatformKind::Pixelfed, "Photos ✨"),
+            platform(3, PlatformKind::Other, "x"),
+        ];
+        cache.keep_platforms(user_id(1), since, &platforms);
+        let found = cache.session(&hash("z1")).unwrap();
+        assert_eq!(found.user, owner);
+        assert_eq!(found.session, session(1));
+        assert_eq!(cache.platforms(user_id(1)).unwrap(), platforms);
+
+        // The account read again, changed, with another session: the platforms stay with it.
+        owner.is_admin = false;
+        owner.disabled = true;
+        let mut bare = session(1);
+        (bare.active_platform_id, bare.flagged_at, bare.ip, bare.user_agent) = (None, None, None, None);
+        cache.keep_session(&hash("z2"), cache.epoch().unwrap(), bare.clone(), owner.clone(), None);
+        let found = cache.session(&hash("z2")).unwrap();
+        assert_eq!((found.user, found.session), (owner, bare));
+        assert_eq!(cache.platforms(user_id(1)).unwrap(), platforms);
     }
 
     #[test]

@@ -256,6 +256,19 @@ impl DraftBody {
     }
 }
 
+/// Values this process parsed before and kept in another shape (the session cache packs them
+/// into bytes), made again without parsing them twice.
+macro_rules! parsed_before {
+    ($($ty:ident),*) => {$(
+        impl $ty {
+            pub(crate) fn parsed_before(text: &str) -> Self {
+                Self(text.to_owned())
+            }
+        }
+    )*};
+}
+parsed_before!(Email, DisplayName, PlatformLabel, InstanceUrl, Handle);
+
 #[cfg(test)]
 mod tests {
     use super::*;

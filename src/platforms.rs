@@ -52,7 +52,7 @@ impl Engine {
         let cache = self.db().cache();
         if cache.serving() && self.db().catch_up().await {
             if let Some(platforms) = cache.platforms(user_id) {
-                return Ok(platforms.as_ref().clone());
+                return Ok(platforms);
             }
         }
         let since = cache.epoch();
@@ -63,7 +63,7 @@ impl Engine {
                 .await?;
         let platforms: Vec<Platform> = records.into_iter().map(Platform::from).collect();
         if let Some(since) = since {
-            cache.keep_platforms(user_id, since, platforms.clone());
+            cache.keep_platforms(user_id, since, &platforms);
         }
         Ok(platforms)
     }
