@@ -232,14 +232,16 @@ fn become_leader() {
     keep_stream();
 }
 
-/// Opens the push stream while this tab leads a signed-in browser, and closes it otherwise.
-/// The browser reconnects a dropped stream by itself (with `Last-Event-ID`); one it gave up on
-/// is opened again after [`REOPEN_STREAM_MS`].
+/// Opens the push stream while this tab leads a signed-in browser, and closes it otherwise,
+/// also while a sign-out is under way (a stream opened then would be refused, `401`). The
+/// browser reconnects a dropped stream by itself (with `Last-Event-ID`); one it gave up on is
+/// opened again after [`REOPEN_STREAM_MS`].
 fn keep_stream() {
     let t = now();
     let Some(open) = with_bus(|b| {
         let signed_in = b.tab.known_untracked().is_some_and(|k| k.snapshot.state.is_some());
-        let wanted = b.push_on && b.leading && signed_in;
+        let ending = b.ending.is_some_and(|e| e.under_way(t));
+        let wanted = b.push_on && b.leading && signed_in && !ending;
         let closed = b.events.as_ref().is_none_or(|e| e.ready_state() == web_sys::EventSource::CLOSED);
         if !wanted {
             if let Some(events) = b.events.take() {
@@ -442,6 +444,7 @@ pub fn announce_end(reason: EndReason) {
 /// From now on, and for a while, a signed-out answer that cannot say why is this end.
 fn expect_end(reason: EndReason) {
     with_bus(|b| b.ending = Some(Ending::starting(reason, now())));
+    keep_stream();
 }
 
 /// `incoming`, explained by a sign-out under way, if any.

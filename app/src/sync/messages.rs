@@ -105,11 +105,16 @@ impl Ending {
         }
     }
 
+    /// Whether the end is still fresh at `now_ms` (its sign-out may still be under way).
+    pub fn under_way(&self, now_ms: f64) -> bool {
+        (now_ms as i64) < self.until_ms
+    }
+
     /// `incoming`, with this end's reason if it is a signed-out answer without one of its own
     /// and the end is still fresh at `now_ms`.
     pub fn explain(&self, mut incoming: Known, now_ms: f64) -> Known {
         let unexplained = incoming.snapshot.state.is_none() && incoming.snapshot.ended.is_none_or(|e| e == EndReason::Unauthenticated);
-        if unexplained && (now_ms as i64) < self.until_ms {
+        if unexplained && self.under_way(now_ms) {
             incoming.snapshot.ended = Some(self.reason);
         }
         incoming
