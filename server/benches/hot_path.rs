@@ -132,10 +132,9 @@ async fn main() {
     };
     // The cache at its default size (every session fits), and at a fifth of the crowd.
     let mut crowd_rss = Vec::new();
-    for capacity in [None, Some(crowd / 5)] {
-        if !only_sqlite {
-            crowd_rss.push(crowd_rows(crowd, capacity, connections, seconds, &mut rows).await);
-        }
+    let capacities = if only_sqlite { vec![] } else { vec![None, Some(crowd / 5)] };
+    for capacity in capacities {
+        crowd_rss.push(crowd_rows(crowd, capacity, connections, seconds, &mut rows).await);
     }
 
     if !only_crowd && !only_sqlite {

@@ -3,6 +3,30 @@
 use super::*;
 use crate::audit::{bind_entry, insert_entry_sql};
 use crate::store::Backend;
+use std::sync::LazyLock;
+
+/// A switch's update: `$1` the platform, `$2` the session, `$3` its user, `$4` the expected
+/// version (NULL: any).
+fn switch_update() -> String {
+    format!(
+        "UPDATE sessions SET active_platform_id = $1, version = version + 1 \
+         WHERE id = $2 AND ended_at IS NULL AND version = COALESCE($4, version) \
+         AND EXISTS (SELECT 1 FROM platforms WHERE id = $1 AND user_id = $3) RETURNING {SESSION_COLUMNS}"
+    )
+}
+
+/// The update and its audit row as one statement list on SQLite (`changes()`: the rows the
+/// update itself changed, not its triggers').
+static SWITCH_SQLITE: LazyLock<String> = LazyLock::new(|| format!("{}; {}", switch_update(), insert_entry_sql(5, " WHERE changes() = 1")));
+
+/// The same as one statement on PostgreSQL.
+static SWITCH_POSTGRES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH switched AS ({}), audited AS ({}) SELECT * FROM switched",
+        switch_update(),
+        insert_entry_sql(5, " FROM switched")
+    )
+});
 
 impl Engine {
     /// The full state of a live session the caller has just read or written: its user, platforms
@@ -44,19 +68,9 @@ impl Engine {
         platform_id: PlatformId,
         expected_version: Option<SessionVersion>,
     ) -> Result<SessionState> {
-        let update = format!(
-            "UPDATE sessions SET active_platform_id = $1, version = version + 1 \
-             WHERE id = $2 AND ended_at IS NULL AND version = COALESCE($4, version) \
-             AND EXISTS (SELECT 1 FROM platforms WHERE id = $1 AND user_id = $3) RETURNING {SESSION_COLUMNS}"
-        );
-        // `changes()`: the rows the update itself changed (not its triggers').
-        let sqlite = self.db().backend() == Backend::Sqlite;
-        let sql = move |begin: &str| match sqlite {
-            true => format!("{begin} {update}; {}", insert_entry_sql(5, " WHERE changes() = 1")),
-            false => format!(
-                "WITH switched AS ({update}), audited AS ({}) SELECT * FROM switched",
-                insert_entry_sql(5, " FROM switched")
-            ),
+        let sql: &'static str = match self.db().backend() {
+            Backend::Sqlite => &SWITCH_SQLITE,
+            Backend::Postgres => &SWITCH_POSTGRES,
         };
         let (now, id, user) = (self.now(), session.id, session.user_id);
         let audit = AuditEntry::by_session(AuditKind::PlatformSwitched, session, meta).detail(format!("platform {platform_id}"));
@@ -64,7 +78,7 @@ impl Engine {
             .db()
             .transaction_opening(move |c, begin| {
                 Box::pin(async move {
-                    let sql = sql(begin);
+                    let sql = format!("{begin} {sql}");
                     let query = sqlx::query_as(&sql).bind(platform_id).bind(id).bind(user).bind(expected_version);
                     // Every row: a statement list runs to its end only if all of it is read.
                     let mut rows: Vec<SessionRecord> = bind_entry!(query, now, &audit).fetch_all(&mut *c).await?;

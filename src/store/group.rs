@@ -68,7 +68,8 @@ struct Batch {
     /// Every batch up to this one has committed or failed.
     settled: u64,
     failed: VecDeque<u64>,
-    /// Works begun in the open batch: each one's savepoint is named by its number.
+    /// Works begun so far: each one's savepoint is named by its number, so no two in a batch
+    /// share a name.
     works: u64,
     /// The work whose savepoint may be open: a holder that went away while it ran.
     unfinished: Option<u64>,
@@ -163,7 +164,6 @@ impl GroupCommit {
                 Ok(_) => {
                     self.commits.fetch_add(1, SeqCst);
                     open.conn = None;
-                    open.works = 0;
                     open.settled = open.number;
                 }
                 Err(e) => {
@@ -195,7 +195,6 @@ impl GroupCommit {
             conn.close_on_drop();
         }
         open.unfinished = None;
-        open.works = 0;
         open.settled = open.number;
         open.failed.push_back(batch);
         if open.failed.len() > FAILED_KEPT {

@@ -35,6 +35,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+mod packed;
+
 /// How much is kept and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheSettings {
@@ -211,19 +213,15 @@ impl Owner {
         Some(&self.packed[usize::from(self.platforms_at?)..])
     }
 
-    /// Keeps `account` and `platforms` (each as packed), in one allocation.
-    fn set(&mut self, account: &[u8], platforms: Option<&[u8]>) {
-        let Ok(at) = u16::try_from(account.len()) else {
-            // No account packs this long; if one did, it would be kept without its platforms.
-            self.packed = account.into();
-            self.platforms_at = None;
-            return;
-        };
-        let mut packed = Vec::with_capacity(account.len() + platforms.map_or(0, <[u8]>::len));
-        packed.extend_from_slice(account);
-        packed.extend_from_slice(platforms.unwrap_or_default());
-        self.packed = packed.into_boxed_slice();
-        self.platforms_at = platforms.map(|_| at);
+    /// Replaces the account, or the platforms, or both (each as packed), keeping what is not
+    /// given, in one new allocation.
+    fn repack(&mut self, account: Option<&[u8]>, platforms: Option<&[u8]>) {
+        let account = account.unwrap_or(self.account());
+        let platforms = platforms.or(self.platforms());
+        // A packed account fits in a `u16` (`packed::pack_user`).
+        let at = platforms.map(|_| account.len() as u16);
+        self.packed = [account, platforms.unwrap_or_default()].concat().into_boxed_slice();
+        self.platforms_at = at;
     }
 }
 
@@ -480,6 +478,9 @@ impl SessionCache {
 
     /// Keeps a live session read since `since`, unless something was forgotten meanwhile.
     pub(crate) fn keep_session(&self, token_hash: &str, since: Epoch, session: Session, user: User, fingerprint: Option<String>) {
+        if self.settings.capacity == 0 {
+            return;
+        }
         let (Some(key), Ok(public_id), Some(packed_user)) = (
             key(token_hash),
             session.public_id.as_str().as_bytes().try_into(),
@@ -487,9 +488,6 @@ impl SessionCache {
         ) else {
             return;
         };
-        if self.settings.capacity == 0 {
-            return;
-        }
         let now = self.now();
         let mut state = self.state();
         // Under the lock a forget takes after moving the epoch: either the forget came first
@@ -512,8 +510,7 @@ impl SessionCache {
             entry: fresh,
         });
         if owner.account() != &*packed_user {
-            let platforms = owner.platforms().map(<[u8]>::to_vec);
-            owner.set(&packed_user, platforms.as_deref());
+            owner.repack(Some(&packed_user), None);
         }
         owner.sessions += 1;
         let owner = owner.entry;
@@ -562,8 +559,7 @@ impl SessionCache {
         }
         let expires_at = self.expiry(&mut state, now);
         if let Some(owner) = state.owners.get_mut(&user) {
-            let account = owner.account().to_vec();
-            owner.set(&account, Some(&platforms));
+            owner.repack(None, Some(&platforms));
             owner.platforms_expire_at = expires_at;
         }
     }
@@ -599,396 +595,5 @@ impl SessionCache {
     }
 }
 
-/// Accounts and platforms as bytes: each text as its length (two bytes) and its UTF-8, each
-/// number as eight bytes. Only this process writes and reads them, so what is read was parsed
-/// when it was written; bytes that do not read back (which cannot happen) are a miss, never an
-/// error.
-mod packed {
-    use crate::clock::Timestamp;
-    use crate::domain::{DisplayName, Email, Handle, InstanceUrl, PlatformKind, PlatformLabel};
-    use crate::ids::{PlatformId, UserId};
-    use crate::model::{Platform, User};
-
-    #[derive(Default)]
-    struct Packer(Vec<u8>);
-
-    impl Packer {
-        fn byte(&mut self, b: u8) {
-            self.0.push(b);
-        }
-
-        fn int(&mut self, n: i64) {
-            self.0.extend_from_slice(&n.to_le_bytes());
-        }
-
-        /// `None` if the text is too long to pack (no kept value is).
-        fn text(&mut self, text: &str) -> Option<()> {
-            self.0.extend_from_slice(&u16::try_from(text.len()).ok()?.to_le_bytes());
-            self.0.extend_from_slice(text.as_bytes());
-            Some(())
-        }
-
-        fn done(self) -> Box<[u8]> {
-            self.0.into_boxed_slice()
-        }
-    }
-
-    struct Unpacker<'a>(&'a [u8]);
-
-    impl<'a> Unpacker<'a> {
-        fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-            let (head, rest) = self.0.split_at_checked(n)?;
-            self.0 = rest;
-            Some(head)
-        }
-
-        fn byte(&mut self) -> Option<u8> {
-            Some(self.take(1)?[0])
-        }
-
-        fn int(&mut self) -> Option<i64> {
-            Some(i64::from_le_bytes(self.take(8)?.try_into().ok()?))
-        }
-
-        fn text(&mut self) -> Option<&'a str> {
-            let len = u16::from_le_bytes(self.take(2)?.try_into().ok()?);
-            std::str::from_utf8(self.take(usize::from(len))?).ok()
-        }
-    }
-
-    const ADMIN: u8 = 1;
-    const DISABLED: u8 = 2;
-
-    pub(super) fn pack_user(user: &User) -> Option<Box<[u8]>> {
-        let mut p = Packer(Vec::with_capacity(5 + user.email.as_str().len() + user.display_name.as_str().len()));
-        p.byte(if user.is_admin { ADMIN } else { 0 } | if user.disabled { DISABLED } else { 0 });
-        p.text(user.email.as_str())?;
-        p.text(user.display_name.as_str())?;
-        Some(p.done())
-    }
-
-    pub(super) fn user(id: UserId, bytes: &[u8]) -> Option<User> {
-        let mut u = Unpacker(bytes);
-        let flags = u.byte()?;
-        Some(User {
-            id,
-            email: Email::parsed_before(u.text()?),
-            display_name: DisplayName::parsed_before(u.text()?),
-            is_admin: flags & ADMIN != 0,
-            disabled: flags & DISABLED != 0,
-        })
-    }
-
-    const KINDS: [PlatformKind; 3] = [PlatformKind::Mastodon, PlatformKind::Pixelfed, PlatformKind::Other];
-
-    pub(super) fn pack_platforms(platforms: &[Platform]) -> Option<Box<[u8]>> {
-        let size: usize = platforms
-            .iter()
-            .map(|p| 23 + p.label.as_str().len() + p.instance_url.as_str().len() + p.handle.as_str().len())
-            .sum();
-        let mut p = Packer(Vec::with_capacity(size));
-        for platform in platforms {
-            p.int(platform.id.get());
-            p.int(platform.created_at.millis());
-            p.byte(KINDS.iter().position(|&k| k == platform.kind)? as u8);
-            p.text(platform.label.as_str())?;
-            p.text(platform.instance_url.as_str())?;
-            p.text(platform.handle.as_str())?;
-        }
-        Some(p.done())
-    }
-
-    pub(super) fn platforms(bytes: &[u8]) -> Option<Vec<Platform>> {
-        let mut u = Unpacker(bytes);
-        let mut platforms = Vec::new();
-        while !u.0.is_empty() {
-            platforms.push(Platform {
-                id: PlatformId::parse(u.int()?).ok()?,
-                created_at: Timestamp(u.int()?),
-                kind: *KINDS.get(usize::from(u.byte()?))?,
-                label: PlatformLabel::parsed_before(u.text()?),
-                instance_url: InstanceUrl::parsed_before(u.text()?),
-                handle: Handle::parsed_before(u.text()?),
-            });
-        }
-        Some(platforms)
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::{DisplayName, Email};
-
-    fn user(id: i64) -> User {
-        User {
-            id: UserId::parse(id).unwrap(),
-            email: Email::parse(&format!("u{id}@example.org")).unwrap(),
-            display_name: DisplayName::parse("U").unwrap(),
-            is_admin: false,
-            disabled: false,
-        }
-    }
-
-    fn session(user_id: i64) -> Session {
-        Session {
-            id: SessionId::from_raw(user_id * 100),
-            public_id: PublicSessionId::new_unchecked(format!("{user_id:0>22}")),
-            user_id: UserId::parse(user_id).unwrap(),
-            active_platform_id: Some(PlatformId::parse(user_id + 1).unwrap()),
-            version: SessionVersion::parse(3).unwrap(),
-            created_at: Timestamp(10),
-            last_seen_at: Timestamp(20),
-            idle_expires_at: Timestamp(30),
-            absolute_expires_at: Timestamp(40),
-            ip: Some("203.0.113.7".into()),
-            user_agent: Some("Firefox/140".into()),
-            reauthenticated_at: Timestamp(15),
-            flagged_at: Some(Timestamp(25)),
-        }
-    }
-
-    /// A token hash as the database keeps it: 64 hex digits.
-    fn hash(name: &str) -> String {
-        let mut hex: String = name.bytes().map(|b| format!("{b:02x}")).collect();
-        hex.extend(std::iter::repeat_n('0', 64 - hex.len()));
-        hex
-    }
-
-    fn serving(settings: CacheSettings) -> SessionCache {
-        let cache = SessionCache::new(settings);
-        cache.serve(true);
-        cache
-    }
-
-    fn keep(cache: &SessionCache, name: &str, user_id: i64) {
-        let since = cache.epoch().unwrap();
-        cache.keep_session(&hash(name), since, session(user_id), user(user_id), Some("v1.ab".into()));
-    }
-
-    fn hit(cache: &SessionCache, name: &str) -> Option<CachedSession> {
-        cache.session(&hash(name))
-    }
-
-    fn user_id(id: i64) -> UserId {
-        UserId::parse(id).unwrap()
-    }
-
-    #[test]
-    fn a_hit_gives_back_what_was_kept() {
-        let cache = serving(CacheSettings::default());
-        keep(&cache, "a1", 1);
-        let found = hit(&cache, "a1").unwrap();
-        assert_eq!(found.session, session(1));
-        assert_eq!(found.user, user(1));
-        assert_eq!(found.fingerprint.as_deref(), Some("v1.ab"));
-        assert!(cache.session("not a hash").is_none() && !cache.holds("not a hash"));
-        assert_eq!(key(&"A".repeat(64)), Some([0xAA; 32]), "hex of either case");
-        assert_eq!(key(&"g".repeat(64)), None);
-        let stats = cache.stats();
-        assert_eq!((stats.hits, stats.misses), (1, 1));
-    }
-
-    #[test]
-    fn forgetting_a_user_drops_only_their_entries() {
-        let cache = serving(CacheSettings::default());
-        keep(&cache, "a1", 1);
-        keep(&cache, "a2", 1);
-        keep(&cache, "b1", 2);
-        let since = cache.epoch().unwrap();
-        cache.keep_platforms(user_id(1), since, &[]);
-        cache.forget_user(user_id(1));
-        assert!(hit(&cache, "a1").is_none() && hit(&cache, "a2").is_none());
-        assert!(cache.platforms(user_id(1)).is_none());
-        assert_eq!(hit(&cache, "b1").unwrap().user.id.get(), 2);
-        assert_eq!(cache.stats().sessions, 1, "what was found forgotten was freed");
-    }
-
-    /// A forgotten user's sessions are not served even while the map still holds them, and a
-    /// session kept for them afterwards is served on its own.
-    #[test]
-    fn a_forgotten_users_sessions_are_not_served_while_still_held() {
-        let cache = serving(CacheSettings::default());
-        keep(&cache, "a1", 1);
-        cache.forget_user(user_id(1));
-        keep(&cache, "a2", 1);
-        assert!(cache.holds(&hash("a1")), "still held");
-        assert!(hit(&cache, "a1").is_none(), "but not served");
-        assert!(hit(&cache, "a2").is_some());
-    }
-
-    #[test]
-    fn a_read_that_raced_a_write_is_not_kept() {
-        let cache = serving(CacheSettings::default());
-        let since = cache.epoch().unwrap();
-        // A write to anyone lands while the read is under way.
-        cache.forget_user(user_id(9));
-        cache.keep_session(&hash("a1"), since, session(1), user(1), None);
-        keep(&cache, "a2", 1);
-        cache.keep_platforms(user_id(1), since, &[]);
-        assert!(hit(&cache, "a1").is_none());
-        assert!(cache.platforms(user_id(1)).is_none());
-    }
-
-    #[test]
-    fn a_cache_that_cannot_hear_serves_and_keeps_nothing_and_restarts_empty() {
-        let cache = serving(CacheSettings::default());
-        keep(&cache, "a1", 1);
-        let since = cache.epoch().unwrap();
-        cache.serve(false);
-        assert!(cache.epoch().is_none());
-        assert!(hit(&cache, "a1").is_none());
-        cache.keep_session(&hash("a2"), since, session(1), user(1), None);
-        cache.serve(true);
-        assert!(hit(&cache, "a1").is_none(), "what was held before is gone");
-        assert!(hit(&cache, "a2").is_none(), "what was read while deaf was not kept");
-        let disabled = SessionCache::disabled();
-        disabled.serve(true);
-        assert!(disabled.epoch().is_none());
-    }
-
-    #[test]
-    fn forgetting_everything_refuses_reads_under_way_and_keeps_later_ones() {
-        let cache = serving(CacheSettings::default());
-        keep(&cache, "old", 1);
-        let since = cache.epoch().unwrap();
-        cache.forget_all();
-        cache.keep_session(&hash("midway"), since, session(1), user(1), None);
-        keep(&cache, "new", 1);
-        assert!(hit(&cache, "old").is_none() && hit(&cache, "midway").is_none());
-        assert!(hit(&cache, "new").is_some());
-        cache.forget_user(user_id(1));
-        assert!(hit(&cache, "new").is_none(), "the write to user 1 found the new entry");
-    }
-
-    #[test]
-    fn a_full_cache_keeps_its_bound_and_what_is_in_use() {
-        let cache = serving(CacheSettings {
-            capacity: 10,
-            ..CacheSettings::default()
-        });
-        for i in 0..200 {
-            keep(&cache, &format!("h{i}"), 1 + i % 50);
-            // One session is read all along: it is never the least recently served.
-            if i % 5 == 0 {
-                keep(&cache, "busy", 99);
-            }
-            assert!(hit(&cache, "busy").is_some(), "the busy session survived {i} others");
-        }
-        let state = cache.state();
-        assert_eq!(state.sessions.len(), 10);
-        let sessions: u32 = state.owners.values().map(|owner| owner.sessions).sum();
-        assert_eq!(sessions, 10, "each user's entry counts their sessions");
-        assert!(state.owners.len() <= 10, "users without a session are let go");
-        assert_eq!(state.text.len(), 3, "one address, one user agent and one fingerprint, shared");
-    }
-
-    #[test]
-    fn shared_text_is_let_go_with_its_last_session() {
-        let cache = serving(CacheSettings::default());
-        keep(&cache, "a1", 1);
-        keep(&cache, "a2", 2);
-        assert_eq!(cache.state().text.len(), 3);
-        cache.forget_user(user_id(1));
-        cache.forget_user(user_id(2));
-        assert!(hit(&cache, "a1").is_none() && hit(&cache, "a2").is_none());
-        let state = cache.state();
-        assert!(state.sessions.is_empty() && state.owners.is_empty() && state.text.is_empty());
-    }
-
-    #[test]
-    fn nothing_is_served_past_its_time_to_live() {
-        let cache = serving(CacheSettings {
-            ttl: Duration::ZERO,
-            ..CacheSettings::default()
-        });
-        keep(&cache, "a1", 1);
-        cache.keep_platforms(user_id(1), cache.epoch().unwrap(), &[]);
-        assert!(hit(&cache, "a1").is_none());
-        assert!(cache.platforms(user_id(1)).is_none());
-    }
-
-    /// What was kept together leaves together only within a fifth of the time to live.
-    #[test]
-    fn what_is_kept_together_expires_spread_over_a_fifth_of_its_time_to_live() {
-        let cache = serving(CacheSettings {
-            ttl: Duration::from_secs(300),
-            ..CacheSettings::default()
-        });
-        for i in 0..1000 {
-            keep(&cache, &format!("h{i}"), i + 1);
-        }
-        let state = cache.state();
-        let expiries: HashSet<u32> = state.sessions.values().map(|kept| kept.expires_at).collect();
-        let (first, last) = (*expiries.iter().min().unwrap(), *expiries.iter().max().unwrap());
-        assert!(first >= 240 && last <= 300, "within the last fifth: {first}..={last}");
-        assert!(expiries.len() > 50, "spread over many seconds: {}", expiries.len());
-    }
-
-    #[test]
-    fn platforms_are_kept_alongside_their_users_sessions() {
-        let cache = serving(CacheSettings {
-            capacity: 1,
-            ..CacheSettings::default()
-        });
-        let since = cache.epoch().unwrap();
-        cache.keep_platforms(user_id(1), since, &[]);
-        assert!(cache.platforms(user_id(1)).is_none(), "no session of theirs is kept");
-        keep(&cache, "a1", 1);
-        cache.keep_platforms(user_id(1), since, &[]);
-        assert!(cache.platforms(user_id(1)).is_some());
-        keep(&cache, "b1", 2);
-        assert!(cache.platforms(user_id(1)).is_none(), "their last session made room");
-    }
-
-    #[test]
-    fn accounts_and_platforms_come_back_as_they_were_kept() {
-        use crate::domain::{Handle, InstanceUrl, PlatformKind, PlatformLabel};
-        let cache = serving(CacheSettings::default());
-        let since = cache.epoch().unwrap();
-        let mut owner = user(1);
-        owner.display_name = DisplayName::parse("Zoë 🦀 Ünïcode").unwrap();
-        owner.is_admin = true;
-        cache.keep_session(&hash("z1"), since, session(1), owner.clone(), None);
-        let platform = |id: i64, kind: PlatformKind, label: &str| Platform {
-            id: PlatformId::parse(id).unwrap(),
-            kind,
-            label: PlatformLabel::parse(label).unwrap(),
-            instance_url: InstanceUrl::parse("https://pixelfed.example").unwrap(),
-            handle: Handle::parse("@zoë").unwrap(),
-            created_at: Timestamp(-5),
-        };
-        let platforms = vec![
-            platform(1, PlatformKind::Mastodon, "Home"),
-            platform(i64::MAX, PlatformKind::Pixelfed, "Photos ✨"),
-            platform(3, PlatformKind::Other, "x"),
-        ];
-        cache.keep_platforms(user_id(1), since, &platforms);
-        let found = cache.session(&hash("z1")).unwrap();
-        assert_eq!(found.user, owner);
-        assert_eq!(found.session, session(1));
-        assert_eq!(cache.platforms(user_id(1)).unwrap(), platforms);
-
-        // The account read again, changed, with another session: the platforms stay with it.
-        owner.is_admin = false;
-        owner.disabled = true;
-        let mut bare = session(1);
-        (bare.active_platform_id, bare.flagged_at, bare.ip, bare.user_agent) = (None, None, None, None);
-        cache.keep_session(&hash("z2"), cache.epoch().unwrap(), bare.clone(), owner.clone(), None);
-        let found = cache.session(&hash("z2")).unwrap();
-        assert_eq!((found.user, found.session), (owner, bare));
-        assert_eq!(cache.platforms(user_id(1)).unwrap(), platforms);
-    }
-
-    #[test]
-    fn subscribers_hear_what_is_forgotten() {
-        let cache = serving(CacheSettings::default());
-        let mut changes = cache.subscribe().unwrap();
-        cache.forget_user(user_id(7));
-        cache.forget_all();
-        assert_eq!(changes.try_recv().unwrap(), Changed::User(user_id(7)));
-        assert_eq!(changes.try_recv().unwrap(), Changed::Anyone);
-        assert!(changes.try_recv().is_err());
-        assert!(SessionCache::disabled().subscribe().is_none(), "an off cache hears nothing");
-    }
-}
+mod tests;
