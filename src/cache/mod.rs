@@ -29,13 +29,13 @@
 use crate::clock::Timestamp;
 use crate::ids::{PlatformId, PublicSessionId, SessionId, SessionVersion, UserId};
 use crate::model::{Platform, Session, User};
-use indexmap::IndexMap;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 mod packed;
+mod table;
 
 /// How much is kept and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,10 +136,11 @@ impl PartialEq for Shared {
 
 impl Eq for Shared {}
 
-/// A kept session: the fields of [`Session`] at a fixed size (no platform or no flag as an
-/// impossible value), the shared text shared.
+/// A kept session: the fields of [`Session`] at a fixed size (no platform as an impossible
+/// value, times as offsets), the shared text shared. 160 bytes.
 #[derive(Debug)]
 struct Kept {
+    key: Key,
     id: SessionId,
     public_id: [u8; PublicSessionId::LEN],
     user_id: UserId,
@@ -147,12 +148,9 @@ struct Kept {
     active_platform_id: i64,
     version: SessionVersion,
     created_at: Timestamp,
-    last_seen_at: Timestamp,
-    idle_expires_at: Timestamp,
-    absolute_expires_at: Timestamp,
-    reauthenticated_at: Timestamp,
-    /// [`NOT_FLAGGED`]: not flagged.
-    flagged_at: Timestamp,
+    /// The session's other times as offsets from `created_at` ([`Offset`]): last seen, the idle
+    /// and absolute deadlines, reauthenticated and flagged ([`NOT_FLAGGED`]: not flagged).
+    times: [Offset; 5],
     ip: Option<Shared>,
     user_agent: Option<Shared>,
     fingerprint: Option<Shared>,
@@ -164,11 +162,40 @@ struct Kept {
     used_at: u32,
 }
 
-const NOT_FLAGGED: Timestamp = Timestamp(i64::MIN);
+/// Milliseconds after a session began, in five bytes: up to 34 years (a time outside that is
+/// not kept: the session is read from the database instead).
+type Offset = [u8; 5];
+
+const NOT_FLAGGED: Offset = [0xff; 5];
+
+fn offset(from: Timestamp, at: Timestamp) -> Option<Offset> {
+    let millis = at.millis().checked_sub(from.millis())?;
+    let offset: Offset = millis.to_le_bytes()[..5].try_into().ok()?;
+    (0..1 << 40).contains(&millis).then_some(offset).filter(|&o| o != NOT_FLAGGED)
+}
+
+fn at(from: Timestamp, offset: Offset) -> Timestamp {
+    let mut millis = [0; 8];
+    millis[..5].copy_from_slice(&offset);
+    Timestamp(from.millis() + i64::from_le_bytes(millis))
+}
 
 impl Kept {
+    fn times(session: &Session) -> Option<[Offset; 5]> {
+        let from = session.created_at;
+        Some([
+            offset(from, session.last_seen_at)?,
+            offset(from, session.idle_expires_at)?,
+            offset(from, session.absolute_expires_at)?,
+            offset(from, session.reauthenticated_at)?,
+            session.flagged_at.map_or(Some(NOT_FLAGGED), |at| offset(from, at))?,
+        ])
+    }
+
     fn session(&self) -> Session {
         let public_id = String::from_utf8_lossy(&self.public_id).into_owned();
+        let [last_seen_at, idle_expires_at, absolute_expires_at, reauthenticated_at, flagged_at] =
+            self.times.map(|offset| at(self.created_at, offset));
         Session {
             id: self.id,
             public_id: PublicSessionId::new_unchecked(public_id),
@@ -176,13 +203,13 @@ impl Kept {
             active_platform_id: PlatformId::parse(self.active_platform_id).ok(),
             version: self.version,
             created_at: self.created_at,
-            last_seen_at: self.last_seen_at,
-            idle_expires_at: self.idle_expires_at,
-            absolute_expires_at: self.absolute_expires_at,
+            last_seen_at,
+            idle_expires_at,
+            absolute_expires_at,
             ip: self.ip.as_deref().map(str::to_owned),
             user_agent: self.user_agent.as_deref().map(str::to_owned),
-            reauthenticated_at: self.reauthenticated_at,
-            flagged_at: Some(self.flagged_at).filter(|&at| at != NOT_FLAGGED),
+            reauthenticated_at,
+            flagged_at: Some(flagged_at).filter(|_| self.times[4] != NOT_FLAGGED),
         }
     }
 }
@@ -227,7 +254,7 @@ impl Owner {
 
 #[derive(Debug, Default)]
 struct State {
-    sessions: IndexMap<Key, Kept>,
+    sessions: table::Sessions,
     owners: HashMap<UserId, Owner>,
     /// Addresses, user agents and fingerprints, once each.
     text: HashSet<Shared>,
@@ -279,7 +306,7 @@ impl State {
     }
 
     fn remove(&mut self, key: &Key) {
-        if let Some(kept) = self.sessions.swap_remove(key) {
+        if let Some(kept) = self.sessions.remove(key) {
             self.release(kept);
         }
     }
@@ -293,12 +320,12 @@ impl State {
             *pick = (self.random() % len.max(1) as u64) as usize;
         }
         let victim = picks[..EVICTION_SAMPLE.min(len)].iter().copied().min_by_key(|&at| {
-            let (_, kept) = self.sessions.get_index(at).expect("in range");
+            let kept = self.sessions.get(at).expect("in range");
             // Sessions of forgotten users first, then the least recently served.
             self.owner(kept)
                 .map_or(0, |_| 1 + u64::from(u32::MAX - self.ticks.wrapping_sub(kept.used_at)))
         });
-        if let Some((_, kept)) = victim.and_then(|at| self.sessions.swap_remove_index(at)) {
+        if let Some(kept) = victim.and_then(|at| self.sessions.remove_at(at)) {
             self.release(kept);
         }
     }
@@ -447,8 +474,8 @@ impl SessionCache {
         let key = key(token_hash).filter(|_| self.serving())?;
         let now = self.now();
         let mut state = self.state();
-        let at = state.sessions.get_index_of(&key)?;
-        let (_, kept) = state.sessions.get_index(at)?;
+        let at = state.sessions.position(&key)?;
+        let kept = state.sessions.get(at)?;
         let user = state
             .owner(kept)
             .filter(|_| now < kept.expires_at)
@@ -464,7 +491,7 @@ impl SessionCache {
         };
         state.ticks = state.ticks.wrapping_add(1);
         let tick = state.ticks;
-        if let Some((_, kept)) = state.sessions.get_index_mut(at) {
+        if let Some(kept) = state.sessions.get_mut(at) {
             kept.used_at = tick;
         }
         Some(found)
@@ -473,7 +500,7 @@ impl SessionCache {
     /// Whether a session may be cached under this hash (a cheap look before the store is asked
     /// to catch up with writes).
     pub(crate) fn holds(&self, token_hash: &str) -> bool {
-        self.serving() && key(token_hash).is_some_and(|key| self.state().sessions.contains_key(&key))
+        self.serving() && key(token_hash).is_some_and(|key| self.state().sessions.position(&key).is_some())
     }
 
     /// Keeps a live session read since `since`, unless something was forgotten meanwhile.
@@ -481,10 +508,11 @@ impl SessionCache {
         if self.settings.capacity == 0 {
             return;
         }
-        let (Some(key), Ok(public_id), Some(packed_user)) = (
+        let (Some(key), Ok(public_id), Some(packed_user), Some(times)) = (
             key(token_hash),
             session.public_id.as_str().as_bytes().try_into(),
             packed::pack_user(&user),
+            Kept::times(&session),
         ) else {
             return;
         };
@@ -496,7 +524,7 @@ impl SessionCache {
             return;
         }
         state.remove(&key);
-        if state.sessions.len() as u64 >= self.settings.capacity {
+        if state.sessions.len() as u64 >= self.settings.capacity.min(table::Sessions::MAX as u64) {
             state.make_room();
         }
         state.entries += 1;
@@ -515,17 +543,14 @@ impl SessionCache {
         owner.sessions += 1;
         let owner = owner.entry;
         let kept = Kept {
+            key,
             id: session.id,
             public_id,
             user_id: session.user_id,
             active_platform_id: session.active_platform_id.map_or(0, PlatformId::get),
             version: session.version,
             created_at: session.created_at,
-            last_seen_at: session.last_seen_at,
-            idle_expires_at: session.idle_expires_at,
-            absolute_expires_at: session.absolute_expires_at,
-            reauthenticated_at: session.reauthenticated_at,
-            flagged_at: session.flagged_at.unwrap_or(NOT_FLAGGED),
+            times,
             ip: state.share(session.ip.as_deref()),
             user_agent: state.share(session.user_agent.as_deref()),
             fingerprint: state.share(fingerprint.as_deref()),
@@ -533,7 +558,7 @@ impl SessionCache {
             expires_at: self.expiry(&mut state, now),
             used_at: tick,
         };
-        state.sessions.insert(key, kept);
+        state.sessions.insert(kept);
     }
 
     pub(crate) fn platforms(&self, user: UserId) -> Option<Vec<Platform>> {

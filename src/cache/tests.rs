@@ -70,6 +70,67 @@ fn a_hit_gives_back_what_was_kept() {
     assert_eq!((stats.hits, stats.misses), (1, 1));
 }
 
+/// Times come back to the millisecond, from a session's first moment to 34 years on; a session
+/// with a time outside that is read from the database instead of kept wrong.
+#[test]
+fn times_come_back_exactly_or_the_session_is_not_kept() {
+    let cache = serving(CacheSettings::default());
+    let mut unflagged = session(1);
+    unflagged.flagged_at = None;
+    unflagged.created_at = Timestamp(1_800_000_000_123);
+    unflagged.last_seen_at = unflagged.created_at;
+    unflagged.reauthenticated_at = unflagged.created_at;
+    unflagged.idle_expires_at = Timestamp(unflagged.created_at.millis() + (1 << 40) - 2);
+    unflagged.absolute_expires_at = unflagged.idle_expires_at;
+    let since = cache.epoch().unwrap();
+    cache.keep_session(&hash("u1"), since, unflagged.clone(), user(1), None);
+    assert_eq!(hit(&cache, "u1").unwrap().session, unflagged);
+
+    let mut flagged_when_it_began = unflagged.clone();
+    flagged_when_it_began.flagged_at = Some(flagged_when_it_began.created_at);
+    cache.keep_session(&hash("u2"), since, flagged_when_it_began.clone(), user(1), None);
+    assert_eq!(hit(&cache, "u2").unwrap().session, flagged_when_it_began);
+
+    let mut too_long = unflagged.clone();
+    too_long.absolute_expires_at = Timestamp(too_long.created_at.millis() + (1 << 40));
+    let mut before_it_began = unflagged;
+    before_it_began.last_seen_at = Timestamp(before_it_began.created_at.millis() - 1);
+    for (name, odd) in [("u3", too_long), ("u4", before_it_began)] {
+        cache.keep_session(&hash(name), since, odd, user(1), None);
+        assert!(hit(&cache, name).is_none() && !cache.holds(&hash(name)), "{name} is not kept");
+    }
+}
+
+/// Sessions taken out from anywhere in the list (the last one moves into the gap) leave every
+/// other one found where it is.
+#[test]
+fn every_session_is_found_after_others_are_taken_out() {
+    let cache = serving(CacheSettings::default());
+    for i in 0..600 {
+        keep(&cache, &format!("s{i}"), 1 + i % 7);
+    }
+    let mut state = cache.state();
+    for i in (0..600).step_by(3) {
+        state.remove(&key(&hash(&format!("s{i}"))).unwrap());
+    }
+    let at = state.sessions.position(&key(&hash("s1")).unwrap()).unwrap();
+    let taken = state.sessions.remove_at(at).unwrap();
+    state.release(taken);
+    assert_eq!(state.sessions.len(), 399);
+    for i in 0..600 {
+        let key = key(&hash(&format!("s{i}"))).unwrap();
+        match state.sessions.position(&key) {
+            Some(at) => {
+                assert!(i % 3 != 0 && i != 1, "s{i} was taken out");
+                assert_eq!(state.sessions.get(at).unwrap().key, key, "s{i} is where the table says");
+            }
+            None => assert!(i % 3 == 0 || i == 1, "s{i} was lost"),
+        }
+    }
+    let sessions: u32 = state.owners.values().map(|owner| owner.sessions).sum();
+    assert_eq!(sessions, 399, "each user's entry counts what is left of theirs");
+}
+
 #[test]
 fn forgetting_a_user_drops_only_their_entries() {
     let cache = serving(CacheSettings::default());
