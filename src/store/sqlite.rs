@@ -59,9 +59,13 @@ fn is_busy(e: &sqlx::Error) -> bool {
 /// Every connection keeps its own, so with SQLite's default the read pool alone could hold
 /// `pool.max_connections` × 2 MiB (32 MiB at 16, measured with 100,000 sessions read in turn);
 /// a page a read connection lacks comes from the operating system's file cache, and the hot
-/// path reads from the session cache anyway.
+/// path reads from the session cache anyway. 64 KiB (16 pages: a lookup's path through the
+/// indexes) instead of 256 took 3–5 MiB off the server with 100,000 cached sessions and 16 read
+/// connections, with reads from the database no slower (docs/BENCHMARKS.md). The read
+/// connections run on sqlx's threads, so their page buffers do not churn among the session
+/// cache's entries on tokio's threads (as a smaller cache for the change watch did).
 const WRITER_CACHE_KIB: u32 = 2048;
-const READER_CACHE_KIB: u32 = 256;
+const READER_CACHE_KIB: u32 = 64;
 
 /// The read pool and the one-connection write pool.
 pub(super) async fn connect(url: &str, settings: &PoolSettings) -> Result<(AnyPool, AnyPool)> {
