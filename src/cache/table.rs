@@ -1,9 +1,9 @@
 //! The kept sessions by token hash: a dense list (so that a few can be picked at random to make
 //! room) and a hash table of positions in it. This is what `IndexMap` does, less what a key that
 //! is itself a hash does not need: no hash is stored beside each entry (it is made from the key's
-//! own bytes when wanted) and positions are `u32`s instead of `usize`s. 16 bytes a session.
+//! own bytes when wanted) and positions are `u32`s instead of `usize`s.
 
-use super::{Key, Kept};
+use super::{Kept, Key};
 use hashbrown::HashTable;
 
 #[derive(Debug, Default)]
@@ -61,8 +61,7 @@ impl Sessions {
         let hashed = hash(&kept.key);
         self.kept.push(kept);
         let kept = &self.kept;
-        self.positions
-            .insert_unique(hashed, at, |&other| hash(&kept[other as usize].key));
+        self.positions.insert_unique(hashed, at, |&other| hash(&kept[other as usize].key));
     }
 
     pub fn remove(&mut self, key: &Key) -> Option<Kept> {
