@@ -2,7 +2,7 @@
 //! subscriber for this test binary only): reading the session state runs none once the session
 //! cache holds it (two reads without the cache, or right after a change) and writes nothing but
 //! the throttled touch, and a switch checks ownership once, does not read back the row it just
-//! updated, and writes its audit record in the same transaction.
+//! updated nor the user its lookup read, and writes its audit record in the same transaction.
 
 mod support;
 
@@ -149,7 +149,7 @@ fn assert_same(a: &SessionState, b: &SessionState) {
     assert_eq!((&a.user, &a.session, &a.platforms), (&b.user, &b.session, &b.platforms));
 }
 
-async fn a_switch_checks_ownership_once_and_reads_no_session_back(db: TestDatabase) {
+async fn a_switch_checks_ownership_once_and_reads_neither_session_nor_user_back(db: TestDatabase) {
     let _turn = TURN.lock().await;
     install_recorder();
     let app = spawn_app(db, &[]).await;
@@ -186,13 +186,18 @@ async fn a_switch_checks_ownership_once_and_reads_no_session_back(db: TestDataba
         "the update and its audit row are one trip to the database (a statement list on SQLite, \
          one statement on PostgreSQL): {statements:#?}"
     );
+    let user_reads = statements.iter().filter(|s| starts(s, "SELECT") && s.contains("FROM users")).count();
+    assert_eq!(
+        user_reads, 0,
+        "the user was read with the session by the request's lookup, not again: {statements:#?}"
+    );
     let work: Vec<_> = statements
         .iter()
         .filter(|s| !is_transaction_control(s) && !is_bookkeeping(s))
         .collect();
     assert!(
-        work.len() <= 4,
-        "(session lookup, cached here), update with its audit row, user, platforms: {work:#?}"
+        work.len() <= 3,
+        "(session lookup, cached here), update with its audit row, platforms: {work:#?}"
     );
 }
 
@@ -246,6 +251,6 @@ async fn reads_write_nothing_but_the_throttled_touch(db: TestDatabase) {
 switchboard::on_both_backends!(
     session_state_is_two_reads_without_the_cache,
     session_state_comes_from_the_cache_until_it_changes,
-    a_switch_checks_ownership_once_and_reads_no_session_back,
+    a_switch_checks_ownership_once_and_reads_neither_session_nor_user_back,
     reads_write_nothing_but_the_throttled_touch,
 );

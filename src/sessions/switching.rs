@@ -59,8 +59,8 @@ impl Engine {
     /// One statement list on success, the update and its audit row: ownership is checked inside
     /// the update, and the audit row is written only if it changed the session. It is one trip
     /// to the database (on SQLite, to its one writer, with this work's savepoint), because
-    /// every other writer waits while it runs. One more read only to explain a refusal.
-    #[tracing::instrument(skip_all, fields(session = %session.public_id, platform_id = %platform_id))]
+    /// every other writer waits while it runs. Then the new state's reads (the user, the
+    /// platforms); one more read only to explain a refusal.
     pub async fn switch_platform(
         &self,
         session: &Session,
@@ -68,6 +68,21 @@ impl Engine {
         platform_id: PlatformId,
         expected_version: Option<SessionVersion>,
     ) -> Result<SessionState> {
+        let switched = self.switch_platform_session(session, meta, platform_id, expected_version).await?;
+        self.state_of(switched).await
+    }
+
+    /// [`Engine::switch_platform`] without the reads of the new state: the session as switched.
+    /// For a caller that builds the state with what it already has (the web layer has the user,
+    /// read with the session, so only the platforms are read).
+    #[tracing::instrument(skip_all, fields(session = %session.public_id, platform_id = %platform_id))]
+    pub async fn switch_platform_session(
+        &self,
+        session: &Session,
+        meta: &ClientMeta,
+        platform_id: PlatformId,
+        expected_version: Option<SessionVersion>,
+    ) -> Result<Session> {
         let sql: &'static str = match self.db().backend() {
             Backend::Sqlite => &SWITCH_SQLITE,
             Backend::Postgres => &SWITCH_POSTGRES,
@@ -87,9 +102,9 @@ impl Engine {
             })
             .await?;
         if let Some(record) = switched {
-            let state = self.state_of(self.policy().session(record)?).await?;
-            tracing::info!(version = %state.session.version, "platform switched");
-            return Ok(state);
+            let session = self.policy().session(record)?;
+            tracing::info!(version = %session.version, "platform switched");
+            return Ok(session);
         }
         // Refused: say why. Ownership first (an unknown platform is 404 whatever the version).
         #[derive(sqlx::FromRow)]

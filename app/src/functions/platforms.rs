@@ -27,11 +27,13 @@ pub async fn switch_platform(
         ))
     })();
     let (platform_id, expected_version) = parsed.map_err(|e| cx.fail(e.into()))?;
-    let state = cx
+    let switched = cx
         .engine()
-        .switch_platform(session, cx.caller.meta(), platform_id, expected_version)
+        .switch_platform_session(session, cx.caller.meta(), platform_id, expected_version)
         .await
         .map_err(|e| cx.fail(e))?;
+    // The user was read with the session: only the platforms are read here.
+    let state = cx.state_of_caller(&switched).await.map_err(|e| cx.fail(e))?;
     Ok(cx.state(state))
 }
 
