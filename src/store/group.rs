@@ -68,8 +68,11 @@ struct Batch {
     /// Every batch up to this one has committed or failed.
     settled: u64,
     failed: VecDeque<u64>,
-    /// Works begun so far: each one's savepoint is named by its number, so no two in a batch
-    /// share a name.
+    /// Works begun in the open batch: each one's savepoint is named by its number, so no two in
+    /// a batch share a name. Counted from 1 in every batch, so the same statement lists come
+    /// round again and the driver's statement cache keeps them prepared (with numbers that only
+    /// grew, every work's list was new: parsed, prepared, and another evicted and finalized, all
+    /// while the other writers waited).
     works: u64,
     /// The work whose savepoint may be open: a holder that went away while it ran.
     unfinished: Option<u64>,
@@ -106,6 +109,10 @@ impl GroupCommit {
         let (batch, value) = {
             let mut open = self.batch.lock().await;
             self.tidy(&mut open).await;
+            if open.conn.is_none() {
+                // A new batch: nothing of the last one is left to undo (`tidy` above).
+                open.works = 0;
+            }
             open.works += 1;
             let number = open.works;
             let begin = begin_work(number);

@@ -198,3 +198,45 @@ async fn sqlite_touches_that_fall_due_together_share_commits() {
         "the touches went through group commit and shared commits: {commits}"
     );
 }
+
+/// A work's savepoint is numbered within its batch, so the statement lists that carry one (a
+/// switch's is its savepoint, update and audit row) come round again and stay prepared in the
+/// driver's statement cache. Numbered across batches, every list was new: parsed and prepared
+/// while the other writers waited, and another list evicted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_savepoint_names_come_round_again_in_every_batch() {
+    let (_database, db) = scratch().await;
+    let begins = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    for round in 0..20 {
+        let batch: Vec<_> = (0..8)
+            .map(|i| {
+                let (db, begins) = (db.clone(), begins.clone());
+                tokio::spawn(async move {
+                    db.transaction_opening(move |c, begin| {
+                        begins.lock().unwrap().push(begin.to_owned());
+                        Box::pin(async move {
+                            let sql = format!("{begin} INSERT INTO scratch (i) VALUES ($1)");
+                            sqlx::query(&sql).bind(round * 8 + i).execute(&mut *c).await?;
+                            Ok(())
+                        })
+                    })
+                    .await
+                })
+            })
+            .collect();
+        for transaction in batch {
+            transaction.await.unwrap().unwrap();
+        }
+    }
+    let begins = begins.lock().unwrap();
+    let numbers: Vec<u64> = begins
+        .iter()
+        .filter_map(|begin| begin.strip_prefix("SAVEPOINT work")?.strip_suffix(';')?.parse().ok())
+        .collect();
+    assert!(numbers.len() > 20, "works joined open batches: {begins:?}");
+    assert!(
+        numbers.iter().all(|&n| (2..=8).contains(&n)),
+        "8 at a time, a work is one of the first 8 of its batch (the first's savepoint goes with \
+         the batch's begin): {numbers:?}"
+    );
+}
