@@ -186,7 +186,10 @@ async fn a_switch_checks_ownership_once_and_reads_neither_session_nor_user_back(
         "the update and its audit row are one trip to the database (a statement list on SQLite, \
          one statement on PostgreSQL): {statements:#?}"
     );
-    let user_reads = statements.iter().filter(|s| starts(s, "SELECT") && s.contains("FROM users")).count();
+    let user_reads = statements
+        .iter()
+        .filter(|s| starts(s, "SELECT") && s.contains("FROM users"))
+        .count();
     assert_eq!(
         user_reads, 0,
         "the user was read with the session by the request's lookup, not again: {statements:#?}"
