@@ -64,19 +64,10 @@ impl Sessions {
         self.positions.insert_unique(hashed, at, |&other| hash(&kept[other as usize].key));
     }
 
-    pub fn remove(&mut self, key: &Key) -> Option<Kept> {
-        let kept = &self.kept;
-        let (at, _) = self
-            .positions
-            .find_entry(hash(key), |&at| kept[at as usize].key == *key)
-            .ok()?
-            .remove();
-        Some(self.take(at as usize))
-    }
-
     pub fn remove_at(&mut self, at: usize) -> Option<Kept> {
-        let key = self.kept.get(at)?.key;
-        self.remove(&key)
+        let hashed = hash(&self.kept.get(at)?.key);
+        self.positions.find_entry(hashed, |&other| other as usize == at).ok()?.remove();
+        Some(self.take(at))
     }
 
     /// Takes the session at `at` (already out of the table) out of the list; the last one moves

@@ -1,5 +1,7 @@
 use super::*;
+use crate::clock::Timestamp;
 use crate::domain::{DisplayName, Email};
+use crate::ids::{PublicSessionId, SessionId, SessionVersion};
 
 fn user(id: i64) -> User {
     User {
