@@ -49,6 +49,7 @@ impl Engine {
                     })
                 })
                 .await?;
+            self.db().look_after_commit();
             total += ended;
             if (ended as i64) < batch {
                 return Ok(total);
@@ -103,6 +104,7 @@ impl Engine {
             .execute(self.db().writer())
             .await?
             .rows_affected();
+            self.db().look_after_commit();
             report.deleted += deleted;
             if (deleted as i64) < batch {
                 break;

@@ -22,7 +22,7 @@ fn quantile(samples: &[Duration], q: f64) -> Duration {
 fn percentiles(samples: &[Duration]) -> String {
     let at = |q: f64| quantile(samples, q);
     format!(
-        "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} reads)",
+        "p50 {:.3} ms, p99 {:.3} ms, max {:.2} ms ({} reads)",
         at(0.5).as_secs_f64() * 1e3,
         at(0.99).as_secs_f64() * 1e3,
         samples.last().unwrap().as_secs_f64() * 1e3,

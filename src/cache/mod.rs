@@ -97,6 +97,9 @@ pub struct CacheStats {
     pub misses: u64,
     /// Users forgotten because something of theirs changed.
     pub invalidations: u64,
+    /// SQLite: times the change log was read because a commit (by any connection) moved
+    /// `PRAGMA data_version`. Always 0 on PostgreSQL, where changes are pushed.
+    pub log_reads: u64,
 }
 
 /// A token hash as raw bytes (the database keeps it as 64 hex digits).
@@ -218,6 +221,7 @@ pub struct SessionCache {
     hits: AtomicU64,
     misses: AtomicU64,
     invalidations: AtomicU64,
+    log_reads: AtomicU64,
     changes: tokio::sync::broadcast::Sender<Changed>,
 }
 
@@ -260,6 +264,7 @@ impl SessionCache {
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             invalidations: AtomicU64::new(0),
+            log_reads: AtomicU64::new(0),
             changes: tokio::sync::broadcast::channel(CHANGE_BACKLOG).0,
         }
     }
@@ -462,6 +467,11 @@ impl SessionCache {
         let _ = self.changes.send(Changed::User(user));
     }
 
+    /// Counts a read of SQLite's change log (see [`CacheStats::log_reads`]).
+    pub(crate) fn count_log_read(&self) {
+        self.log_reads.fetch_add(1, SeqCst);
+    }
+
     /// Drops everything.
     pub fn forget_all(&self) {
         self.epoch.fetch_add(1, SeqCst);
@@ -476,6 +486,7 @@ impl SessionCache {
             hits: self.hits.load(SeqCst),
             misses: self.misses.load(SeqCst),
             invalidations: self.invalidations.load(SeqCst),
+            log_reads: self.log_reads.load(SeqCst),
         }
     }
 }

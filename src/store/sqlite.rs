@@ -241,6 +241,7 @@ impl Seen {
         if data_version == self.data_version {
             return Ok(());
         }
+        cache.count_log_read();
         let mut statement = conn.prepare_cached("SELECT seq, user_id FROM cache_changes WHERE seq > ?1 ORDER BY seq")?;
         let changes = statement
             .query_map([self.seq], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)))?
