@@ -175,6 +175,14 @@ cleanup() {
 		printf '[test] %-28s %6ss  %s\n' "${phase_names[$i]}" "${phase_secs[$i]}" "${phase_status[$i]}"
 	done
 	printf '[test] %-28s %6ss\n' "total" "$((SECONDS - t_start))"
+	# The browser tests that failed (in CI, where each gets one retry, perhaps only once) and
+	# their first errors, here at the end, where a CI page showing only the last lines names them.
+	if [[ -f "$logs_dir/playwright.log" ]]; then
+		local label="failed"
+		((rc == 0)) && label="failed once, passed on retry (flaky)"
+		sed -E 's/\x1b\[[0-9;]*[A-Za-z]//g' "$logs_dir/playwright.log" |
+			grep -E '✘|^ +(Error|TimeoutError):' | head -n 8 | cut -c1-200 | sed "s/^ */[test] $label: /" || true
+	fi
 	if ((rc == 0)); then
 		log "ALL TESTS PASSED"
 	else
