@@ -28,7 +28,8 @@ impl CspNonce {
     fn generate() -> Self {
         use base64::Engine as _;
         let mut bytes = [0u8; 16];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+        // The thread's CSPRNG, seeded from the OS: unpredictable, without a system call a page.
+        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
         Self(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
     }
 
@@ -82,8 +83,12 @@ fn is_safe(method: &Method) -> bool {
 
 /// The layer (see the module documentation). A request reads SQLite's change log once, however
 /// many cached reads it makes (`switchboard::store::one_look`).
+///
+/// The request's future is boxed here, once: it holds everything the layer and the handler
+/// await (the session lookup, the body checks, the effects), and unboxed it was copied whole
+/// into each enclosing future (`memmove` was 5.1% of a cached read's profile, 4.5% since).
 pub async fn request_layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    switchboard::store::one_look(handle(state, req, next)).await
+    switchboard::store::one_look(Box::pin(handle(state, req, next))).await
 }
 
 async fn handle(state: AppState, req: Request, next: Next) -> Response {
