@@ -9,6 +9,14 @@ use switchboard::testing::TestDatabase;
 use switchboard::token::SessionToken;
 use switchboard::{Db, Engine, Error, ManualClock, PoolSettings, SessionPolicy, Timestamp, User, UserId};
 
+/// The time every engine here starts at.
+const STARTS_AT: Timestamp = Timestamp(1_800_000_000_000);
+
+/// An engine on `db` with its own clock at [`STARTS_AT`].
+fn engine_on(db: &Db) -> Engine {
+    Engine::new(db.clone(), SessionPolicy::default(), Arc::new(ManualClock::new(STARTS_AT)))
+}
+
 async fn cached_engine(database: &TestDatabase) -> (Engine, Db) {
     let db = database
         .connect(&PoolSettings::default())
@@ -16,8 +24,7 @@ async fn cached_engine(database: &TestDatabase) -> (Engine, Db) {
         .with_cache(CacheSettings::default())
         .await
         .unwrap();
-    let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000_000)));
-    (Engine::new(db.clone(), SessionPolicy::default(), clock), db)
+    (engine_on(&db), db)
 }
 
 fn stats(db: &Db) -> CacheStats {
@@ -126,9 +133,7 @@ async fn sqlite_a_cache_behind_the_trimmed_change_log_forgets_everything() {
     log_changes(&other, 10_005).await;
     // The cleanup of another process on the same file (this server's own reads the log after
     // each of its commits, and would read the account's row before trimming it).
-    let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000_000)));
-    let cleaner = Engine::new(other.clone(), SessionPolicy::default(), clock);
-    cleaner.sweep_sessions(Duration::from_secs(3600), 1000).await.unwrap();
+    engine_on(&other).sweep_sessions(Duration::from_secs(3600), 1000).await.unwrap();
     let first: i64 = sqlx::query_scalar("SELECT MIN(seq) FROM cache_changes")
         .fetch_one(other.reader())
         .await
@@ -154,7 +159,7 @@ async fn sqlite_the_cleanup_reads_the_change_log_after_its_commits_so_requests_n
                 ('idled-out-2', printf('%064d', 2), $1, 1, $2, $2, $2 + 43200000)",
     )
     .bind(user)
-    .bind(1_800_000_000_000i64 - 86_400_000)
+    .bind(STARTS_AT.millis() - 86_400_000)
     .execute(db.writer())
     .await
     .unwrap();
