@@ -55,24 +55,33 @@ pub fn ErrorNote(#[prop(into)] error: Signal<Option<ApiError>>) -> impl IntoView
     }
 }
 
+/// The error a plain form post to the server function at `path` (e.g. `Login::PATH`) was sent
+/// back with: the server redirects a failed form post to the page it came from with
+/// `?__path=…&__err=…`, with and without JavaScript.
+pub fn form_error(path: &'static str) -> Signal<Option<ApiError>> {
+    let query = leptos_router::hooks::use_query_map();
+    Signal::derive(move || {
+        query.with(|q| {
+            if q.get_str("__path") != Some(path) {
+                return None;
+            }
+            q.get_str("__err").map(server_fn::error::ServerFnUrlError::<ApiError>::decode_err)
+        })
+    })
+}
+
 /// The error of `action`'s last run: from the action when JavaScript ran it, else from the URL
-/// that Leptos redirects a plain form post back to (`?__path=…&__err=…`), so errors show with
-/// and without JavaScript.
+/// (see [`form_error`]).
 pub fn action_error<S>(action: ServerAction<S>) -> Signal<Option<ApiError>>
 where
     S: server_fn::ServerFn<Error = ApiError> + Clone + Send + Sync + 'static,
     S::Output: Clone + Send + Sync + 'static,
 {
-    let query = leptos_router::hooks::use_query_map();
+    let from_url = form_error(S::PATH);
     Signal::derive(move || match action.value().get() {
         Some(Ok(_)) => None,
         Some(Err(e)) => Some(e),
-        None => query.with(|q| {
-            if q.get_str("__path") != Some(S::PATH) {
-                return None;
-            }
-            q.get_str("__err").map(server_fn::error::ServerFnUrlError::<ApiError>::decode_err)
-        }),
+        None => from_url.get(),
     })
 }
 

@@ -2,13 +2,15 @@
 //! sign out. With JavaScript the switcher switches on change (optimistically); without it, it is
 //! a plain form with a "Switch" button.
 
-use crate::components::forms::{action_error, first_error, CsrfField, ErrorNote};
+use crate::components::forms::{first_error, form_error, CsrfField, ErrorNote};
 use crate::components::status::{IdleWarning, OfflineBanner, SessionIndicator};
 use crate::components::toasts::Toaster;
+use crate::functions::{Logout, SwitchPlatform};
 use crate::models::PlatformId;
 use crate::providers::use_session;
 use leptos::either::Either;
 use leptos::prelude::*;
+use server_fn::ServerFn;
 
 #[component]
 pub fn Nav() -> impl IntoView {
@@ -48,9 +50,9 @@ fn NavBody() -> impl IntoView {
 #[component]
 fn SignedIn() -> impl IntoView {
     let session = use_session();
-    let actions = session.actions();
     let platforms = session.platforms().get_untracked();
-    let switch_error = first_error(vec![action_error(actions.switch), action_error(actions.logout)]);
+    // The errors of the plain-form switch and sign-out (with JavaScript they show as toasts).
+    let switch_error = first_error(vec![form_error(SwitchPlatform::PATH), form_error(Logout::PATH)]);
     let is_admin = session.user().get_untracked().is_some_and(|u| u.is_admin);
     let who = session.user();
     let user = move || who.get().map(|u| u.display_name).unwrap_or_default();
@@ -71,10 +73,18 @@ fn SignedIn() -> impl IntoView {
         <div class="session">
             <span class="user" title=email>{user}</span>
             {switcher}
-            <ActionForm action=actions.logout attr:class="logout">
+            <form
+                method="post"
+                action=Logout::PATH
+                class="logout"
+                on:submit=move |ev| {
+                    ev.prevent_default();
+                    session.sign_out();
+                }
+            >
                 <CsrfField/>
                 <button type="submit">"Sign out"</button>
-            </ActionForm>
+            </form>
             // A plain form: it ends every session, this one too, and lands on the login page.
             <form method="post" action="/api/sign_out_everywhere" class="logout">
                 <CsrfField/>

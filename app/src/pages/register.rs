@@ -1,17 +1,18 @@
 //! `/register`: create an account, when the server accepts new ones (`features.registration`).
 
-use crate::components::forms::{action_error, CsrfField, ErrorNote};
+use crate::components::forms::{form_error, CsrfField, ErrorNote};
 use crate::components::guards::SignedOutOnly;
+use crate::functions::Register;
 use crate::providers::use_session;
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
+use server_fn::ServerFn;
 
 #[component]
 pub fn RegisterPage() -> impl IntoView {
     let session = use_session();
-    let register = session.actions().register;
-    let error = action_error(register);
+    let error = form_error(Register::PATH);
     view! {
         <Title text="Create an account · Switchboard"/>
         <SignedOutOnly>
@@ -19,13 +20,14 @@ pub fn RegisterPage() -> impl IntoView {
                 <h1>"Create an account"</h1>
                 {if session.registration_open() {
                     Either::Left(view! {
-                        <ActionForm action=register>
+                        // A plain form, with JavaScript too: a new account loads the dashboard.
+                        <form method="post" action=Register::PATH>
                             <CsrfField/>
                             <label>"Name" <input type="text" name="display_name" autocomplete="name" required maxlength="64"/></label>
                             <label>"Email" <input type="email" name="email" autocomplete="username" required/></label>
                             <label>"Password" <input type="password" name="password" autocomplete="new-password" required minlength="10"/></label>
                             <button type="submit">"Create account"</button>
-                        </ActionForm>
+                        </form>
                         <ErrorNote error/>
                     })
                 } else {

@@ -1,6 +1,6 @@
-//! The session provider: the server's answer for this page (a resource, refetched after the
-//! actions that change the session) with those actions, and newer knowledge adopted on top of it
-//! (this tab's switches, other tabs' messages, the leader's checks): newest first, never older.
+//! The session provider: the server's answer for this page (a resource), and newer knowledge
+//! adopted on top of it (this tab's switches and sign-out, other tabs' messages, the leader's
+//! checks): newest first, never older.
 //!
 //! Components read it only through [`use_session`] (see `docs/SESSION_API.md`); the app's own
 //! pages do the same.
@@ -8,7 +8,7 @@
 use super::switch::{adopt_state, Switching};
 use super::toasts::Toasts;
 use crate::error::ApiError;
-use crate::functions::{current_session, Login, Logout, Register, SwitchPlatform};
+use crate::functions::current_session;
 use crate::models::{ClientSettings, EndReason, PlatformId, PlatformView, SessionSnapshot, SessionState, SessionVersion, UserView};
 use crate::sync::countdown::warning_due;
 use crate::sync::leader::SyncStatus;
@@ -16,35 +16,11 @@ use crate::sync::messages::{Body, Known};
 use crate::sync::TabSignals;
 use leptos::prelude::*;
 
-/// The server actions that change the session, for `<ActionForm>`s (so forms also work without
-/// JavaScript). After each, the session is read again and every tab follows. (Platform edits
-/// and the account pages use plain forms: the page they come back to reads the new state.)
-#[derive(Clone, Copy)]
-pub struct SessionActions {
-    pub login: ServerAction<Login>,
-    pub register: ServerAction<Register>,
-    pub logout: ServerAction<Logout>,
-    /// Only for plain-form (no JavaScript) switches; with JavaScript see
-    /// [`Session::switch_platform`].
-    pub switch: ServerAction<SwitchPlatform>,
-}
-
-impl SessionActions {
-    fn new() -> Self {
-        Self {
-            login: ServerAction::new(),
-            register: ServerAction::new(),
-            logout: ServerAction::new(),
-            switch: ServerAction::new(),
-        }
-    }
-}
-
 #[derive(Clone, Copy)]
 struct SessionContext {
-    /// The server's answer, refetched after login, logout and platform edits.
+    /// The server's answer for this page. (Signing in and registering are form posts that load
+    /// a new page; a sign-out's answer is adopted like any newer knowledge.)
     resource: Resource<Result<SessionSnapshot, ApiError>>,
-    actions: SessionActions,
     /// The newest of the server's answer and the knowledge adopted after the page loaded (browser
     /// only): `None` until the first answer, `Err` if it failed.
     current: Signal<Option<Result<Known, ApiError>>>,
@@ -53,15 +29,9 @@ struct SessionContext {
     toasts: Toasts,
 }
 
-/// Provides the session to everything below (once, inside the router: server actions read form
-/// errors from the URL).
+/// Provides the session to everything below (once per page).
 pub fn provide_session() {
-    let actions = SessionActions::new();
-    let a = actions;
-    let resource = Resource::new(
-        move || (a.login.version().get(), a.register.version().get(), a.logout.version().get()),
-        |_| current_session(),
-    );
+    let resource = Resource::new(|| (), |_| current_session());
     let live = RwSignal::new(None::<Known>);
     // A derived signal, not a memo: a memo's cached value is taken out while it recomputes, and
     // on the server a resource resolving on another thread can make a render read it in that
@@ -96,7 +66,6 @@ pub fn provide_session() {
     };
     let ctx = SessionContext {
         resource,
-        actions,
         current,
         switching: Switching::new(),
         tab,
@@ -108,20 +77,6 @@ pub fn provide_session() {
     // the signed-out answer of a sign-out (it carries the token for the next login).
     Effect::new(move |_| {
         if let Some(Ok(snapshot)) = resource.get() {
-            tab.adopt(Known {
-                snapshot,
-                received_at: crate::sync::local_now(),
-            });
-        }
-    });
-    // Every tab hears of a sign-out before it is sent (see `sync::messages::Ending`).
-    Effect::new(move |_| {
-        if actions.logout.pending().get() {
-            crate::sync::announce_end(EndReason::LoggedOut);
-        }
-    });
-    Effect::new(move |_| {
-        if let Some(Ok(snapshot)) = actions.logout.value().get() {
             tab.adopt(Known {
                 snapshot,
                 received_at: crate::sync::local_now(),
@@ -150,7 +105,7 @@ pub enum SessionStatus {
 }
 
 /// The session API for components: reactive, read-only views of the newest session knowledge,
-/// the switch with its optimistic value, and the actions. Cheap to copy; call [`use_session`]
+/// the switch with its optimistic value, sign-out and "stay signed in". Cheap to copy; call [`use_session`]
 /// anywhere below the app's `Frame`.
 #[derive(Clone, Copy)]
 pub struct Session {
@@ -307,9 +262,25 @@ impl Session {
         self.client_settings().is_some_and(|c| c.registration)
     }
 
-    /// The actions that change the session (sign in and out, platform edits).
-    pub fn actions(&self) -> SessionActions {
-        self.ctx.actions
+    /// Signs out (this session only). Every tab hears of it before the request is sent (see
+    /// `sync::messages::Ending`), and every tab goes to the login page; the server sends this
+    /// one to `/login?reason=logged_out`. Without JavaScript the same button posts the form
+    /// `<form method="post" action="/api/logout">` to the server.
+    pub fn sign_out(&self) {
+        let (tab, toasts) = (self.ctx.tab, self.ctx.toasts);
+        crate::sync::announce_end(EndReason::LoggedOut);
+        leptos::task::spawn_local(async move {
+            match crate::functions::logout().await {
+                // The signed-out answer carries the CSRF token the next sign-in needs.
+                Ok(snapshot) => {
+                    tab.adopt(Known {
+                        snapshot,
+                        received_at: crate::sync::local_now(),
+                    });
+                }
+                Err(e) => toasts.error(format!("Could not sign out: {}", e.message())),
+            }
+        });
     }
 
     /// Notifications (see `providers::toasts`).
