@@ -1,5 +1,7 @@
-//! Switchboard's Leptos application: pages, components and server functions. Server-rendered
-//! from the session, hydrated in the browser; every form also works without JavaScript.
+//! Switchboard's Leptos application: pages, components and server functions. Every page is
+//! rendered on the server from the session; the browser hydrates only the islands (`#[island]`:
+//! the nav, which starts the session store and tab sync, and the session widgets), and every
+//! form also works without JavaScript.
 //!
 //! By feature, leaves first: `models` and `error` (the wire types, shared with the browser),
 //! `auth` (sign-in paths; `auth::ssr` is the server side of a request), `functions` (the server
@@ -21,7 +23,9 @@ pub mod sync;
 #[cfg(test)]
 mod proptests;
 
+use components::forms::{first_error, form_error};
 use components::nav::Nav;
+use functions::{Logout, SwitchPlatform};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
@@ -29,6 +33,7 @@ use leptos_router::{SsrMode, StaticSegment};
 use pages::admin::{AdminPage, AlertsPage, AuditPage};
 use pages::sessions::SessionsPage;
 use pages::{dashboard::DashboardPage, login::LoginPage, platforms::PlatformsPage, register::RegisterPage, session::SessionPage};
+use server_fn::ServerFn;
 
 /// The HTML document around the app. Carries the caller's CSRF token for scripts.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -45,7 +50,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
                 <link rel="stylesheet" id="leptos" href=stylesheet/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -66,13 +71,20 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// Everything inside the router: session context, navigation, pages. (Server actions read
-/// form errors from the URL, so they are created inside the router.)
+/// Everything inside the router: session context, navigation, pages.
 #[component]
 fn Frame() -> impl IntoView {
-    providers::provide_session();
+    let session = providers::provide_session();
+    // The nav's plain forms (the switch and sign-out without JavaScript) come back with their
+    // error in the address.
+    let url_error = first_error(vec![form_error(SwitchPlatform::PATH), form_error(Logout::PATH)]);
     view! {
-        <Nav/>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let snapshot = session.await;
+                view! { <Nav snapshot url_error=url_error.get_untracked()/> }
+            })}
+        </Suspense>
         <main>
             <Routes fallback=|| view! { <h1>"Page not found"</h1> <p><a href="/">"Back to the dashboard"</a></p> }>
                 <Route path=StaticSegment("") view=DashboardPage ssr=SsrMode::Async/>

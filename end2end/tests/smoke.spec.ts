@@ -1,6 +1,9 @@
 import { test, expect, type Page } from "@playwright/test";
 import { PASSWORD, seedAccount, uniqueEmail, waitSynced } from "./support";
 
+/** The most the hydrate WASM may weigh, unpacked (see the smoke test's last lines). */
+const WASM_CEILING = 720_000;
+
 async function signInSwitchSignOut(page: Page, email: string, javascript: boolean) {
   await page.goto("/");
   await expect(page).toHaveURL(/\/login$/);
@@ -60,7 +63,12 @@ test("sign in, see the dashboard, switch platform, see its drafts, sign out", as
   const headers = await build.allHeaders();
   expect(headers["content-encoding"]).toBe("br");
   expect(headers["cache-control"]).toBe("public, max-age=31536000, immutable");
-  console.log(`[figures] hydrate WASM over the wire: ${headers["content-length"]} bytes (brotli), ${(await build.body()).length} unpacked, as ${build.url().split("/").pop()}`);
+  // The page that loaded it is gone (signing in and out load new pages), so fetch it again.
+  const unpacked = (await (await page.request.get(build.url())).body()).length;
+  console.log(`[figures] hydrate WASM over the wire: ${headers["content-length"]} bytes (brotli), ${unpacked} unpacked, as ${build.url().split("/").pop()}`);
+  // It must shrink, not grow: the ceiling is the size when the browser build became islands
+  // (712,535 bytes; issue 10's goal is 500,000). Lower it as the build shrinks.
+  expect(unpacked).toBeLessThanOrEqual(WASM_CEILING);
 });
 
 test.describe("without JavaScript", () => {

@@ -109,7 +109,8 @@ export async function expectCommitted(pages: Page[], platform: Platform) {
 }
 
 /**
- * Collects console errors and page errors of every tab in `context` (and hydration warnings).
+ * Collects console errors and page errors of every tab in `context` (and hydration and island
+ * warnings).
  * `allowed` are expected messages, e.g. the browser's "Failed to load resource" line for a 409
  * a test provokes on purpose.
  */
@@ -118,7 +119,8 @@ export function collectConsoleErrors(context: BrowserContext, allowed: RegExp[] 
   const keep = (text: string) => !allowed.some((re) => re.test(text));
   context.on("console", (msg) => {
     const text = msg.text();
-    const hydration = msg.type() === "warning" && /hydrat/i.test(text);
+    // Hydration warnings, and the island script's warning for an island the WASM does not export.
+    const hydration = msg.type() === "warning" && /hydrat|Could not find WASM function/i.test(text);
     if ((msg.type() === "error" || hydration) && keep(text)) errors.push(`${msg.type()}: ${text}`);
   });
   context.on("weberror", (err) => errors.push(`pageerror: ${err.error().message}`));

@@ -454,6 +454,36 @@ test.describe("idle timeout (server with 12 s idle sessions, warning 8 s before)
   });
 });
 
+test("a page rendered on the server follows a switch in another tab without reload, keeping its islands", async ({ context }) => {
+  const errors = collectConsoleErrors(context);
+  const account = await setUp(context, "refresh");
+  const [a, b] = account.platforms;
+  const [one, sessions] = await openTabs(context, ["/", "/sessions"]);
+  await sessions.evaluate(() => ((window as any).__sameDocument = true));
+  let counts = 0;
+  sessions.on("request", (req) => {
+    if (req.url().includes("/api/session_count")) counts += 1;
+  });
+  const devices = sessions.locator("p.devices");
+  await expect(devices).toHaveText("Signed in on 1 device.");
+  const current = sessions.locator("li.session.current .meta");
+  await expect(current).toContainText(a.label);
+  const before = counts;
+
+  await switcher(one).selectOption(String(b.id));
+  await expectCommitted([one, sessions], b);
+  // The list is the server's HTML, loaded again for the new platform and put in place.
+  await expect(current).toContainText(b.label);
+  expect(await sessions.evaluate(() => (window as any).__sameDocument), "no reload").toBe(true);
+  // The "signed in on N devices" island was kept, not hydrated a second time beside itself: one
+  // paragraph, and one count request for the change (a second island would make two).
+  await expect.poll(() => counts).toBe(before + 1);
+  await sessions.waitForTimeout(300);
+  expect(counts).toBe(before + 1);
+  await expect(devices).toHaveCount(1);
+  expect(errors, errors.join("\n")).toEqual([]);
+});
+
 test("the session page works through the public API (use_session example)", async ({ context }) => {
   const account = await setUp(context, "example");
   const [, b] = account.platforms;

@@ -7,9 +7,10 @@ use crate::providers::use_session;
 use leptos::prelude::*;
 
 /// How many live sessions the account has, read again whenever the session changes (a switch, a
-/// new login, an ended session noticed by any tab). Browser only: the server-rendered page shows
-/// nothing here until the page is hydrated, which keeps the component cheap.
-#[component]
+/// new login, an ended session noticed by any tab). An island (hydrated on its own in the
+/// browser, reading the session store the nav started); the server-rendered page shows nothing
+/// here until it is hydrated, which keeps the component cheap.
+#[island]
 pub fn SignedInDevices() -> impl IntoView {
     let state = use_session().state();
     let count = RwSignal::new(None::<i64>);

@@ -70,21 +70,6 @@ pub fn form_error(path: &'static str) -> Signal<Option<ApiError>> {
     })
 }
 
-/// The error of `action`'s last run: from the action when JavaScript ran it, else from the URL
-/// (see [`form_error`]).
-pub fn action_error<S>(action: ServerAction<S>) -> Signal<Option<ApiError>>
-where
-    S: server_fn::ServerFn<Error = ApiError> + Clone + Send + Sync + 'static,
-    S::Output: Clone + Send + Sync + 'static,
-{
-    let from_url = form_error(S::PATH);
-    Signal::derive(move || match action.value().get() {
-        Some(Ok(_)) => None,
-        Some(Err(e)) => Some(e),
-        None => from_url.get(),
-    })
-}
-
 /// The first of several errors that is present.
 pub fn first_error(errors: Vec<Signal<Option<ApiError>>>) -> Signal<Option<ApiError>> {
     Signal::derive(move || errors.iter().find_map(|e| e.get()))

@@ -1,29 +1,30 @@
 //! The navigation bar: who is signed in, the active platform switcher, the session indicator,
 //! sign out. With JavaScript the switcher switches on change (optimistically); without it, it is
 //! a plain form with a "Switch" button.
+//!
+//! [`Nav`] is the page's first island: in the browser it starts the session store (with the
+//! server's answer the page was rendered with) before any other island reads it.
 
-use crate::components::forms::{first_error, form_error, CsrfField, ErrorNote};
+use crate::components::forms::CsrfField;
 use crate::components::status::{IdleWarning, OfflineBanner, SessionIndicator};
 use crate::components::toasts::Toaster;
-use crate::functions::{Logout, SwitchPlatform};
-use crate::models::PlatformId;
-use crate::providers::use_session;
+use crate::error::ApiError;
+use crate::functions::Logout;
+use crate::models::{PlatformId, SessionSnapshot};
+use crate::providers::{start_page, use_session};
 use leptos::either::Either;
 use leptos::prelude::*;
 use server_fn::ServerFn;
 
-#[component]
-pub fn Nav() -> impl IntoView {
-    let session = use_session();
+/// The nav, given the server's answer the page was rendered with, and the error a plain-form
+/// switch or sign-out came back with (`?__err=…`, read on the server).
+#[island]
+pub fn Nav(snapshot: Result<SessionSnapshot, ApiError>, url_error: Option<ApiError>) -> impl IntoView {
+    start_page(snapshot);
     view! {
         <header class="nav">
             <a href="/" class="brand">"Switchboard"</a>
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    session.loaded().await;
-                    view! { <NavBody/> }
-                })}
-            </Transition>
+            <NavBody url_error/>
         </header>
         <OfflineBanner/>
         <Toaster/>
@@ -31,13 +32,13 @@ pub fn Nav() -> impl IntoView {
 }
 
 #[component]
-fn NavBody() -> impl IntoView {
+fn NavBody(url_error: Option<ApiError>) -> impl IntoView {
     let session = use_session();
     // Re-render the signed-in part only when who is signed in, or their platforms, change.
     let state = session.state();
     let who = Memo::new(move |_| state.get().map(|st| (st.session.id, st.user.id, st.platforms)));
     move || match who.get() {
-        Some(_) => Either::Left(view! { <SignedIn/> }),
+        Some(_) => Either::Left(view! { <SignedIn url_error=url_error.clone()/> }),
         None => Either::Right(view! {
             <nav class="links">
                 <a href="/login">"Sign in"</a>
@@ -48,11 +49,9 @@ fn NavBody() -> impl IntoView {
 }
 
 #[component]
-fn SignedIn() -> impl IntoView {
+fn SignedIn(url_error: Option<ApiError>) -> impl IntoView {
     let session = use_session();
     let platforms = session.platforms().get_untracked();
-    // The errors of the plain-form switch and sign-out (with JavaScript they show as toasts).
-    let switch_error = first_error(vec![form_error(SwitchPlatform::PATH), form_error(Logout::PATH)]);
     let is_admin = session.user().get_untracked().is_some_and(|u| u.is_admin);
     let who = session.user();
     let user = move || who.get().map(|u| u.display_name).unwrap_or_default();
@@ -92,7 +91,7 @@ fn SignedIn() -> impl IntoView {
             </form>
         </div>
         <SessionIndicator/>
-        <ErrorNote error=switch_error/>
+        {url_error.map(|e| view! { <p class="error" role="alert">{e.message().to_owned()}</p> })}
         <IdleWarning/>
     }
 }

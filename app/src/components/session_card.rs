@@ -6,7 +6,8 @@ use crate::providers::{use_session, SessionStatus};
 use crate::sync::countdown::countdown;
 use leptos::prelude::*;
 
-#[component]
+/// An island: hydrated in the browser on its own, reading the session store the nav started.
+#[island]
 pub fn SessionCard() -> impl IntoView {
     let session = use_session();
     let platform = session.platform();

@@ -1,12 +1,13 @@
 //! The dashboard: the active platform and its drafts.
 
-use crate::components::forms::{action_error, first_error, CsrfField, ErrorNote, TextArea};
+use crate::components::forms::{first_error, form_error, CsrfField, ErrorNote, TextArea};
 use crate::components::guards::{not_available, RequireSession};
 use crate::functions::{list_drafts, AddDraft, DeleteDraft, EditDraft};
 use crate::models::{DraftView, SessionState};
 use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 use leptos_meta::Title;
+use server_fn::ServerFn;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
@@ -24,17 +25,12 @@ fn Dashboard(state: SessionState) -> impl IntoView {
             <p>"No platform is active. " <a href="/platforms">"Add a platform"</a> " to start writing drafts."</p>
         });
     };
-    // This view is rebuilt whenever the active platform changes (here or in another tab), so
-    // the drafts only refetch after their own edits.
-    let add = ServerAction::<AddDraft>::new();
-    let edit = ServerAction::<EditDraft>::new();
-    let delete = ServerAction::<DeleteDraft>::new();
-    let drafts = Resource::new(
-        move || (add.version().get(), edit.version().get(), delete.version().get()),
-        |_| list_drafts(),
-    );
-    let add_error = action_error(add);
-    let change_error = first_error(vec![action_error(edit), action_error(delete)]);
+    // Rendered on the server. The drafts forms are plain forms that a script posts when it can
+    // (`data-enhance`, see `providers::page`): the page's content is then loaded again, and an
+    // error shows as a notification; without JavaScript the form post comes back here.
+    let drafts = Resource::new(|| (), |_| list_drafts());
+    let add_error = form_error(AddDraft::PATH);
+    let change_error = first_error(vec![form_error(EditDraft::PATH), form_error(DeleteDraft::PATH)]);
     Either::Right(view! {
         <h1>"Dashboard"</h1>
         <section class="card active-platform" aria-label="Platform details">
@@ -44,33 +40,33 @@ fn Dashboard(state: SessionState) -> impl IntoView {
         <section class="card" aria-labelledby="drafts-heading">
             <h2 id="drafts-heading">"Drafts"</h2>
             <ErrorNote error=change_error/>
-            <Transition fallback=|| view! { <p>"Loading drafts…"</p> }>
+            <Suspense fallback=|| view! { <p>"Loading drafts…"</p> }>
                 {move || Suspend::new(async move {
                     match drafts.await {
                         Ok(list) if list.is_empty() => EitherOf3::A(view! { <p class="empty">"No drafts for this platform yet."</p> }),
                         Ok(list) => EitherOf3::B(view! {
                             <ul class="drafts" aria-label="Drafts">
-                                {list.into_iter().map(|d| view! { <DraftItem draft=d edit delete/> }).collect_view()}
+                                {list.into_iter().map(|d| view! { <DraftItem draft=d/> }).collect_view()}
                             </ul>
                         }),
                         Err(e) => EitherOf3::C(not_available(e)),
                     }
                 })}
-            </Transition>
+            </Suspense>
             <h3>"New draft"</h3>
-            <ActionForm action=add attr:class="draft-form">
+            <form method="post" action=AddDraft::PATH class="draft-form" data-enhance>
                 <CsrfField/>
                 <label>"Title" <input type="text" name="title" required maxlength="200"/></label>
                 <label>"Body" <textarea name="body" rows="4"></textarea></label>
                 <button type="submit">"Save draft"</button>
-            </ActionForm>
+            </form>
             <ErrorNote error=add_error/>
         </section>
     })
 }
 
 #[component]
-fn DraftItem(draft: DraftView, edit: ServerAction<EditDraft>, delete: ServerAction<DeleteDraft>) -> impl IntoView {
+fn DraftItem(draft: DraftView) -> impl IntoView {
     let (title, body) = (draft.title.clone(), draft.body.clone());
     let delete_label = format!("Delete {}", draft.title);
     view! {
@@ -79,19 +75,19 @@ fn DraftItem(draft: DraftView, edit: ServerAction<EditDraft>, delete: ServerActi
             <p class="body">{draft.body.clone()}</p>
             <details>
                 <summary>"Edit"</summary>
-                <ActionForm action=edit>
+                <form method="post" action=EditDraft::PATH data-enhance>
                     <CsrfField/>
                     <input type="hidden" name="draft_id" value=draft.id.to_string()/>
                     <label>"Title" <input type="text" name="title" value=title required maxlength="200"/></label>
                     <label>"Body" <TextArea name="body" rows=4 text=body/></label>
                     <button type="submit">"Save"</button>
-                </ActionForm>
+                </form>
             </details>
-            <ActionForm action=delete attr:class="inline">
+            <form method="post" action=DeleteDraft::PATH class="inline" data-enhance>
                 <CsrfField/>
                 <input type="hidden" name="draft_id" value=draft.id.to_string()/>
                 <button type="submit" aria-label=delete_label>"Delete"</button>
-            </ActionForm>
+            </form>
         </li>
     }
 }

@@ -18,9 +18,9 @@ use leptos::prelude::*;
 
 #[derive(Clone, Copy)]
 struct SessionContext {
-    /// The server's answer for this page. (Signing in and registering are form posts that load
-    /// a new page; a sign-out's answer is adopted like any newer knowledge.)
-    resource: Resource<Result<SessionSnapshot, ApiError>>,
+    /// The server's answer for this page, to await while rendering it (server only: in the
+    /// browser the nav island brings the answer the page was rendered with).
+    resource: Option<Resource<Result<SessionSnapshot, ApiError>>>,
     /// The newest of the server's answer and the knowledge adopted after the page loaded (browser
     /// only): `None` until the first answer, `Err` if it failed.
     current: Signal<Option<Result<Known, ApiError>>>,
@@ -29,67 +29,108 @@ struct SessionContext {
     toasts: Toasts,
 }
 
-/// Provides the session to everything below (once per page).
-pub fn provide_session() {
-    let resource = Resource::new(|| (), |_| current_session());
-    let live = RwSignal::new(None::<Known>);
-    // A derived signal, not a memo: a memo's cached value is taken out while it recomputes, and
-    // on the server a resource resolving on another thread can make a render read it in that
-    // moment (reactive_graph 0.2's `ArcMemo` then panics on `None`: the SSR hang of issue 9).
-    let current = Signal::derive(move || match live.get() {
-        Some(known) => Some(Ok(known)),
-        None => resource.get().map(|r| {
-            r.map(|snapshot| Known {
-                snapshot,
-                received_at: None,
-            })
-        }),
-    });
-    let toasts = Toasts::new();
-    let tab = TabSignals {
-        live,
-        current,
-        notify: Callback::new(
-            move |(text, error): (String, bool)| {
-                if error {
-                    toasts.error(text)
-                } else {
-                    toasts.info(text)
-                }
-            },
-        ),
-        online: RwSignal::new(true),
-        reachable: RwSignal::new(true),
-        status: RwSignal::new(SyncStatus::Starting),
-        now: RwSignal::new(None),
-        dismissed_warning: RwSignal::new(None),
-    };
-    let ctx = SessionContext {
-        resource,
-        current,
-        switching: Switching::new(),
-        tab,
-        toasts,
-    };
-    provide_context(ctx);
+impl SessionContext {
+    /// The session over `base`, the server's answer for this page (`None` until it is in).
+    fn new(resource: Option<Resource<Result<SessionSnapshot, ApiError>>>, base: Signal<Option<Result<SessionSnapshot, ApiError>>>) -> Self {
+        let live = RwSignal::new(None::<Known>);
+        // A derived signal, not a memo: a memo's cached value is taken out while it recomputes,
+        // and on the server a resource resolving on another thread can make a render read it in
+        // that moment (reactive_graph 0.2's `ArcMemo` then panics on `None`: the SSR hang of
+        // issue 9).
+        let current = Signal::derive(move || match live.get() {
+            Some(known) => Some(Ok(known)),
+            None => base.get().map(|r| {
+                r.map(|snapshot| Known {
+                    snapshot,
+                    received_at: None,
+                })
+            }),
+        });
+        let toasts = Toasts::new();
+        let tab = TabSignals {
+            live,
+            current,
+            notify: Callback::new(
+                move |(text, error): (String, bool)| {
+                    if error {
+                        toasts.error(text)
+                    } else {
+                        toasts.info(text)
+                    }
+                },
+            ),
+            online: RwSignal::new(true),
+            reachable: RwSignal::new(true),
+            status: RwSignal::new(SyncStatus::Starting),
+            now: RwSignal::new(None),
+            dismissed_warning: RwSignal::new(None),
+        };
+        Self {
+            resource,
+            current,
+            switching: Switching::new(),
+            tab,
+            toasts,
+        }
+    }
+}
 
-    // Every server answer this tab loads is adopted (if newer) with the time it arrived; so is
-    // the signed-out answer of a sign-out (it carries the token for the next login).
-    Effect::new(move |_| {
-        if let Some(Ok(snapshot)) = resource.get() {
-            tab.adopt(Known {
-                snapshot,
-                received_at: crate::sync::local_now(),
+#[cfg(feature = "hydrate")]
+thread_local! {
+    /// The browser's session store: one per page, shared by every island (islands are hydrated
+    /// one by one, without a common parent to provide a context).
+    static BROWSER: std::cell::Cell<Option<SessionContext>> = const { std::cell::Cell::new(None) };
+}
+
+/// Provides the session to the page being rendered on the server, and returns the server's
+/// answer for the page (the nav island takes it to the browser).
+pub fn provide_session() -> Resource<Result<SessionSnapshot, ApiError>> {
+    let resource = Resource::new(|| (), |_| current_session());
+    provide_context(SessionContext::new(Some(resource), Signal::derive(move || resource.get())));
+    resource
+}
+
+/// Starts the session store in the browser from the server's answer the page was rendered with,
+/// and the tab sync. Once per page: returns whether it started now. On the server it does nothing
+/// ([`provide_session`] serves there). See `providers::start_page`.
+pub(super) fn start_in_browser(snapshot: Result<SessionSnapshot, ApiError>) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        if BROWSER.with(std::cell::Cell::get).is_some() {
+            return false;
+        }
+        // The store lives as long as the page: its owner is never disposed.
+        let owner = Owner::new();
+        owner.with(|| {
+            let initial = snapshot.clone();
+            let ctx = SessionContext::new(None, Signal::derive(move || Some(initial.clone())));
+            BROWSER.with(|b| b.set(Some(ctx)));
+            let tab = ctx.tab;
+            // The page's answer is adopted with the time it arrived (so the countdown can tick).
+            if let Ok(snapshot) = snapshot {
+                Effect::new(move |_| {
+                    tab.adopt(Known {
+                        snapshot: snapshot.clone(),
+                        received_at: crate::sync::local_now(),
+                    });
+                });
+            }
+            // Keep the page's CSRF token in step with the session (it changes at login and logout).
+            Effect::new(move |_| {
+                if let Some(Ok(known)) = ctx.current.get() {
+                    crate::functions::client::set_page_csrf_token(&known.snapshot.csrf_token);
+                }
             });
-        }
-    });
-    // Keep the page's CSRF token in step with the session (it changes at login and logout).
-    Effect::new(move |_| {
-        if let Some(Ok(known)) = current.get() {
-            crate::functions::client::set_page_csrf_token(&known.snapshot.csrf_token);
-        }
-    });
-    crate::sync::start(tab);
+            crate::sync::start(tab);
+        });
+        std::mem::forget(owner);
+        true
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = snapshot;
+        false
+    }
 }
 
 /// Where the session stands, for components.
@@ -105,15 +146,20 @@ pub enum SessionStatus {
 }
 
 /// The session API for components: reactive, read-only views of the newest session knowledge,
-/// the switch with its optimistic value, sign-out and "stay signed in". Cheap to copy; call [`use_session`]
-/// anywhere below the app's `Frame`.
+/// the switch with its optimistic value, sign-out and "stay signed in". Cheap to copy; call
+/// [`use_session`] in any component on the server, and in an `#[island]` in the browser.
 #[derive(Clone, Copy)]
 pub struct Session {
     ctx: SessionContext,
 }
 
-/// The session of this tab. Panics outside the app (there is no session provider).
+/// The session of this tab: on the server the page's (see [`provide_session`]), in the browser
+/// the store the nav island started. Panics outside the app (there is no session).
 pub fn use_session() -> Session {
+    #[cfg(feature = "hydrate")]
+    if let Some(ctx) = BROWSER.with(std::cell::Cell::get) {
+        return Session { ctx };
+    }
     Session {
         ctx: expect_context::<SessionContext>(),
     }
@@ -131,9 +177,12 @@ impl Session {
     }
 
     /// Resolves when the server's first answer for this page is in. Await it inside a
-    /// `<Suspense>`/`<Transition>` (the guards do) so the page renders with the session.
+    /// `<Suspense>` on the server (the guards do) so the page renders with the session; in the
+    /// browser it is in from the start.
     pub async fn loaded(&self) {
-        let _ = self.ctx.resource.await;
+        if let Some(resource) = self.ctx.resource {
+            let _ = resource.await;
+        }
     }
 
     /// The signed-in state (committed: never a pending switch).

@@ -415,7 +415,7 @@ pub fn check_now() {
 
 /// What an API answer says about the connection: `None` when the request failed to reach the
 /// server, else its status.
-fn observe_response(status: Option<u16>) {
+pub fn observe_response(status: Option<u16>) {
     let Some(tab) = with_bus(|b| b.tab) else { return };
     match status {
         None => {

@@ -17,7 +17,7 @@ mod tab;
 #[cfg(feature = "hydrate")]
 mod browser;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 
 #[cfg(feature = "hydrate")]
 use leptos::prelude::*;
@@ -89,6 +89,14 @@ pub fn local_now() -> Option<f64> {
     {
         None
     }
+}
+
+/// Tells sync what a request of this tab got (browser only): the status, or `None` when the
+/// request did not reach the server. Server functions report by themselves; other `fetch`es call
+/// this.
+#[cfg(feature = "hydrate")]
+pub fn observe_response(status: Option<u16>) {
+    browser::observe_response(status);
 }
 
 /// Checks the session with the server now, from this tab (browser only).
