@@ -24,7 +24,7 @@ pub mod sync;
 mod proptests;
 
 use components::forms::{first_error, form_error};
-use components::nav::Nav;
+use components::nav::{Nav, PageAnswer};
 use functions::{Logout, SwitchPlatform};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
@@ -81,8 +81,11 @@ fn Frame() -> impl IntoView {
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
-                let snapshot = session.await;
-                view! { <Nav snapshot url_error=url_error.get_untracked()/> }
+                let answer = PageAnswer {
+                    snapshot: session.await,
+                    url_error: url_error.get_untracked(),
+                };
+                view! { <Nav answer=answer.to_prop()/> }
             })}
         </Suspense>
         <main>

@@ -8,18 +8,44 @@
 use crate::components::forms::CsrfField;
 use crate::components::status::{IdleWarning, OfflineBanner, SessionIndicator};
 use crate::components::toasts::Toaster;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::functions::Logout;
 use crate::models::{PlatformId, SessionSnapshot};
 use crate::providers::{start_page, use_session};
 use leptos::either::Either;
 use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
 use server_fn::ServerFn;
 
-/// The nav, given the server's answer the page was rendered with, and the error a plain-form
-/// switch or sign-out came back with (`?__err=…`, read on the server).
+/// What the nav is given: the server's answer the page was rendered with, and the error a
+/// plain-form switch or sign-out came back with (`?__err=…`, read on the server).
+#[derive(Serialize, Deserialize)]
+pub struct PageAnswer {
+    pub snapshot: Result<SessionSnapshot, ApiError>,
+    pub url_error: Option<ApiError>,
+}
+
+impl PageAnswer {
+    /// As the nav's prop: JSON, which the browser reads with the reader that also reads server
+    /// functions' answers (`serde_json::from_slice`). Typed props would be read with another
+    /// (`from_str`), and the browser build would carry two copies of the deserializer of every
+    /// session type.
+    pub fn to_prop(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    fn from_prop(prop: &str) -> Self {
+        serde_json::from_slice(prop.as_bytes()).unwrap_or_else(|_| PageAnswer {
+            snapshot: Err(ApiError::new(ErrorCode::Internal, "the page came without its session")),
+            url_error: None,
+        })
+    }
+}
+
+/// The nav, given the page's answer (a [`PageAnswer`] as JSON).
 #[island]
-pub fn Nav(snapshot: Result<SessionSnapshot, ApiError>, url_error: Option<ApiError>) -> impl IntoView {
+pub fn Nav(answer: String) -> impl IntoView {
+    let PageAnswer { snapshot, url_error } = PageAnswer::from_prop(&answer);
     start_page(snapshot);
     view! {
         <header class="nav">
@@ -154,5 +180,27 @@ fn Switcher() -> impl IntoView {
             <span class="pending-badge" hidden=move || pending.get().is_none()>"Switching…"</span>
             <button type="submit" hidden=move || hydrated.get()>"Switch"</button>
         </form>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PageAnswer;
+    use crate::error::{ApiError, ErrorCode};
+    use crate::sync::fixtures::{signed_in, EXP, T0};
+
+    #[test]
+    fn the_page_answer_travels_as_json_and_a_broken_one_reads_as_an_error() {
+        let snapshot = signed_in("s1", 3, 1, EXP, T0).snapshot;
+        let answer = PageAnswer {
+            snapshot: Ok(snapshot.clone()),
+            url_error: Some(ApiError::new(ErrorCode::VersionConflict, "the session changed")),
+        };
+        let back = PageAnswer::from_prop(&answer.to_prop());
+        assert_eq!(back.snapshot, Ok(snapshot));
+        assert_eq!(back.url_error, answer.url_error);
+        let broken = PageAnswer::from_prop("{\"snapshot\":");
+        assert_eq!(broken.snapshot.map_err(|e| e.code()), Err(ErrorCode::Internal));
+        assert_eq!(broken.url_error, None);
     }
 }

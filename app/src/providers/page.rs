@@ -273,7 +273,7 @@ mod browser {
                     Ok(res) if res.ok() => refresh_main(),
                     Ok(res) => {
                         let text = text(&res).await.unwrap_or_default();
-                        let message = serde_json::from_str::<ApiError>(&text)
+                        let message = serde_json::from_slice::<ApiError>(text.as_bytes())
                             .map(|e| e.message().to_owned())
                             .unwrap_or_else(|_| format!("the server answered {}", res.status()));
                         toasts.error(message);
