@@ -135,6 +135,9 @@ struct CallerInner {
     csrf_token: String,
     meta: ClientMeta,
     cookie_change: Mutex<Option<CookieChange>>,
+    /// The cookie's session was replaced by a newer one in this browser (a sign-in, registration
+    /// or password change rotated it): see [`Caller::clears_dead_cookie`].
+    replaced: bool,
     /// Page fragments rendered for this request, by page and query (see [`Caller::fragment`]).
     fragments: Mutex<HashMap<String, SharedFragment>>,
 }
@@ -165,6 +168,15 @@ impl Caller {
             SessionLookup::SignedOut(reason) => Err(signed_out_error(*reason)),
             SessionLookup::Failed(code) => Err(failure_error(*code)),
         }
+    }
+
+    /// Whether an answer that says the cookie's session ended should remove the cookie. Not when
+    /// the session was rotated: the browser that rotated it was given the successor's cookie in
+    /// the same answer, so a request still carrying the old one was sent before that (another
+    /// tab's check, say), and clearing the cookie now would sign that browser out of the new
+    /// session. Anyone else holding a rotated token holds a dead one either way.
+    pub fn clears_dead_cookie(&self) -> bool {
+        !self.0.replaced
     }
 
     pub fn token(&self) -> Option<&SessionToken> {
@@ -264,6 +276,7 @@ pub async fn resolve_request(app: &AppContext, headers: &HeaderMap, peer_ip: Opt
     let raw = cookie(headers, app.cookies.session_name());
     let token = raw.and_then(SessionToken::parse);
     let mut owner = None;
+    let mut replaced = false;
     let lookup = match &token {
         Some(token) => {
             let found = app.engine.authenticate_with_user(token, &meta, activity == Activity::User).await;
@@ -272,7 +285,10 @@ pub async fn resolve_request(app: &AppContext, headers: &HeaderMap, peer_ip: Opt
                     owner = Some(user);
                     SessionLookup::Live(session)
                 }
-                Err(EngineError::SessionEnded(reason)) => SessionLookup::SignedOut(wire_reason(reason)),
+                Err(EngineError::SessionEnded(reason)) => {
+                    replaced = reason == switchboard::EndReason::Rotated;
+                    SessionLookup::SignedOut(wire_reason(reason))
+                }
                 Err(EngineError::Unauthenticated) => SessionLookup::SignedOut(models::EndReason::Unauthenticated),
                 Err(EngineError::Unavailable) => SessionLookup::Failed(ErrorCode::Unavailable),
                 Err(other) => {
@@ -304,6 +320,7 @@ pub async fn resolve_request(app: &AppContext, headers: &HeaderMap, peer_ip: Opt
         csrf_token,
         meta,
         cookie_change: Mutex::new(None),
+        replaced,
         fragments: Mutex::new(HashMap::new()),
     }))
 }
@@ -434,7 +451,7 @@ impl RequestContext {
     /// The signed-out answer for a session that is over; an answer that says it ended also
     /// removes its cookie.
     fn ended(&self, reason: models::EndReason) -> SessionSnapshot {
-        if matches!(reason, models::EndReason::SessionExpired | models::EndReason::SessionRevoked) {
+        if matches!(reason, models::EndReason::SessionExpired | models::EndReason::SessionRevoked) && self.caller.clears_dead_cookie() {
             self.caller.change_cookie(CookieChange::Clear);
         }
         self.signed_out(reason)

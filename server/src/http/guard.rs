@@ -201,7 +201,9 @@ async fn apply_effects(state: &AppState, caller: &Caller, res: Response) -> Resp
     }
 
     let cookies = state.ctx.cookies;
-    let change = caller.cookie_change().or(ended.then_some(CookieChange::Clear));
+    let change = caller
+        .cookie_change()
+        .or((ended && caller.clears_dead_cookie()).then_some(CookieChange::Clear));
     let headers = &mut parts.headers;
     match change {
         Some(CookieChange::Set(token)) => {

@@ -65,13 +65,36 @@ async fn login_rotates_and_old_cookie_is_dead(db: TestDatabase) {
     b.refresh_csrf().await;
     let new = session_cookie(&b, "keeper@example.org").await;
     assert_ne!(old, new, "every login issues a new token");
-    assert_error(
-        state_with_cookie(&app, &old).await,
-        StatusCode::UNAUTHORIZED,
-        ErrorCode::SessionRevoked,
-    )
-    .await;
+    let refused = state_with_cookie(&app, &old).await;
+    // A request still carrying the rotated cookie was sent before the login answered (another
+    // tab's check, say): its answer must not clear the cookie, which by now is the new one.
+    assert!(
+        !clears_cookie(&refused),
+        "an answer to a rotated cookie leaves the browser's (newer) cookie alone"
+    );
+    assert_error(refused, StatusCode::UNAUTHORIZED, ErrorCode::SessionRevoked).await;
+    let page = app.bare().get(app.url("/")).headers(cookie_header(&old)).send().await.unwrap();
+    assert!(!clears_cookie(&page), "nor does a page loaded with it");
     assert_eq!(state_with_cookie(&app, &new).await.status(), StatusCode::OK);
+
+    // A session ended any other way still has its cookie removed.
+    let mut c = app.browser().await;
+    c.register("ended@example.org").await;
+    let ended = session_cookie(&c, "ended@example.org").await;
+    c.refresh_csrf().await;
+    c.post("/api/logout", &[]).await;
+    assert!(
+        clears_cookie(&state_with_cookie(&app, &ended).await),
+        "a signed-out cookie is removed"
+    );
+}
+
+/// Whether an answer removes the session cookie.
+fn clears_cookie(res: &reqwest::Response) -> bool {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .any(|c| c.to_str().is_ok_and(|c| c.starts_with("sb_session=") && c.contains("Max-Age=0")))
 }
 
 async fn wrong_password_and_unknown_email_answer_alike(db: TestDatabase) {
