@@ -4,7 +4,7 @@
 //! - it ended, on a page for signed-in visitors: go to `/login` with the reason and this page;
 //! - someone signed in, on a page for signed-out visitors: go on to its `next` page, else `/`;
 //! - another user or session: reload;
-//! - the active platform or the platforms changed: [`refresh_main`] loads the page's content
+//! - the active platform or the platforms changed: `refresh_main` loads the page's content
 //!   again from the server and puts it in place, without a reload (the nav and its islands stay).
 //!
 //! Forms marked `data-enhance` (the dashboard's drafts) are posted by script: the answer's status
@@ -171,7 +171,7 @@ mod browser {
     /// Loads this page again from the server and puts its `<main>` in place of this one's.
     /// Islands whose props are unchanged are kept as they are (islands are never disposed, so a
     /// new copy would run beside the old one); new ones are hydrated.
-    pub fn refresh_main() {
+    fn refresh_main() {
         let generation = GENERATION.with(|g| {
             g.set(g.get() + 1);
             g.get()
@@ -308,9 +308,6 @@ mod browser {
         JsFuture::from(res.text().ok()?).await.ok()?.as_string()
     }
 }
-
-#[cfg(feature = "hydrate")]
-pub use browser::refresh_main;
 
 #[cfg(test)]
 mod tests {
