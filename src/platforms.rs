@@ -69,6 +69,8 @@ impl Engine {
     }
 
     /// Adds a connection. If the user had none, it becomes active in every live session of theirs.
+    /// Every live session of the user gets a new version: its state (the platform list) changed,
+    /// and a version is how every tab on every device tells newer state from older.
     #[tracing::instrument(skip_all, fields(session = %session.public_id))]
     pub async fn add_platform(&self, session: &Session, new: NewPlatform) -> Result<Platform> {
         let user_id = session.user_id;
@@ -99,8 +101,8 @@ impl Engine {
                     .fetch_one(&mut *c)
                     .await?;
                     sqlx::query(
-                        "UPDATE sessions SET active_platform_id = $1, version = version + 1 \
-                         WHERE user_id = $2 AND ended_at IS NULL AND active_platform_id IS NULL",
+                        "UPDATE sessions SET active_platform_id = COALESCE(active_platform_id, $1), version = version + 1 \
+                         WHERE user_id = $2 AND ended_at IS NULL",
                     )
                     .bind(record.id)
                     .bind(user_id)
@@ -114,21 +116,26 @@ impl Engine {
         Ok(platform)
     }
 
+    /// Renames a connection; every live session of the user gets a new version (see
+    /// [`Engine::add_platform`]).
     #[tracing::instrument(skip_all, fields(session = %session.public_id, platform_id = %platform_id))]
     pub async fn rename_platform(&self, session: &Session, platform_id: PlatformId, label: PlatformLabel) -> Result<Platform> {
         let user_id = session.user_id;
         let sql = format!("UPDATE platforms SET label = $1 WHERE id = $2 AND user_id = $3 RETURNING {PLATFORM_COLUMNS}");
-        // A transaction, though one statement: the cache forgets the user as it commits.
         let record: Option<PlatformRecord> = self
             .db()
             .transaction(move |c| {
                 Box::pin(async move {
-                    Ok(sqlx::query_as(&sql)
+                    let record: Option<PlatformRecord> = sqlx::query_as(&sql)
                         .bind(label)
                         .bind(platform_id)
                         .bind(user_id)
                         .fetch_optional(&mut *c)
-                        .await?)
+                        .await?;
+                    if record.is_some() {
+                        bump_live_sessions(c, user_id).await?;
+                    }
+                    Ok(record)
                 })
             })
             .await?;
@@ -136,8 +143,9 @@ impl Engine {
     }
 
     /// Removes a connection and its drafts. Every live session of the user that had it active
-    /// moves to the user's first remaining platform, or to none, and its version grows, so no tab
-    /// on any device keeps pointing at it. Other sessions are left alone.
+    /// moves to the user's first remaining platform, or to none, so no tab on any device keeps
+    /// pointing at it; the others keep their active platform. Every live session of the user gets
+    /// a new version (see [`Engine::add_platform`]).
     #[tracing::instrument(skip_all, fields(session = %session.public_id, platform_id = %platform_id))]
     pub async fn remove_platform(&self, session: &Session, platform_id: PlatformId) -> Result<()> {
         let user_id = session.user_id;
@@ -145,9 +153,11 @@ impl Engine {
             .transaction(move |c| {
                 Box::pin(async move {
                     sqlx::query(
-                        "UPDATE sessions SET version = version + 1, active_platform_id = \
-                         (SELECT id FROM platforms WHERE user_id = $1 AND id <> $2 ORDER BY id LIMIT 1) \
-                         WHERE user_id = $1 AND active_platform_id = $2 AND ended_at IS NULL",
+                        "UPDATE sessions SET version = version + 1, active_platform_id = CASE \
+                         WHEN active_platform_id = $2 \
+                         THEN (SELECT id FROM platforms WHERE user_id = $1 AND id <> $2 ORDER BY id LIMIT 1) \
+                         ELSE active_platform_id END \
+                         WHERE user_id = $1 AND ended_at IS NULL",
                     )
                     .bind(user_id)
                     .bind(platform_id)
@@ -173,4 +183,13 @@ impl Engine {
         tracing::info!("platform removed");
         Ok(())
     }
+}
+
+/// A new version for every live session of `user_id`, whose platform list changed.
+async fn bump_live_sessions(c: &mut sqlx::AnyConnection, user_id: UserId) -> Result<()> {
+    sqlx::query("UPDATE sessions SET version = version + 1 WHERE user_id = $1 AND ended_at IS NULL")
+        .bind(user_id)
+        .execute(&mut *c)
+        .await?;
+    Ok(())
 }

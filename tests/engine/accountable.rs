@@ -330,8 +330,8 @@ async fn removing_a_platform_moves_only_the_sessions_on_it(db: TestDatabase) {
     let (after1, after2) = (h.fresh(&t1).await, h.fresh(&t2).await);
     assert_eq!(after1.active_platform_id, Some(a.id), "moved to the first remaining one");
     assert!(after1.version > before1);
-    assert_eq!(after2.active_platform_id, Some(c.id));
-    assert_eq!(after2.version, before2, "a session on another platform is left alone");
+    assert_eq!(after2.active_platform_id, Some(c.id), "a session on another platform keeps it");
+    assert!(after2.version > before2, "its platform list changed: a new version");
 }
 
 async fn every_lifecycle_event_leaves_one_audit_row(db: TestDatabase) {

@@ -13,12 +13,18 @@ async fn first_platform_becomes_active_and_removal_moves_on(db: TestDatabase) {
     let a = h.platform(&session, "A").await;
     let s = h.fresh(&token).await;
     assert_eq!(s.active_platform_id, Some(a.id));
+    let (other_token, _) = h.login("hal@example.org").await;
+    let before = (h.fresh(&token).await.version, h.fresh(&other_token).await.version);
     let b = h.platform(&s, "B").await;
     assert_eq!(
         h.fresh(&token).await.active_platform_id,
         Some(a.id),
         "adding a second keeps the active one"
     );
+    // The platform list is part of every live session's state: each one, on any device, has a
+    // new version, so its tabs take the new list.
+    let after = (h.fresh(&token).await.version, h.fresh(&other_token).await.version);
+    assert!(after.0 > before.0 && after.1 > before.1, "{before:?} -> {after:?}");
     let before = h.fresh(&token).await.version;
     h.engine.remove_platform(&s, a.id).await.unwrap();
     let s = h.fresh(&token).await;
@@ -34,6 +40,17 @@ async fn first_platform_becomes_active_and_removal_moves_on(db: TestDatabase) {
         .await
         .unwrap();
     assert_eq!(renamed.label.as_str(), "C2");
+    let before = h.fresh(&other_token).await.version;
+    h.engine
+        .rename_platform(&s, renamed.id, PlatformLabel::parse("C3").unwrap())
+        .await
+        .unwrap();
+    assert!(h.fresh(&other_token).await.version > before, "a rename is a new version");
+    let nowhere = switchboard::PlatformId::parse(i64::MAX).unwrap();
+    let before = h.fresh(&other_token).await.version;
+    let unknown = h.engine.rename_platform(&s, nowhere, PlatformLabel::parse("gone").unwrap()).await;
+    assert!(matches!(unknown, Err(Error::NotFound(_))), "{unknown:?}");
+    assert_eq!(h.fresh(&other_token).await.version, before, "nothing renamed, nothing new");
 }
 
 async fn drafts_never_leak(db: TestDatabase) {
