@@ -2,7 +2,8 @@
 //! (`GET /api/session_count`), the example of docs/SESSION_API.md for loading account data that
 //! follows the session.
 
-use crate::functions::session_count;
+use crate::functions::client::call;
+use crate::functions::SessionCount;
 use crate::providers::use_session;
 use leptos::prelude::*;
 
@@ -18,7 +19,7 @@ pub fn SignedInDevices() -> impl IntoView {
         // Follow the session: who is signed in and its version.
         state.with(|s| s.as_ref().map(|s| (s.session.id.clone(), s.session.version)));
         leptos::task::spawn_local(async move {
-            if let Ok(n) = session_count().await {
+            if let Ok(n) = call::<SessionCount>(&[]).await {
                 count.set(Some(n as i64));
             }
         });

@@ -90,12 +90,12 @@ mod browser {
     use super::{Follow, PageKey};
     use crate::auth::{local_path, login_path};
     use crate::error::ApiError;
+    use crate::functions::client::browser::{fetch, text};
     use crate::providers::session::{use_session, Session};
     use leptos::prelude::*;
     use std::cell::Cell;
     use wasm_bindgen::prelude::*;
     use wasm_bindgen::JsCast;
-    use wasm_bindgen_futures::JsFuture;
 
     thread_local! {
         /// The page is being left: nothing else navigates.
@@ -284,28 +284,6 @@ mod browser {
         });
         let _ = document().add_event_listener_with_callback("submit", on_submit.as_ref().unchecked_ref());
         on_submit.forget();
-    }
-
-    /// `fetch`, with the page's CSRF token; `Err` when the request did not reach the server.
-    async fn fetch(method: &str, url: &str, accept: &str, form: Option<&str>) -> Result<web_sys::Response, JsValue> {
-        let headers = web_sys::Headers::new()?;
-        headers.set("Accept", accept)?;
-        if let Some(token) = crate::functions::client::page_csrf_token() {
-            headers.set("X-CSRF-Token", &token)?;
-        }
-        let init = web_sys::RequestInit::new();
-        init.set_method(method);
-        if let Some(form) = form {
-            headers.set("Content-Type", "application/x-www-form-urlencoded")?;
-            init.set_body(&JsValue::from_str(form));
-        }
-        init.set_headers(&headers);
-        let res = JsFuture::from(window().fetch_with_str_and_init(url, &init)).await?;
-        res.dyn_into()
-    }
-
-    async fn text(res: &web_sys::Response) -> Option<String> {
-        JsFuture::from(res.text().ok()?).await.ok()?.as_string()
     }
 }
 

@@ -8,7 +8,8 @@
 use super::switch::{adopt_state, Switching};
 use super::toasts::Toasts;
 use crate::error::ApiError;
-use crate::functions::current_session;
+use crate::functions::client::call;
+use crate::functions::{current_session, ExtendSession, Logout};
 use crate::models::{ClientSettings, EndReason, PlatformId, PlatformView, SessionSnapshot, SessionState, SessionVersion, UserView};
 use crate::sync::countdown::warning_due;
 use crate::sync::leader::SyncStatus;
@@ -284,7 +285,7 @@ impl Session {
     pub fn extend(&self) {
         let (tab, toasts) = (self.ctx.tab, self.ctx.toasts);
         leptos::task::spawn_local(async move {
-            match crate::functions::extend_session().await {
+            match call::<ExtendSession>(&[]).await {
                 Ok(state) => adopt_state(tab, state),
                 Err(e) if e.code().is_auth_failure() => crate::sync::check_now(),
                 Err(e) => toasts.error(format!("Could not extend the session: {}", e.message())),
@@ -319,7 +320,7 @@ impl Session {
         let (tab, toasts) = (self.ctx.tab, self.ctx.toasts);
         crate::sync::announce_end(EndReason::LoggedOut);
         leptos::task::spawn_local(async move {
-            match crate::functions::logout().await {
+            match call::<Logout>(&[]).await {
                 // The signed-out answer carries the CSRF token the next sign-in needs.
                 Ok(snapshot) => {
                     tab.adopt(Known {

@@ -6,6 +6,8 @@
 //! is adopted, and every tab is told why.
 
 use crate::error::{ApiError, ErrorCode};
+use crate::functions::client::call;
+use crate::functions::SwitchPlatform;
 use crate::models::{PlatformId, SessionSnapshot, SessionState};
 use crate::sync::messages::{Body, Known};
 use crate::sync::TabSignals;
@@ -72,7 +74,7 @@ impl Switching {
         let expected = base.session.version;
         self.chain.update_value(|c| c.in_flight = true);
         leptos::task::spawn_local(async move {
-            let result = crate::functions::switch_platform(target, Some(expected)).await;
+            let result = call::<SwitchPlatform>(&[("platform_id", target.to_string()), ("expected_version", expected.to_string())]).await;
             self.chain.update_value(|c| c.in_flight = false);
             let overtaken_by = self.pending.get_untracked().filter(|p| *p != target);
             match result {

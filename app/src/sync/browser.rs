@@ -10,6 +10,8 @@ use super::messages::{Action, Body, Ending, Known, Peer, Stamp, CHANNEL, MIN_CHE
 use super::record::{on_record, Record, StorageAction, RECORD_KEY};
 use super::tab::TabSignals;
 use crate::error::ErrorCode;
+use crate::functions::client::call;
+use crate::functions::CheckSession;
 use crate::models::EndReason;
 use crate::models::Timestamp;
 use crate::models::{ClientSettings, SessionSnapshot};
@@ -390,7 +392,7 @@ pub fn check_now() {
         return;
     };
     leptos::task::spawn_local(async move {
-        let result = crate::functions::check_session().await;
+        let result = call::<CheckSession>(&[]).await;
         let again = with_bus(|b| {
             b.checking = false;
             std::mem::take(&mut b.recheck)
