@@ -317,12 +317,15 @@ test.describe("cross-tab sync", () => {
     await context.setOffline(true);
     for (const page of tabs) {
       await expect(page.locator(".offline-banner")).toHaveText(/You are offline/);
+      await expect(page.locator(".offline-banner")).toBeVisible();
       await expect(switcher(page)).toBeDisabled();
     }
     const before = checks.total();
     await context.setOffline(false);
     for (const page of tabs) {
-      await expect(page.locator(".offline-banner")).toHaveCount(0);
+      // The banner is a live region that stays in the page, empty and hidden.
+      await expect(page.locator(".offline-banner")).toBeHidden();
+      await expect(page.locator(".offline-banner")).toHaveText("");
       await expect(switcher(page)).toBeEnabled();
     }
     await expect.poll(() => checks.total(), { message: "a check after reconnecting" }).toBeGreaterThan(before);
@@ -497,4 +500,44 @@ test("the session page works through the public API (use_session example)", asyn
   await expect(card).toContainText(`Posting to ${b.label}`);
   await expectCommitted([page, other], b);
   await waitSynced(other);
+});
+
+test("platforms added and removed in one tab show in another tab's switcher and quick switch, without reload", async ({ context }) => {
+  const errors = collectConsoleErrors(context);
+  const account = await setUp(context, "platform-list", 1);
+  const [first] = account.platforms;
+  const [manage, card] = await openTabs(context, ["/platforms", "/session"]);
+  await card.evaluate(() => ((window as any).__sameDocument = true));
+  const options = switcher(card).locator("option");
+  const quick = card.getByRole("group", { name: "Quick switch" }).getByRole("button");
+  const addLink = card.locator(".nav").getByRole("link", { name: "Add a platform" });
+  await expect(options).toHaveText([first.label]);
+  await expect(quick).toHaveText([first.label]);
+  await expect(addLink).toBeHidden();
+
+  // Added in one tab (a plain form post): the other tab's switcher and buttons gain it.
+  const form = manage.locator("form.platform-form");
+  await form.getByLabel("Label").fill("Pixelfed later");
+  await form.getByLabel("Instance URL").fill("https://pixelfed.example");
+  await form.getByLabel("Handle").fill("@later");
+  await form.getByRole("button", { name: "Add platform" }).click();
+  await expect(options).toHaveText([first.label, "Pixelfed later"]);
+  await expect(quick).toHaveText([first.label, "Pixelfed later"]);
+  await expect(switcher(card)).toHaveValue(String(first.id));
+
+  // The new one can be switched to from the new option, and every tab follows.
+  const added = await options.nth(1).getAttribute("value");
+  await switcher(card).selectOption(added!);
+  await expectCommitted([manage, card], { id: Number(added), label: "Pixelfed later" });
+
+  // Removed: the first goes from the list; then the last, and the switcher gives way to a link.
+  await manage.getByRole("button", { name: `Remove ${first.label}` }).click();
+  await expect(options).toHaveText(["Pixelfed later"]);
+  await expect(switcher(card)).toHaveValue(added!);
+  await manage.getByRole("button", { name: "Remove Pixelfed later" }).click();
+  await expect(addLink).toBeVisible();
+  await expect(switcher(card)).toBeHidden();
+  await expect(quick).toHaveCount(0);
+  expect(await card.evaluate(() => (window as any).__sameDocument), "no reload").toBe(true);
+  expect(errors, errors.join("\n")).toEqual([]);
 });

@@ -12,7 +12,6 @@ use crate::error::{ApiError, ErrorCode};
 use crate::functions::Logout;
 use crate::models::{PlatformId, SessionSnapshot};
 use crate::providers::{start_page, use_session};
-use leptos::either::Either;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use server_fn::ServerFn;
@@ -43,91 +42,89 @@ impl PageAnswer {
 }
 
 /// The nav, given the page's answer (a [`PageAnswer`] as JSON).
+///
+/// Its parts are fixed markup, shown or hidden as the session changes (`hidden=`), rather than
+/// views chosen again by a `match`: hydration then only binds what is there, and the browser build
+/// carries no code to build or swap those views (docs/ARCHITECTURE.md, "What the browser build
+/// carries"). Only what is drawn from a list (the switcher's options, the toasts) is built in the
+/// browser. A sign-in, or another user, reloads the page (`providers::page`), so the signed-in
+/// part is rendered for the user the page was rendered for.
 #[island]
 pub fn Nav(answer: String) -> impl IntoView {
     let PageAnswer { snapshot, url_error } = PageAnswer::from_prop(&answer);
     start_page(snapshot);
+    let session = use_session();
+    let user = session.user();
+    let signed_in = move || user.with(Option::is_some);
     view! {
         <header class="nav">
             <a href="/" class="brand">"Switchboard"</a>
-            <NavBody url_error/>
+            <nav class="links" hidden=signed_in>
+                <a href="/login">"Sign in"</a>
+                {session.registration_open().then(|| view! { <a href="/register">"Create account"</a> })}
+            </nav>
+            {user.with_untracked(Option::is_some).then(|| view! { <SignedIn url_error/> })}
         </header>
         <OfflineBanner/>
         <Toaster/>
     }
 }
 
-#[component]
-fn NavBody(url_error: Option<ApiError>) -> impl IntoView {
-    let session = use_session();
-    // Re-render the signed-in part only when who is signed in, or their platforms, change.
-    let state = session.state();
-    let who = Memo::new(move |_| state.get().map(|st| (st.session.id, st.user.id, st.platforms)));
-    move || match who.get() {
-        Some(_) => Either::Left(view! { <SignedIn url_error=url_error.clone()/> }),
-        None => Either::Right(view! {
-            <nav class="links">
-                <a href="/login">"Sign in"</a>
-                {session.registration_open().then(|| view! { <a href="/register">"Create account"</a> })}
-            </nav>
-        }),
-    }
-}
-
+/// The signed-in part: links, who, the switcher, sign-out, the indicator and the idle warning.
+/// Hidden once the session ends (on a page that does not go to the login page by itself).
 #[component]
 fn SignedIn(url_error: Option<ApiError>) -> impl IntoView {
     let session = use_session();
-    let platforms = session.platforms().get_untracked();
-    let is_admin = session.user().get_untracked().is_some_and(|u| u.is_admin);
     let who = session.user();
-    let user = move || who.get().map(|u| u.display_name).unwrap_or_default();
-    let email = move || who.get().map(|u| u.email).unwrap_or_default();
-    let switcher = if platforms.is_empty() {
-        Either::Left(view! { <a href="/platforms">"Add a platform"</a> })
-    } else {
-        Either::Right(view! { <Switcher/> })
-    };
+    let is_admin = who.with_untracked(|u| u.as_ref().is_some_and(|u| u.is_admin));
+    let user = move || who.with(|u| u.as_ref().map(|u| u.display_name.clone()).unwrap_or_default());
+    let email = move || who.with(|u| u.as_ref().map(|u| u.email.clone()).unwrap_or_default());
+    let platforms = session.platforms();
+    let has_platforms = move || platforms.with(|p| !p.is_empty());
     view! {
-        <nav class="links">
-            <a href="/">"Dashboard"</a>
-            <a href="/platforms">"Platforms"</a>
-            <a href="/session">"Session"</a>
-            <a href="/sessions">"Sessions"</a>
-            {is_admin.then(|| view! { <a href="/admin">"Admin"</a> })}
-        </nav>
-        <div class="session">
-            <span class="user" title=email>{user}</span>
-            {switcher}
-            <form
-                method="post"
-                action=Logout::PATH
-                class="logout"
-                on:submit=move |ev| {
-                    ev.prevent_default();
-                    session.sign_out();
-                }
-            >
-                <CsrfField/>
-                <button type="submit">"Sign out"</button>
-            </form>
-            // A plain form: it ends every session, this one too, and lands on the login page.
-            <form method="post" action="/api/sign_out_everywhere" class="logout">
-                <CsrfField/>
-                <button type="submit" class="secondary">"Sign out everywhere"</button>
-            </form>
+        <div class="signed-in" hidden=move || who.with(Option::is_none)>
+            <nav class="links">
+                <a href="/">"Dashboard"</a>
+                <a href="/platforms">"Platforms"</a>
+                <a href="/session">"Session"</a>
+                <a href="/sessions">"Sessions"</a>
+                {is_admin.then(|| view! { <a href="/admin">"Admin"</a> })}
+            </nav>
+            <div class="session">
+                <span class="user" title=email>{user}</span>
+                <a href="/platforms" hidden=has_platforms>"Add a platform"</a>
+                <Switcher/>
+                <form
+                    method="post"
+                    action=Logout::PATH
+                    class="logout"
+                    on:submit=move |ev| {
+                        ev.prevent_default();
+                        session.sign_out();
+                    }
+                >
+                    <CsrfField/>
+                    <button type="submit">"Sign out"</button>
+                </form>
+                // A plain form: it ends every session, this one too, and lands on the login page.
+                <form method="post" action="/api/sign_out_everywhere" class="logout">
+                    <CsrfField/>
+                    <button type="submit" class="secondary">"Sign out everywhere"</button>
+                </form>
+            </div>
+            <SessionIndicator/>
+            {url_error.map(|e| view! { <p class="error" role="alert">{e.message().to_owned()}</p> })}
+            <IdleWarning/>
         </div>
-        <SessionIndicator/>
-        {url_error.map(|e| view! { <p class="error" role="alert">{e.message().to_owned()}</p> })}
-        <IdleWarning/>
     }
 }
 
-/// The active-platform switcher. Shows the pending choice at once (the same frame as the change
-/// event), marked as pending until the server confirms.
+/// The active-platform switcher (hidden while there are no platforms). Shows the pending choice at
+/// once (the same frame as the change event), marked as pending until the server confirms.
 #[component]
 fn Switcher() -> impl IntoView {
     let session = use_session();
-    let platforms = session.platforms().get_untracked();
+    let platforms = session.platforms();
     let committed = session.committed_platform();
     let shown = session.platform();
     let pending = session.pending_platform();
@@ -137,16 +134,34 @@ fn Switcher() -> impl IntoView {
     let state = session.state();
     let select = NodeRef::<leptos::html::Select>::new();
     let chosen = move || select.get_untracked().and_then(|el| PlatformId::parse(&el.value()));
-    let initial = committed.get_untracked().map(|p| p.id);
-    let options = platforms
-        .into_iter()
-        .map(|p| view! { <option value=p.id.to_string() selected=Some(p.id) == initial>{p.label}</option> })
-        .collect_view();
+    // The options follow the platform list (added, renamed or removed in another tab). Each
+    // option follows the shown platform itself, so a new option is selected when it is built for
+    // a platform that is already the shown one; `selected` is for the page before hydration.
+    let options = move || {
+        let selected = committed.with_untracked(|p| p.as_ref().map(|p| p.id));
+        platforms
+            .get()
+            .into_iter()
+            .map(|p| {
+                let id = p.id;
+                view! {
+                    <option
+                        value=id.to_string()
+                        selected=Some(id) == selected
+                        prop:selected=move || shown.with(|s| s.as_ref().map(|s| s.id)) == Some(id)
+                    >
+                        {p.label}
+                    </option>
+                }
+            })
+            .collect_view()
+    };
     view! {
         <form
             method="post"
             action="/api/switch_platform"
             class="switcher"
+            hidden=move || platforms.with(Vec::is_empty)
             class:pending=move || pending.get().is_some()
             on:submit=move |ev| {
                 ev.prevent_default();
@@ -167,7 +182,6 @@ fn Switcher() -> impl IntoView {
                 name="platform_id"
                 node_ref=select
                 aria-busy=move || pending.get().is_some().to_string()
-                prop:value=move || shown.get().map(|p| p.id.to_string()).unwrap_or_default()
                 disabled=move || !can_switch.get()
                 on:change=move |_| {
                     if let Some(id) = chosen() {

@@ -58,52 +58,49 @@ fn sync_code(s: SyncStatus) -> &'static str {
 }
 
 /// A few minutes before the idle timeout: a warning with "Stay signed in". Extending or
-/// dismissing in one tab does it in all.
+/// dismissing in one tab does it in all. Fixed markup, hidden until it is due (see the nav).
 #[component]
 pub fn IdleWarning() -> impl IntoView {
     let session = use_session();
     let left = session.idle_left_ms();
     let warning = session.idle_warning();
     let due = Memo::new(move |_| warning.get().is_some());
-    move || {
-        due.get().then(|| {
-            view! {
-                <div class="idle-warning" role="alertdialog" aria-labelledby="idle-warning-text">
-                    <p id="idle-warning-text">
-                        "Your session will end in " {move || left.get().map(countdown).unwrap_or_default()}
-                        " because of inactivity."
-                    </p>
-                    <button type="button" on:click=move |_| session.extend()>"Stay signed in"</button>
-                    <button
-                        type="button"
-                        class="secondary"
-                        on:click=move |_| {
-                            if let Some(deadline) = warning.get_untracked() {
-                                session.dismiss_warning(deadline);
-                            }
-                        }
-                    >
-                        "Dismiss"
-                    </button>
-                </div>
-            }
-        })
+    view! {
+        <div class="idle-warning" role="alertdialog" aria-labelledby="idle-warning-text" hidden=move || !due.get()>
+            <p id="idle-warning-text">
+                "Your session will end in " {move || left.get().map(countdown).unwrap_or_default()} " because of inactivity."
+            </p>
+            <button type="button" on:click=move |_| session.extend()>"Stay signed in"</button>
+            <button
+                type="button"
+                class="secondary"
+                on:click=move |_| {
+                    if let Some(deadline) = warning.get_untracked() {
+                        session.dismiss_warning(deadline);
+                    }
+                }
+            >
+                "Dismiss"
+            </button>
+        </div>
     }
 }
 
 /// Offline (the browser says so) or the server unreachable (requests fail): switching pauses.
+/// The banner is a live region that is always there and empty (so hidden, see the style sheet)
+/// while all is well: what it says is announced when it changes.
 #[component]
 pub fn OfflineBanner() -> impl IntoView {
     let session = use_session();
     let (online, reachable) = (session.online(), session.reachable());
-    move || {
-        let text = if !online.get() {
-            Some("You are offline. Switching platforms is paused until the connection returns.")
+    let text = move || {
+        if !online.get() {
+            "You are offline. Switching platforms is paused until the connection returns."
         } else if !reachable.get() {
-            Some("The server cannot be reached. Retrying…")
+            "The server cannot be reached. Retrying…"
         } else {
-            None
-        };
-        text.map(|t| view! { <div class="offline-banner" role="status">{t}</div> })
-    }
+            ""
+        }
+    };
+    view! { <div class="offline-banner" role="status">{text}</div> }
 }
