@@ -56,7 +56,7 @@ row_id!(
 pub struct SessionId(i64);
 
 impl SessionId {
-    #[cfg(test)]
+    /// As stored (only the store makes session ids).
     pub(crate) fn from_raw(raw: i64) -> Self {
         Self(raw)
     }
@@ -73,6 +73,11 @@ impl SessionId {
 pub struct SessionVersion(i64);
 
 impl SessionVersion {
+    /// As stored (the store's versions are what it counted).
+    pub(crate) fn from_stored(raw: i64) -> Self {
+        Self(raw)
+    }
+
     /// A version as a client sends it (`expected_version`): a positive integer.
     pub fn parse(raw: i64) -> Result<Self, ParseError> {
         if raw <= 0 {

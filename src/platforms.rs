@@ -33,6 +33,21 @@ struct PlatformRecord {
     created_at: Timestamp,
 }
 
+impl PlatformRecord {
+    /// From a row of [`PLATFORM_COLUMNS`] read on the caller's thread (SQLite, see
+    /// `Db::read_here`).
+    fn from_local(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get("id")?,
+            kind: row.get("kind")?,
+            label: row.get("label")?,
+            instance_url: row.get("instance_url")?,
+            handle: row.get("handle")?,
+            created_at: row.get("created_at")?,
+        })
+    }
+}
+
 impl From<PlatformRecord> for Platform {
     fn from(r: PlatformRecord) -> Self {
         Platform {
@@ -55,12 +70,18 @@ impl Engine {
                 return Ok(platforms);
             }
         }
+        static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let sql = SQL.get_or_init(|| format!("SELECT {PLATFORM_COLUMNS} FROM platforms WHERE user_id = $1 ORDER BY id"));
         let since = cache.epoch();
-        let records: Vec<PlatformRecord> =
-            sqlx::query_as(&format!("SELECT {PLATFORM_COLUMNS} FROM platforms WHERE user_id = $1 ORDER BY id"))
-                .bind(user_id)
-                .fetch_all(self.db().reader())
-                .await?;
+        let here = self.db().read_here(sql, |statement| {
+            statement
+                .query_map([user_id.get()], PlatformRecord::from_local)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        });
+        let records: Vec<PlatformRecord> = match here {
+            Some(records) => records,
+            None => sqlx::query_as(sql).bind(user_id).fetch_all(self.db().reader()).await?,
+        };
         let platforms: Vec<Platform> = records.into_iter().map(Platform::from).collect();
         if let Some(since) = since {
             cache.keep_platforms(user_id, since, &platforms);

@@ -33,6 +33,19 @@ pub(crate) struct SessionUser {
     user_disabled_at: Option<crate::clock::Timestamp>,
 }
 
+impl SessionUser {
+    /// From a row read on the caller's thread (SQLite, see `Db::read_here`).
+    pub(crate) fn from_local(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            user_id: row.get("user_id")?,
+            user_email: row.get("user_email")?,
+            user_display_name: row.get("user_display_name")?,
+            user_is_admin: row.get("user_is_admin")?,
+            user_disabled_at: row.get("user_disabled_at")?,
+        })
+    }
+}
+
 impl From<SessionUser> for User {
     fn from(r: SessionUser) -> Self {
         UserRecord {

@@ -15,8 +15,9 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
-/// The statements sqlx ran while recording.
-static RECORDED: Mutex<Option<Vec<String>>> = Mutex::new(None);
+/// The statements run while recording, each with its log target (`sqlx::query`, or
+/// `switchboard::store::local` for SQLite's reads on the caller's thread).
+static RECORDED: Mutex<Option<Vec<(&'static str, String)>>> = Mutex::new(None);
 /// The recorder is global: tests take turns.
 static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -24,7 +25,8 @@ struct Recorder;
 
 impl<S: tracing::Subscriber> Layer<S> for Recorder {
     fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        if event.metadata().target() != "sqlx::query" {
+        // sqlx's statements, and SQLite's reads on the caller's thread (`store/local.rs`).
+        if !matches!(event.metadata().target(), "sqlx::query" | "switchboard::store::local") {
             return;
         }
         #[derive(Default)]
@@ -54,7 +56,7 @@ impl<S: tracing::Subscriber> Layer<S> for Recorder {
             return;
         }
         if let Some(list) = RECORDED.lock().unwrap().as_mut() {
-            list.push(text);
+            list.push((event.metadata().target(), text));
         }
     }
 }
@@ -66,6 +68,12 @@ fn install_recorder() {
 
 /// The statements `work` ran.
 async fn statements_of<F: std::future::Future>(work: F) -> (Vec<String>, F::Output) {
+    let (list, out) = targeted_statements_of(work).await;
+    (list.into_iter().map(|(_, text)| text).collect(), out)
+}
+
+/// The statements `work` ran, each with its log target.
+async fn targeted_statements_of<F: std::future::Future>(work: F) -> (Vec<(&'static str, String)>, F::Output) {
     *RECORDED.lock().unwrap() = Some(Vec::new());
     let out = work.await;
     let list = RECORDED.lock().unwrap().take().unwrap_or_default();
@@ -100,10 +108,18 @@ async fn session_state_is_two_reads_without_the_cache(db: TestDatabase) {
     let mut b = app.browser().await;
     signed_in_with_two_platforms(&mut b).await;
 
-    let (statements, state) = statements_of(b.state()).await;
+    let (targeted, state) = targeted_statements_of(b.state()).await;
     assert_eq!(state.platforms.len(), 2);
     assert_eq!(state.user.email, "count@example.org");
+    let statements: Vec<String> = targeted.iter().map(|(_, text)| text.clone()).collect();
     assert_two_reads(&statements);
+    // SQLite reads both on the request's own thread (no trip to the pool's thread and back);
+    // PostgreSQL through its pool.
+    let expected = match app.state.ctx.engine.db().backend() {
+        switchboard::Backend::Sqlite => "switchboard::store::local",
+        switchboard::Backend::Postgres => "sqlx::query",
+    };
+    assert!(targeted.iter().all(|(target, _)| *target == expected), "{targeted:#?}");
 }
 
 fn assert_two_reads(statements: &[String]) {

@@ -66,11 +66,22 @@ impl Engine {
             return Ok(found);
         }
         let since = self.db().cache().epoch();
-        let Found { mut record, user: owner } = sqlx::query_as(sql)
-            .bind(hash.as_str())
-            .fetch_optional(self.db().reader())
-            .await?
-            .ok_or(Error::Unauthenticated)?;
+        let here = self.db().read_here(sql, |statement| {
+            use rusqlite::OptionalExtension;
+            statement
+                .query_row([hash.as_str()], |row| {
+                    Ok(Found {
+                        record: SessionRecord::from_local(row)?,
+                        user: SessionUser::from_local(row)?,
+                    })
+                })
+                .optional()
+        });
+        let found = match here {
+            Some(found) => found,
+            None => sqlx::query_as(sql).bind(hash.as_str()).fetch_optional(self.db().reader()).await?,
+        };
+        let Found { mut record, user: owner } = found.ok_or(Error::Unauthenticated)?;
         let (user, public_id, fingerprint) = (record.user_id, record.public_id.clone(), record.fingerprint.take());
         let mut session = match self.policy().session(record) {
             Err(Error::SessionEnded(reason)) => {

@@ -54,6 +54,28 @@ pub(crate) struct SessionRecord {
 }
 
 impl SessionRecord {
+    /// The record from a row of [`SESSION_COLUMNS`] read on the caller's thread (SQLite, see
+    /// `Db::read_here`); the pool's reads decode it with `sqlx::FromRow`.
+    pub(crate) fn from_local(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get("id")?,
+            public_id: row.get("public_id")?,
+            user_id: row.get("user_id")?,
+            active_platform_id: row.get("active_platform_id")?,
+            version: row.get("version")?,
+            created_at: row.get("created_at")?,
+            last_seen_at: row.get("last_seen_at")?,
+            absolute_expires_at: row.get("absolute_expires_at")?,
+            ended_at: row.get("ended_at")?,
+            end_reason: row.get("end_reason")?,
+            ip: row.get("ip")?,
+            user_agent: row.get("user_agent")?,
+            reauthenticated_at: row.get("reauthenticated_at")?,
+            fingerprint: row.get("fingerprint")?,
+            flagged_at: row.get("flagged_at")?,
+        })
+    }
+
     pub(crate) fn id(&self) -> SessionId {
         self.id
     }

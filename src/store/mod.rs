@@ -1,7 +1,8 @@
 //! The store: one `Db` over SQLite or PostgreSQL, chosen by the URL. What differs between the
 //! two lives in `sqlite` and `postgres` (connecting, pools, how a write transaction begins, how
 //! the session cache hears about writes); the engine's SQL is shared and written for both.
-//! `codec` tells sqlx how parsed domain values are stored.
+//! `codec` tells sqlx how parsed domain values are stored; on SQLite, `local` reads the hot
+//! path's rows on the caller's thread.
 //!
 //! The session cache ([`SessionCache`]) sits in front of the store, off until
 //! [`Db::with_cache`] turns it on. Writes are heard of through the database itself (triggers,
@@ -15,6 +16,7 @@
 
 mod codec;
 mod group;
+mod local;
 mod postgres;
 mod sqlite;
 
@@ -87,6 +89,8 @@ pub struct Db {
     watch: Watch,
     /// SQLite: write transactions commit in groups.
     group: Option<Arc<group::GroupCommit>>,
+    /// SQLite: reads on the caller's thread ([`Db::read_here`]).
+    local: Option<Arc<local::LocalReads>>,
 }
 
 /// How this process hears about writes, for the cache.
@@ -113,6 +117,10 @@ impl Db {
             Backend::Postgres => postgres::connect(url, settings).await?,
         };
         let group = (backend == Backend::Sqlite).then(|| group::GroupCommit::new(write.clone(), settings.busy_timeout));
+        let local = match backend {
+            Backend::Sqlite => Some(Arc::new(local::LocalReads::new(&sqlite::file_path(url)?))),
+            Backend::Postgres => None,
+        };
         Ok(Self {
             backend,
             read,
@@ -121,6 +129,7 @@ impl Db {
             url: url.into(),
             cache: Arc::new(SessionCache::disabled()),
             watch: Watch::Off,
+            local,
         })
     }
 
@@ -211,6 +220,14 @@ impl Db {
                 }
             }
         }
+    }
+
+    /// SQLite: runs `read` with `sql` prepared on a connection in the calling thread (see
+    /// `store/local.rs`), for the
+    /// hot path's reads. `None` on PostgreSQL, or when it failed: then read through
+    /// [`Db::reader`], which reports any error that persists.
+    pub(crate) fn read_here<T>(&self, sql: &str, read: impl FnOnce(&mut rusqlite::Statement<'_>) -> rusqlite::Result<T>) -> Option<T> {
+        self.local.as_ref()?.read(sql, read)
     }
 
     /// For reads that need no transaction.

@@ -1,6 +1,6 @@
 //! What clients can get wrong, and what the server does when it is short of connections.
 
-use crate::support::{assert_error, spawn_app};
+use crate::support::{assert_error, ok, spawn_app};
 use app::error::ErrorCode;
 use reqwest::StatusCode;
 use std::time::Duration;
@@ -128,8 +128,10 @@ async fn exhausted_pool_answers_503(db: TestDatabase) {
     b.register("ivy@example.org").await;
     let held = app.state.ctx.engine.db().reader().acquire().await.unwrap();
     let started = std::time::Instant::now();
+    // A read that needs the pool: on SQLite the session lookup itself reads on the request's
+    // thread (store/local.rs), and counting the account's sessions goes through the pool.
     assert_error(
-        b.get("/api/session_state").await,
+        b.get("/api/session_count").await,
         StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::Unavailable,
     )
@@ -137,6 +139,7 @@ async fn exhausted_pool_answers_503(db: TestDatabase) {
     assert!(started.elapsed() < Duration::from_secs(3), "no hang");
     drop(held);
     b.state().await;
+    ok::<u64>(b.get("/api/session_count").await).await;
 }
 
 async fn health_reports_the_database(db: TestDatabase) {
