@@ -69,9 +69,8 @@ pub fn set_page_csrf_token(token: &str) {
 /// is `network_error`, an answer that cannot be read `bad_response`, as with [`CsrfClient`].
 /// Browser only: on the server it answers `internal` without sending anything.
 ///
-/// ```ignore
-/// let state = call::<SwitchPlatform>(&[("platform_id", id.to_string())]).await?;
-/// ```
+/// For example (docs/SESSION_API.md has more):
+/// `call::<SwitchPlatform>(&[("platform_id", id.to_string())]).await?` is the new state.
 pub async fn call<F>(fields: &[(&str, String)]) -> Result<F::Output, ApiError>
 where
     F: ServerFn<Error = ApiError>,
