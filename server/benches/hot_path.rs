@@ -14,6 +14,11 @@
 //! (default `postgres://postgres@127.0.0.1:5432/postgres`) to be reachable; else they are skipped.
 //! `SWITCHBOARD_BENCH_ONLY=crowd` runs only the rows with many live sessions (and their memory);
 //! `SWITCHBOARD_BENCH_ONLY=sqlite` only the SQLite server's rows (reads, switches, bare route).
+//!
+//! The SQLite ratio goals are also measured in rounds that take turns (`RATIO_ROUNDS`: our read,
+//! our bare route, the baseline's read, again and again, with both servers up), and their median
+//! printed: on a 2-core machine the same row moves by a third between runs minutes apart, and a
+//! ratio of two rows run a minute apart moves with it.
 
 mod load;
 
@@ -137,8 +142,12 @@ async fn main() {
         crowd_rss.push(crowd_rows(crowd, capacity, connections, seconds, &mut rows).await);
     }
 
+    let mut ratio_lines = Vec::new();
     if !only_crowd && !only_sqlite {
         baseline_rows(connections, seconds, &mut rows).await;
+        if !smoke {
+            ratio_lines = interleaved_ratios(connections, seconds).await;
+        }
     }
 
     print_table("authenticated `GET /api/session_state` | req/s", &rows);
@@ -155,6 +164,9 @@ async fn main() {
         if let (Some(ours), Some(theirs)) = (rate(name), against) {
             println!("[hot_path] {name}: {:.2} {label}", ours / theirs);
         }
+    }
+    for line in ratio_lines {
+        println!("{line}");
     }
     for (server, rss) in peak_rss {
         println!("[hot_path] peak RSS of the server ({server}): {rss:.1} MiB");
@@ -226,8 +238,9 @@ async fn crowd_rows(crowd: u64, capacity: Option<u64>, connections: u64, seconds
     line
 }
 
-/// The axum + tower-sessions baseline: its session read and its bare route.
-async fn baseline_rows(connections: u64, seconds: f64, rows: &mut Vec<Row>) {
+/// The axum + tower-sessions baseline, up and signed in: its process (with the folder of its
+/// database), address and session cookie.
+async fn start_baseline() -> ((Process, tempfile::TempDir), SocketAddr, String) {
     let dir = tempfile::tempdir().unwrap();
     let addr = free_addr();
     let baseline = Process(
@@ -242,6 +255,55 @@ async fn baseline_rows(connections: u64, seconds: f64, rows: &mut Vec<Row>) {
     until_up(addr, "/bare").await;
     let res = reqwest::Client::new().post(format!("http://{addr}/login")).send().await.unwrap();
     let cookie = cookie_set_by(&res, "").expect("tower-sessions sets its cookie");
+    ((baseline, dir), addr, cookie)
+}
+
+/// How many rounds [`interleaved_ratios`] takes.
+const RATIO_ROUNDS: usize = 3;
+
+/// The SQLite ratio goals from rounds that take turns (see the module documentation): each
+/// round's ratios, and their medians.
+async fn interleaved_ratios(connections: u64, seconds: f64) -> Vec<String> {
+    let database = TestDatabase::sqlite().await;
+    let addr = free_addr();
+    let _server = switchboard(addr, database.url(), true);
+    until_up(addr, "/health/live").await;
+    let signed = sign_in(addr).await;
+    let (_baseline, tower_addr, tower_cookie) = start_baseline().await;
+    let (mut to_tower, mut to_bare) = (Vec::new(), Vec::new());
+    let mut lines = Vec::new();
+    for round in 1..=RATIO_ROUNDS {
+        let ours = drive(addr, get("/api/session_state", Some(&signed.cookie)), connections, seconds).await;
+        let bare = drive(addr, get("/health/live", None), connections, seconds).await;
+        let tower = drive(tower_addr, get("/api/session_state", Some(&tower_cookie)), connections, seconds).await;
+        for f in [&ours, &bare, &tower] {
+            assert_eq!(f.errors, 0, "round {round}: errors");
+        }
+        to_tower.push(ours.per_second / tower.per_second);
+        to_bare.push(ours.per_second / bare.per_second);
+        lines.push(format!(
+            "[hot_path] round {round}: Switchboard, sqlite, cache on {:.0} req/s, its bare route {:.0}, tower-sessions {:.0}",
+            ours.per_second, bare.per_second, tower.per_second
+        ));
+    }
+    for (ratios, label) in [
+        (&mut to_tower, "× tower-sessions (goal ≥ 2)"),
+        (&mut to_bare, "× the bare route (goal ≥ 0.5)"),
+    ] {
+        ratios.sort_by(f64::total_cmp);
+        let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+        lines.push(format!(
+            "[hot_path] Switchboard, sqlite, cache on: {:.2} {label}, the median of {RATIO_ROUNDS} rounds taking turns ({})",
+            ratios[ratios.len() / 2],
+            each.join(", ")
+        ));
+    }
+    lines
+}
+
+/// The axum + tower-sessions baseline: its session read and its bare route.
+async fn baseline_rows(connections: u64, seconds: f64, rows: &mut Vec<Row>) {
+    let (baseline, addr, cookie) = start_baseline().await;
     let figures = drive(addr, get("/api/session_state", Some(&cookie)), connections, seconds).await;
     rows.push(Row {
         name: "axum + tower-sessions 0.14, sqlx SQLite store".into(),
