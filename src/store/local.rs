@@ -10,13 +10,9 @@
 //! Everything here is an optimisation only: [`LocalReads::read`] answers `None` on any failure
 //! (a lock held by WAL recovery or a checkpoint's restart past a short wait, a file that cannot
 //! be opened, a stored value that does not parse), and the caller then reads through the pool
-//! as before, which reports the error, if it persists, as it always did.
+//! as before, which reports the error, if it persists, as it always did. Values are read by the
+//! same rules as the pool reads them (`codec.rs`).
 
-use crate::clock::Timestamp;
-use crate::domain::{DisplayName, Email, Handle, InstanceUrl, PlatformKind, PlatformLabel};
-use crate::ids::{PlatformId, PublicSessionId, SessionId, SessionVersion, UserId};
-use crate::model::EndReason;
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -77,39 +73,11 @@ impl LocalReads {
     }
 }
 
-/// How a stored value is read: the same rules as the pool's decoding (`store/codec.rs` and the
-/// types' `sqlx::Type`), so a value is as valid whichever way it was read.
-macro_rules! from_sql {
-    ($($ty:ty => |$v:ident: $raw:ty| $make:expr;)*) => {$(
-        impl FromSql for $ty {
-            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-                let $v = <$raw>::column_result(value)?;
-                let made: Option<$ty> = $make;
-                made.ok_or_else(|| FromSqlError::Other(format!("stored {} does not parse", stringify!($ty)).into()))
-            }
-        }
-    )*};
-}
-
-from_sql! {
-    SessionId => |v: i64| Some(SessionId::from_raw(v));
-    UserId => |v: i64| UserId::parse(v).ok();
-    PlatformId => |v: i64| PlatformId::parse(v).ok();
-    SessionVersion => |v: i64| Some(SessionVersion::from_stored(v));
-    Timestamp => |v: i64| Some(Timestamp(v));
-    PublicSessionId => |v: String| Some(PublicSessionId::new_unchecked(v));
-    EndReason => |v: String| EndReason::from_stored(&v);
-    Email => |v: String| Email::parse(&v).ok();
-    DisplayName => |v: String| DisplayName::parse(&v).ok();
-    PlatformKind => |v: String| PlatformKind::parse(&v).ok();
-    PlatformLabel => |v: String| PlatformLabel::parse(&v).ok();
-    InstanceUrl => |v: String| InstanceUrl::parse(&v).ok();
-    Handle => |v: String| Handle::parse(&v).ok();
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Email;
+    use crate::ids::UserId;
 
     #[test]
     fn a_read_gives_what_is_stored_and_none_on_any_failure() {
