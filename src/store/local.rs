@@ -24,9 +24,6 @@ const BUSY_TIMEOUT: Duration = Duration::from_millis(20);
 /// requests is in use at a time; more are opened when needed and closed after.
 const IDLE: usize = 8;
 
-/// Each connection's page cache, as the read pool's (`READER_CACHE_KIB` in `sqlite.rs`).
-const CACHE_KIB: u32 = 64;
-
 pub(crate) struct LocalReads {
     path: String,
     idle: Mutex<Vec<rusqlite::Connection>>,
@@ -40,11 +37,13 @@ impl LocalReads {
         }
     }
 
+    /// A read-only connection with the read pool's page cache.
     fn connect(&self) -> rusqlite::Result<rusqlite::Connection> {
-        use rusqlite::OpenFlags;
-        let conn = rusqlite::Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        conn.execute_batch(&format!("PRAGMA query_only = ON; PRAGMA cache_size = -{CACHE_KIB};"))?;
+        let conn = super::sqlite::open_here(&self.path, BUSY_TIMEOUT)?;
+        conn.execute_batch(&format!(
+            "PRAGMA query_only = ON; PRAGMA cache_size = -{};",
+            super::sqlite::READER_CACHE_KIB
+        ))?;
         Ok(conn)
     }
 

@@ -223,9 +223,8 @@ impl Db {
     }
 
     /// SQLite: runs `read` with `sql` prepared on a connection in the calling thread (see
-    /// `store/local.rs`), for the
-    /// hot path's reads. `None` on PostgreSQL, or when it failed: then read through
-    /// [`Db::reader`], which reports any error that persists.
+    /// `store/local.rs`), for the hot path's reads. `None` on PostgreSQL, or when it failed:
+    /// then read through [`Db::reader`], which reports any error that persists.
     pub(crate) fn read_here<T>(&self, sql: &str, read: impl FnOnce(&mut rusqlite::Statement<'_>) -> rusqlite::Result<T>) -> Option<T> {
         self.local.as_ref()?.read(sql, read)
     }

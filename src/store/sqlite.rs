@@ -66,7 +66,7 @@ fn is_busy(e: &sqlx::Error) -> bool {
 /// reads use connections of their own on the request's thread (`local.rs`), with the same
 /// page cache; with them the server held 51 MiB with 100,000 cached sessions, against 58 MiB.
 const WRITER_CACHE_KIB: u32 = 2048;
-const READER_CACHE_KIB: u32 = 64;
+pub(super) const READER_CACHE_KIB: u32 = 64;
 
 /// The read pool and the one-connection write pool.
 pub(super) async fn connect(url: &str, settings: &PoolSettings) -> Result<(AnyPool, AnyPool)> {
@@ -222,9 +222,7 @@ impl Seen {
     /// (Re)opens the watch connection. Everything before now is treated as seen: the caller
     /// empties the cache whenever it may have missed something.
     fn connect(&mut self, path: &str) -> rusqlite::Result<()> {
-        use rusqlite::OpenFlags;
-        let conn = rusqlite::Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-        conn.busy_timeout(LOOK_BUSY_TIMEOUT)?;
+        let conn = open_here(path, LOOK_BUSY_TIMEOUT)?;
         self.data_version = conn.query_row("PRAGMA data_version", [], |row| row.get(0))?;
         self.seq = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM cache_changes", [], |row| row.get(0))?;
         self.conn = Some(conn);
@@ -262,6 +260,15 @@ impl Seen {
         self.data_version = data_version;
         Ok(())
     }
+}
+
+/// A connection used on the calling thread (rusqlite): the change watch's, and the hot path's
+/// reads (`local.rs`). An existing file only; a lock is waited for up to `busy_timeout`.
+pub(super) fn open_here(path: &str, busy_timeout: Duration) -> rusqlite::Result<rusqlite::Connection> {
+    use rusqlite::OpenFlags;
+    let conn = rusqlite::Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.busy_timeout(busy_timeout)?;
+    Ok(conn)
 }
 
 /// The file a SQLite URL names (made ready as for [`connect`]).
