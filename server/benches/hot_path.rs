@@ -13,11 +13,12 @@
 //! CI runs so the benchmark cannot rot). PostgreSQL rows need `SWITCHBOARD_TEST_POSTGRES_URL`
 //! (default `postgres://postgres@127.0.0.1:5432/postgres`) to be reachable; else they are skipped.
 //! `SWITCHBOARD_BENCH_ONLY=crowd` runs only the rows with many live sessions (and their memory);
-//! `SWITCHBOARD_BENCH_ONLY=sqlite` only the SQLite server's rows (reads, switches, bare route).
+//! `SWITCHBOARD_BENCH_ONLY=sqlite` only the SQLite server's rows (reads, switches, bare route);
+//! `SWITCHBOARD_BENCH_ONLY=ratios` only the SQLite ratio goals, in rounds taking turns.
 //!
-//! The SQLite ratio goals are also measured in rounds that take turns (`RATIO_ROUNDS`: our read,
-//! our bare route, the baseline's read, again and again, with both servers up), and their median
-//! printed: on a 2-core machine the same row moves by a third between runs minutes apart, and a
+//! The SQLite ratio goals are also measured in rounds that take turns (`RATIO_ROUNDS`, or
+//! `SWITCHBOARD_BENCH_ROUNDS`: our read, our bare route, the baseline's read, again and again,
+//! with both servers up), and their median printed: on a 2-core machine the same row moves by a third between runs minutes apart, and a
 //! ratio of two rows run a minute apart moves with it.
 
 mod load;
@@ -78,6 +79,12 @@ async fn main() {
 
     let only = std::env::var("SWITCHBOARD_BENCH_ONLY").unwrap_or_default();
     let (only_crowd, only_sqlite) = (only == "crowd", only == "sqlite");
+    if only == "ratios" {
+        for line in interleaved_ratios(connections, seconds).await {
+            println!("{line}");
+        }
+        return;
+    }
     let mut backends = vec![("sqlite", TestDatabase::sqlite().await)];
     if only_crowd {
         backends.clear();
@@ -258,8 +265,8 @@ async fn start_baseline() -> ((Process, tempfile::TempDir), SocketAddr, String) 
     ((baseline, dir), addr, cookie)
 }
 
-/// How many rounds [`interleaved_ratios`] takes.
-const RATIO_ROUNDS: usize = 3;
+/// How many rounds [`interleaved_ratios`] takes, unless `SWITCHBOARD_BENCH_ROUNDS` says.
+const RATIO_ROUNDS: u64 = 3;
 
 /// The SQLite ratio goals from rounds that take turns (see the module documentation): each
 /// round's ratios, and their medians.
@@ -272,7 +279,8 @@ async fn interleaved_ratios(connections: u64, seconds: f64) -> Vec<String> {
     let (_baseline, tower_addr, tower_cookie) = start_baseline().await;
     let (mut to_tower, mut to_bare) = (Vec::new(), Vec::new());
     let mut lines = Vec::new();
-    for round in 1..=RATIO_ROUNDS {
+    let rounds = env_number("SWITCHBOARD_BENCH_ROUNDS", RATIO_ROUNDS).max(1);
+    for round in 1..=rounds {
         let ours = drive(addr, get("/api/session_state", Some(&signed.cookie)), connections, seconds).await;
         let bare = drive(addr, get("/health/live", None), connections, seconds).await;
         let tower = drive(tower_addr, get("/api/session_state", Some(&tower_cookie)), connections, seconds).await;
@@ -293,7 +301,7 @@ async fn interleaved_ratios(connections: u64, seconds: f64) -> Vec<String> {
         ratios.sort_by(f64::total_cmp);
         let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
         lines.push(format!(
-            "[hot_path] Switchboard, sqlite, cache on: {:.2} {label}, the median of {RATIO_ROUNDS} rounds taking turns ({})",
+            "[hot_path] Switchboard, sqlite, cache on: {:.2} {label}, the median of {rounds} rounds taking turns ({})",
             ratios[ratios.len() / 2],
             each.join(", ")
         ));
