@@ -2,7 +2,7 @@
 //! `platforms`, `drafts`).
 
 use crate::clock::{Clock, Timestamp};
-use crate::fingerprint::Fingerprint;
+use crate::fingerprint::{Fingerprint, Fingerprinter};
 use crate::hashing::{HashLimits, Hasher};
 use crate::model::{Alert, ClientMeta};
 use crate::policy::{AlertPolicy, FingerprintPolicy, SessionPolicy, ThrottlePolicy};
@@ -30,8 +30,7 @@ struct Parts {
     hasher: Hasher,
     alerts: AlertPolicy,
     alert_listener: Option<AlertListener>,
-    fingerprints: FingerprintPolicy,
-    fingerprint_key: SecretKey,
+    fingerprints: Arc<Fingerprinter>,
 }
 
 impl Engine {
@@ -45,8 +44,7 @@ impl Engine {
             hasher: Hasher::new(HashLimits::default()),
             alerts: AlertPolicy::default(),
             alert_listener: None,
-            fingerprints: FingerprintPolicy::default(),
-            fingerprint_key: SecretKey::random(),
+            fingerprints: Arc::new(Fingerprinter::new(FingerprintPolicy::default(), SecretKey::random())),
         };
         Self { parts: Arc::new(parts) }
     }
@@ -76,18 +74,17 @@ impl Engine {
     /// server loads it from the database so every instance shares it; see `secrets`).
     pub fn with_fingerprints(mut self, policy: FingerprintPolicy, key: SecretKey) -> Self {
         let parts = self.parts_mut();
-        parts.fingerprints = policy;
-        parts.fingerprint_key = key;
+        parts.fingerprints = Arc::new(Fingerprinter::new(policy, key));
         self
     }
 
     pub fn fingerprint_policy(&self) -> &FingerprintPolicy {
-        &self.parts.fingerprints
+        self.parts.fingerprints.policy()
     }
 
     /// The fingerprint of the client behind `meta`.
     pub(crate) fn fingerprint_of(&self, meta: &ClientMeta) -> Fingerprint {
-        Fingerprint::of(meta, &self.parts.fingerprints, &self.parts.fingerprint_key)
+        self.parts.fingerprints.of(meta)
     }
 
     pub fn alert_policy(&self) -> &AlertPolicy {

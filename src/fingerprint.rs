@@ -69,6 +69,70 @@ pub fn network_of(ip: Option<&str>, policy: &FingerprintPolicy) -> String {
     }
 }
 
+/// Fingerprints clients by one policy and key, remembering the clients seen lately: a
+/// fingerprint is a user-agent parse and up to four HMACs, and a client sends the same user
+/// agent, language and address with every request. A remembered fingerprint is used only for
+/// exactly the same three values; at [`Fingerprinter::REMEMBERED`] clients the memory starts
+/// over.
+pub struct Fingerprinter {
+    policy: FingerprintPolicy,
+    key: SecretKey,
+    hasher: std::collections::hash_map::RandomState,
+    seen: std::sync::Mutex<std::collections::HashMap<u64, (ClientTraits, Fingerprint)>>,
+}
+
+/// What a fingerprint is made of.
+struct ClientTraits {
+    ip: Option<String>,
+    user_agent: Option<String>,
+    accept_language: Option<String>,
+}
+
+impl Fingerprinter {
+    pub const REMEMBERED: usize = 1024;
+
+    pub fn new(policy: FingerprintPolicy, key: SecretKey) -> Self {
+        Self {
+            policy,
+            key,
+            hasher: Default::default(),
+            seen: Default::default(),
+        }
+    }
+
+    pub fn policy(&self) -> &FingerprintPolicy {
+        &self.policy
+    }
+
+    /// The fingerprint of the client behind `meta` (see [`Fingerprint::of`]).
+    pub fn of(&self, meta: &ClientMeta) -> Fingerprint {
+        let hash = std::hash::BuildHasher::hash_one(&self.hasher, (&meta.ip, &meta.user_agent, &meta.accept_language));
+        let same = |t: &ClientTraits| t.ip == meta.ip && t.user_agent == meta.user_agent && t.accept_language == meta.accept_language;
+        let remembered = self
+            .seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&hash)
+            .filter(|(t, _)| same(t))
+            .map(|(_, f)| *f);
+        if let Some(fingerprint) = remembered {
+            return fingerprint;
+        }
+        let fingerprint = Fingerprint::of(meta, &self.policy, &self.key);
+        let traits = ClientTraits {
+            ip: meta.ip.clone(),
+            user_agent: meta.user_agent.clone(),
+            accept_language: meta.accept_language.clone(),
+        };
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.len() >= Self::REMEMBERED {
+            seen.clear();
+        }
+        seen.insert(hash, (traits, fingerprint));
+        fingerprint
+    }
+}
+
 /// One keyed hash per trait; `None` where the trait was not recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Fingerprint([Option<u64>; 4]);
@@ -222,6 +286,36 @@ mod tests {
             user_agent: Some(ua.into()),
             accept_language: Some(lang.into()),
         }
+    }
+
+    #[test]
+    fn a_remembered_fingerprint_is_only_ever_the_same_clients() {
+        let p = FingerprintPolicy::default();
+        let fingerprints = Fingerprinter::new(p.clone(), SecretKey::fixed(3));
+        let home = meta("203.0.113.7", CHROME_156, "en-GB,en;q=0.9");
+        let of = |m: &ClientMeta| Fingerprint::of(m, &p, &SecretKey::fixed(3));
+        assert_eq!(fingerprints.of(&home), of(&home));
+        assert_eq!(fingerprints.of(&home), of(&home), "remembered");
+        // Each trait changed alone is a different client, fingerprinted afresh.
+        for other in [
+            meta("198.51.100.7", CHROME_156, "en-GB,en;q=0.9"),
+            meta("203.0.113.7", FIREFOX, "en-GB,en;q=0.9"),
+            meta("203.0.113.7", CHROME_156, "de-DE"),
+            ClientMeta {
+                user_agent: None,
+                ..home.clone()
+            },
+        ] {
+            assert_eq!(fingerprints.of(&other), of(&other));
+            assert_ne!(fingerprints.of(&other), of(&home));
+        }
+        // Bounded: past its size it starts over, and still answers right.
+        for i in 0..Fingerprinter::REMEMBERED + 10 {
+            let client = meta(&format!("10.{}.{}.1", i / 250, i % 250), CHROME_156, "en");
+            assert_eq!(fingerprints.of(&client), of(&client));
+        }
+        assert!(fingerprints.seen.lock().unwrap().len() <= Fingerprinter::REMEMBERED);
+        assert_eq!(fingerprints.of(&home), of(&home));
     }
 
     fn score(policy: &FingerprintPolicy, a: &ClientMeta, b: &ClientMeta) -> Drift {

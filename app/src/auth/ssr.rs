@@ -14,7 +14,7 @@ use http::header::{ACCEPT_LANGUAGE, COOKIE, USER_AGENT};
 use http::{HeaderMap, HeaderValue};
 use leptos::prelude::*;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use switchboard::csrf::{CsrfBinding, CsrfKey};
 use switchboard::token::{PreSessionId, SessionToken};
 use switchboard::{ClientMeta, Engine, Error as EngineError, Session};
@@ -128,11 +128,16 @@ struct CallerInner {
     owner: Option<switchboard::User>,
     /// The session cookie's token, if it had a well-formed one (live or not).
     token: Option<SessionToken>,
-    pre_session: PreSessionId,
-    /// The pre-session cookie was missing and must be set on the answer.
-    new_pre_session: bool,
-    /// The CSRF token for this caller: bound to the session, else to the pre-session.
-    csrf_token: String,
+    /// The pre-session cookie's id, if the request carried a well-formed one.
+    sent_pre_session: Option<PreSessionId>,
+    /// Without one, the pre-session made the first time the answer needs one (a CSRF token
+    /// bound to it): only then does the answer set its cookie. A signed-in caller's answers
+    /// rarely do, so a client that keeps only the session cookie is not sent a new pre-session
+    /// with every answer.
+    new_pre_session: OnceLock<PreSessionId>,
+    /// The CSRF token for this caller (bound to the session, else to the pre-session), made the
+    /// first time an answer carries it.
+    csrf_token: OnceLock<String>,
     meta: ClientMeta,
     cookie_change: Mutex<Option<CookieChange>>,
     /// The cookie's session was replaced by a newer one in this browser (a sign-in, registration
@@ -150,7 +155,7 @@ impl std::fmt::Debug for CallerInner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Caller")
             .field("lookup", &self.lookup)
-            .field("new_pre_session", &self.new_pre_session)
+            .field("new_pre_session", &self.new_pre_session.get().is_some())
             .field("meta", &self.meta)
             .finish_non_exhaustive()
     }
@@ -187,23 +192,30 @@ impl Caller {
         &self.0.meta
     }
 
+    /// The caller's pre-session: the cookie's, else a new one, whose cookie the answer then sets.
     pub fn pre_session(&self) -> &PreSessionId {
-        &self.0.pre_session
+        match &self.0.sent_pre_session {
+            Some(sent) => sent,
+            None => self.0.new_pre_session.get_or_init(PreSessionId::generate),
+        }
     }
 
+    /// Whether the answer must set the pre-session cookie: the request had none, and the answer
+    /// depends on the one [`Caller::pre_session`] made.
     pub fn new_pre_session(&self) -> bool {
-        self.0.new_pre_session
+        self.0.new_pre_session.get().is_some()
     }
 
-    pub fn csrf_token(&self) -> &str {
-        &self.0.csrf_token
+    /// The caller's CSRF token (see [`Caller::csrf_binding`]), the same one for the whole answer.
+    pub fn csrf_token(&self, key: &CsrfKey) -> &str {
+        self.0.csrf_token.get_or_init(|| key.token_for(self.csrf_binding()))
     }
 
     /// What the caller's CSRF token is bound to.
     pub fn csrf_binding(&self) -> CsrfBinding<'_> {
         match &self.0.lookup {
             SessionLookup::Live(s) => CsrfBinding::Session(&s.public_id),
-            _ => CsrfBinding::PreSession(&self.0.pre_session),
+            _ => CsrfBinding::PreSession(self.pre_session()),
         }
     }
 
@@ -259,8 +271,9 @@ fn wire_reason(reason: switchboard::EndReason) -> models::EndReason {
     }
 }
 
-/// Resolves the caller: session (if any), pre-session, CSRF token. One database read when a
-/// session cookie is present, none otherwise.
+/// Resolves the caller: the session (if any) and the pre-session cookie. One database read when
+/// a session cookie is present, none otherwise. The CSRF token, and a pre-session when the
+/// request had none, are made when the answer first needs them.
 pub async fn resolve_request(app: &AppContext, headers: &HeaderMap, peer_ip: Option<String>, activity: Activity) -> Caller {
     let header = |name| {
         headers
@@ -304,20 +317,14 @@ pub async fn resolve_request(app: &AppContext, headers: &HeaderMap, peer_ip: Opt
             SessionLookup::SignedOut(models::EndReason::Unauthenticated)
         }
     };
-    let existing = cookie(headers, app.cookies.pre_session_name()).and_then(PreSessionId::parse);
-    let new_pre_session = existing.is_none();
-    let pre_session = existing.unwrap_or_else(PreSessionId::generate);
-    let csrf_token = match &lookup {
-        SessionLookup::Live(s) => app.csrf.token_for(CsrfBinding::Session(&s.public_id)),
-        _ => app.csrf.token_for(CsrfBinding::PreSession(&pre_session)),
-    };
+    let sent_pre_session = cookie(headers, app.cookies.pre_session_name()).and_then(PreSessionId::parse);
     Caller(Arc::new(CallerInner {
         lookup,
         owner,
         token,
-        pre_session,
-        new_pre_session,
-        csrf_token,
+        sent_pre_session,
+        new_pre_session: OnceLock::new(),
+        csrf_token: OnceLock::new(),
         meta,
         cookie_change: Mutex::new(None),
         replaced,
@@ -337,9 +344,7 @@ pub struct RequestContext {
 pub fn request_context() -> Result<RequestContext, ApiError> {
     let missing = || ApiError::new(ErrorCode::Internal, "the request was not resolved");
     let app = use_context::<AppContext>().ok_or_else(missing)?;
-    let caller = use_context::<http::request::Parts>()
-        .and_then(|p| p.extensions.get::<Caller>().cloned())
-        .ok_or_else(missing)?;
+    let caller = use_context::<Caller>().ok_or_else(missing)?;
     Ok(RequestContext { app, caller })
 }
 
@@ -388,7 +393,11 @@ impl RequestContext {
 
     /// A session state as the API answers it, with the CSRF token bound to that session.
     pub fn state(&self, s: switchboard::SessionState) -> SessionState {
-        let csrf_token = self.app.csrf.token_for(CsrfBinding::Session(&s.session.public_id));
+        // The caller's own session's token, when this is its state (made once per answer).
+        let csrf_token = match self.caller.lookup() {
+            SessionLookup::Live(own) if own.public_id == s.session.public_id => self.caller.csrf_token(&self.app.csrf).to_owned(),
+            _ => self.app.csrf.token_for(CsrfBinding::Session(&s.session.public_id)),
+        };
         SessionState {
             user: UserView {
                 id: models::UserId(s.user.id.get()),
@@ -556,5 +565,7 @@ pub fn audit_event_view(e: &switchboard::audit::AuditEvent) -> AuditEventView {
 
 /// The CSRF token the page is rendered with (for its `<meta>` and hidden form fields).
 pub fn page_csrf_token() -> String {
-    request_context().map(|c| c.caller.csrf_token().to_owned()).unwrap_or_default()
+    request_context()
+        .map(|c| c.caller.csrf_token(&c.app.csrf).to_owned())
+        .unwrap_or_default()
 }

@@ -67,9 +67,46 @@ impl Timestamp {
     }
 }
 
-/// `2026-11-28T03:44:17.73Z`: the fraction has no trailing zeros and is left out when zero.
-impl fmt::Display for Timestamp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Timestamp {
+    /// The text [`Display`](fmt::Display) writes, put together in `buf` digit by digit (every
+    /// answer of the server carries several; `write!` spent more on its machinery than on the
+    /// digits). `None` for a year outside 0–9999, which `Display` writes the long way.
+    fn rfc3339(self, buf: &mut [u8; 24]) -> Option<&str> {
+        fn digits(out: &mut [u8], mut value: i64) {
+            for d in out.iter_mut().rev() {
+                *d = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        }
+        let (days, ms_of_day) = (self.0.div_euclid(86_400_000), self.0.rem_euclid(86_400_000));
+        let (year, month, day) = civil_from_days(days);
+        if !(0..=9999).contains(&year) {
+            return None;
+        }
+        let secs = ms_of_day / 1000;
+        *buf = *b"0000-00-00T00:00:00.000Z";
+        digits(&mut buf[0..4], year);
+        digits(&mut buf[5..7], month);
+        digits(&mut buf[8..10], day);
+        digits(&mut buf[11..13], secs / 3600);
+        digits(&mut buf[14..16], (secs / 60) % 60);
+        digits(&mut buf[17..19], secs % 60);
+        let ms = ms_of_day % 1000;
+        let len = if ms == 0 {
+            buf[19] = b'Z';
+            20
+        } else {
+            digits(&mut buf[20..23], ms);
+            // `.5`, `.73`, `.123`: without trailing zeros.
+            let kept = 3 - buf[20..23].iter().rev().take_while(|&&d| d == b'0').count();
+            buf[20 + kept] = b'Z';
+            21 + kept
+        };
+        std::str::from_utf8(&buf[..len]).ok()
+    }
+
+    /// [`Display`](fmt::Display) the long way, for any year.
+    fn write_long(self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (days, ms_of_day) = (self.0.div_euclid(86_400_000), self.0.rem_euclid(86_400_000));
         let (year, month, day) = civil_from_days(days);
         let secs = ms_of_day / 1000;
@@ -95,9 +132,22 @@ impl fmt::Display for Timestamp {
     }
 }
 
+/// `2026-11-28T03:44:17.73Z`: the fraction has no trailing zeros and is left out when zero.
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.rfc3339(&mut [0; 24]) {
+            Some(text) => f.write_str(text),
+            None => self.write_long(f),
+        }
+    }
+}
+
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        match self.rfc3339(&mut [0; 24]) {
+            Some(text) => s.serialize_str(text),
+            None => s.collect_str(self),
+        }
     }
 }
 
@@ -158,6 +208,32 @@ mod tests {
         assert_eq!(Timestamp(-1).to_string(), "1969-12-31T23:59:59.999Z");
         assert_eq!(Timestamp(1_050).to_string(), "1970-01-01T00:00:01.05Z");
         assert_eq!(Timestamp(1_007).to_string(), "1970-01-01T00:00:01.007Z");
+    }
+
+    #[test]
+    fn the_short_way_writes_what_the_long_way_does() {
+        struct Long(Timestamp);
+        impl std::fmt::Display for Long {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.write_long(f)
+            }
+        }
+        let mut ms = -62_167_219_200_000_i64; // 0000-01-01
+        while ms < 253_402_300_800_000 {
+            // 9999-12-31: every few days, at a time of day with every kind of fraction.
+            for t in [ms, ms + 1, ms + 10, ms + 100, ms + 86_399_999, ms + 43_200_120] {
+                let t = Timestamp(t);
+                assert_eq!(t.rfc3339(&mut [0; 24]), Some(Long(t).to_string().as_str()));
+            }
+            ms += 86_400_000 * 7 + 3_601_001;
+        }
+        for beyond in [Timestamp(253_402_300_800_000), Timestamp(-62_167_219_200_001)] {
+            assert_eq!(beyond.rfc3339(&mut [0; 24]), None);
+            assert_eq!(beyond.to_string(), Long(beyond).to_string());
+            assert_eq!(serde_json::to_string(&beyond).unwrap(), format!("\"{beyond}\""));
+        }
+        let t = Timestamp(1_800_000_000_123);
+        assert_eq!(serde_json::to_string(&t).unwrap(), "\"2027-01-15T08:00:00.123Z\"");
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub async fn page_fragment(page: String, #[server(default)] query: String) -> Re
         let owner = Owner::new();
         owner.with(|| {
             provide_context(cx.app.clone());
+            provide_context(cx.caller.clone());
             if let Some(parts) = parts {
                 provide_context(parts);
             }

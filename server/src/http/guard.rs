@@ -84,11 +84,27 @@ fn is_safe(method: &Method) -> bool {
 /// The layer (see the module documentation). A request reads SQLite's change log once, however
 /// many cached reads it makes (`switchboard::store::one_look`).
 ///
+/// Every request is answered within `http.request_timeout`. A render or a database call that
+/// hangs (a lock held elsewhere, a panic in a task the render waits for) ends as a 500 and the
+/// connection closes, rather than the client waiting forever. (Here rather than in a layer of
+/// its own: each layer boxes the rest of the stack again for every request.)
+///
 /// The request's future is boxed here, once: it holds everything the layer and the handler
 /// await (the session lookup, the body checks, the effects), and unboxed it was copied whole
 /// into each enclosing future (`memmove` was 5.1% of a cached read's profile, 4.5% since).
 pub async fn request_layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    switchboard::store::one_look(Box::pin(handle(state, req, next))).await
+    let within = state.settings.http.request_timeout.0;
+    let (method, uri) = (req.method().clone(), req.uri().clone());
+    let answer = switchboard::store::one_look(Box::pin(handle(state, req, next)));
+    match tokio::time::timeout(within, answer).await {
+        Ok(res) => res,
+        Err(_) => {
+            tracing::error!(%method, path = uri.path(), timeout = ?within, "no answer within http.request_timeout; answering 500");
+            let mut res = error_response(ApiError::new(ErrorCode::Internal, "the server could not answer in time"));
+            res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            res
+        }
+    }
 }
 
 async fn handle(state: AppState, req: Request, next: Next) -> Response {
@@ -114,7 +130,11 @@ async fn handle(state: AppState, req: Request, next: Next) -> Response {
             .iter()
             .filter_map(|v| v.to_str().ok())
             .collect();
-        state.settings.http.trusted_proxies.client(c.0.ip(), &forwarded).to_string()
+        let ip = state.settings.http.trusted_proxies.client(c.0.ip(), &forwarded);
+        // Sized for the longest address up front, rather than grown as it is written.
+        let mut text = String::with_capacity(45);
+        let _ = std::fmt::Write::write_fmt(&mut text, format_args!("{ip}"));
+        text
     });
     let activity = registered.map_or_else(|| app::registry::activity_of(&path), |e| e.activity);
     let caller = resolve_request(&state.ctx, req.headers(), peer, activity).await;
@@ -153,6 +173,12 @@ async fn handle(state: AppState, req: Request, next: Next) -> Response {
     parts.extensions.insert(caller.clone());
     // Only pages carry scripts, so only they get a nonce (API answers are JSON: no CSP).
     let nonce = (!path.starts_with("/api/")).then(CspNonce::generate);
+    // A page streams its parts after its head is written, and a signed-out caller's answers
+    // carry tokens bound to the pre-session: they get theirs (and its cookie) now. A signed-in
+    // caller's API answers get one only if they use it.
+    if nonce.is_some() || !matches!(caller.lookup(), app::auth::ssr::SessionLookup::Live(_)) {
+        caller.pre_session();
+    }
     if let Some(nonce) = &nonce {
         parts.extensions.insert(nonce.clone());
     }

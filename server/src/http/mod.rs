@@ -20,8 +20,7 @@ use crate::AppState;
 use app::auth::ssr::{AppContext, Caller};
 use app::error::{ApiError, ErrorCode};
 use app::{shell, App};
-use axum::extract::{Extension, Request, State};
-use axum::middleware::Next;
+use axum::extract::{Extension, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
@@ -45,8 +44,16 @@ pub fn router(state: AppState) -> Router {
         let ctx: AppContext = state.ctx.clone();
         move || {
             leptos::prelude::provide_context(ctx.clone());
-            // The request layer's nonce, so the page's inline scripts carry the one its CSP names.
-            let nonce = leptos::prelude::use_context::<http::request::Parts>().and_then(|p| p.extensions.get::<CspNonce>().cloned());
+            // What the request layer resolved: the caller (for `request_context`), and the
+            // nonce, so the page's inline scripts carry the one its CSP names. Read in place:
+            // `use_context` would copy the whole request head.
+            let (caller, nonce) = leptos::prelude::with_context::<http::request::Parts, _>(|p| {
+                (p.extensions.get::<Caller>().cloned(), p.extensions.get::<CspNonce>().cloned())
+            })
+            .unwrap_or_default();
+            if let Some(caller) = caller {
+                leptos::prelude::provide_context(caller);
+            }
             if let Some(CspNonce(nonce)) = nonce {
                 leptos::prelude::provide_context(leptos::nonce::Nonce::from_value(nonce));
             }
@@ -80,7 +87,6 @@ pub fn router(state: AppState) -> Router {
                         .quality(CompressionLevel::Precise(4))
                         .compress_when(is_html),
                 )
-                .layer(axum::middleware::from_fn_with_state(state.clone(), deadline))
                 .layer(axum::middleware::from_fn_with_state(state.clone(), guard::request_layer)),
         )
         .merge(assets::router())
@@ -154,25 +160,8 @@ fn is_html(_: http::StatusCode, _: http::Version, headers: &http::HeaderMap, _: 
 
 /// `GET /api/csrf`: the caller's CSRF token (and, before login, the pre-session cookie it is
 /// bound to). For clients that do not render pages, such as scripts and tests.
-async fn csrf_token(Extension(caller): Extension<Caller>) -> impl IntoResponse {
-    Json(serde_json::json!({ "csrf_token": caller.csrf_token() }))
-}
-
-/// Every request is answered within `http.request_timeout`. A render or a database call that
-/// hangs (a lock held elsewhere, a panic in a task the render waits for) ends as a 500 and the
-/// connection closes, rather than the client waiting forever.
-async fn deadline(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let within = state.settings.http.request_timeout.0;
-    let (method, uri) = (req.method().clone(), req.uri().clone());
-    match tokio::time::timeout(within, next.run(req)).await {
-        Ok(res) => res,
-        Err(_) => {
-            tracing::error!(%method, path = uri.path(), timeout = ?within, "no answer within http.request_timeout; answering 500");
-            let mut res = error_response(ApiError::new(ErrorCode::Internal, "the server could not answer in time"));
-            res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-            res
-        }
-    }
+async fn csrf_token(State(state): State<AppState>, Extension(caller): Extension<Caller>) -> impl IntoResponse {
+    Json(serde_json::json!({ "csrf_token": caller.csrf_token(&state.ctx.csrf) }))
 }
 
 async fn api_not_found() -> Response {
