@@ -68,11 +68,14 @@ impl Timestamp {
 }
 
 impl Timestamp {
-    /// The text [`Display`](fmt::Display) writes, put together in `buf` digit by digit (every
-    /// answer of the server carries several; `write!` spent more on its machinery than on the
-    /// digits). `None` for a year outside 0–9999, which `Display` writes the long way.
-    fn rfc3339(self, buf: &mut [u8; 24]) -> Option<&str> {
-        fn digits(out: &mut [u8], mut value: i64) {
+    /// The text [`Display`](fmt::Display) writes, put together in `buf` digit by digit: every
+    /// answer of the server carries several, and `write!` spent more on its machinery than on
+    /// the digits. (The browser build writes it with the formatter, [`Timestamp::formatted`],
+    /// whose machinery it carries anyway: this code would add 560 bytes to it.) A year has four
+    /// digits at least, a minus sign before it if it is negative.
+    #[cfg(any(not(target_arch = "wasm32"), test))]
+    fn rfc3339(self, buf: &mut [u8; 40]) -> &str {
+        fn digits(out: &mut [u8], mut value: u64) {
             for d in out.iter_mut().rev() {
                 *d = b'0' + (value % 10) as u8;
                 value /= 10;
@@ -80,33 +83,40 @@ impl Timestamp {
         }
         let (days, ms_of_day) = (self.0.div_euclid(86_400_000), self.0.rem_euclid(86_400_000));
         let (year, month, day) = civil_from_days(days);
-        if !(0..=9999).contains(&year) {
-            return None;
+        let mut at = 0;
+        if year < 0 {
+            buf[0] = b'-';
+            at = 1;
         }
-        let secs = ms_of_day / 1000;
-        *buf = *b"0000-00-00T00:00:00.000Z";
-        digits(&mut buf[0..4], year);
-        digits(&mut buf[5..7], month);
-        digits(&mut buf[8..10], day);
-        digits(&mut buf[11..13], secs / 3600);
-        digits(&mut buf[14..16], (secs / 60) % 60);
-        digits(&mut buf[17..19], secs % 60);
-        let ms = ms_of_day % 1000;
-        let len = if ms == 0 {
-            buf[19] = b'Z';
-            20
-        } else {
-            digits(&mut buf[20..23], ms);
+        let year = year.unsigned_abs();
+        let width = (year.checked_ilog10().unwrap_or(0) as usize + 1).max(4 - at);
+        digits(&mut buf[at..at + width], year);
+        at += width;
+        let (ms, secs) = ((ms_of_day % 1000) as u64, (ms_of_day / 1000) as u64);
+        buf[at..at + 16].copy_from_slice(b"-00-00T00:00:00.");
+        for (from, value) in [
+            (1, month as u64),
+            (4, day as u64),
+            (7, secs / 3600),
+            (10, (secs / 60) % 60),
+            (13, secs % 60),
+        ] {
+            digits(&mut buf[at + from..at + from + 2], value);
+        }
+        at += 15;
+        if ms != 0 {
             // `.5`, `.73`, `.123`: without trailing zeros.
-            let kept = 3 - buf[20..23].iter().rev().take_while(|&&d| d == b'0').count();
-            buf[20 + kept] = b'Z';
-            21 + kept
-        };
-        std::str::from_utf8(&buf[..len]).ok()
+            digits(&mut buf[at + 1..at + 4], ms);
+            at += 4 - buf[at + 1..at + 4].iter().rev().take_while(|&&d| d == b'0').count();
+        }
+        buf[at] = b'Z';
+        std::str::from_utf8(&buf[..=at]).expect("digits and ASCII punctuation")
     }
 
-    /// [`Display`](fmt::Display) the long way, for any year.
-    fn write_long(self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// [`Display`](fmt::Display) through the formatter: what the browser build uses, and what
+    /// [`Timestamp::rfc3339`] is tested against.
+    #[cfg(any(target_arch = "wasm32", test))]
+    fn formatted(self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (days, ms_of_day) = (self.0.div_euclid(86_400_000), self.0.rem_euclid(86_400_000));
         let (year, month, day) = civil_from_days(days);
         let secs = ms_of_day / 1000;
@@ -117,11 +127,9 @@ impl Timestamp {
             (secs / 60) % 60,
             secs % 60
         )?;
-        let ms = ms_of_day % 1000;
-        if ms != 0 {
-            // `.5`, `.73`, `.123`: without trailing zeros, and without an allocation (every
-            // answer of the server carries a few of these).
-            let mut rest = ms;
+        let mut rest = ms_of_day % 1000;
+        if rest != 0 {
+            // `.5`, `.73`, `.123`: without trailing zeros.
             f.write_str(".")?;
             while rest != 0 {
                 write!(f, "{}", rest / 100)?;
@@ -134,20 +142,26 @@ impl Timestamp {
 
 /// `2026-11-28T03:44:17.73Z`: the fraction has no trailing zeros and is left out when zero.
 impl fmt::Display for Timestamp {
+    #[cfg(not(target_arch = "wasm32"))]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.rfc3339(&mut [0; 24]) {
-            Some(text) => f.write_str(text),
-            None => self.write_long(f),
-        }
+        f.write_str(self.rfc3339(&mut [0; 40]))
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.formatted(f)
     }
 }
 
 impl Serialize for Timestamp {
+    #[cfg(not(target_arch = "wasm32"))]
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.rfc3339(&mut [0; 24]) {
-            Some(text) => s.serialize_str(text),
-            None => s.collect_str(self),
-        }
+        s.serialize_str(self.rfc3339(&mut [0; 40]))
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 
@@ -210,27 +224,38 @@ mod tests {
         assert_eq!(Timestamp(1_007).to_string(), "1970-01-01T00:00:01.007Z");
     }
 
-    #[test]
-    fn the_short_way_writes_what_the_long_way_does() {
-        struct Long(Timestamp);
-        impl std::fmt::Display for Long {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                self.0.write_long(f)
-            }
+    /// [`Timestamp::formatted`], the browser's way and the reference.
+    struct Long(Timestamp);
+
+    impl std::fmt::Display for Long {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            self.0.formatted(f)
         }
+    }
+
+    #[test]
+    fn written_by_hand_as_the_formatter_wrote_it() {
         let mut ms = -62_167_219_200_000_i64; // 0000-01-01
         while ms < 253_402_300_800_000 {
-            // 9999-12-31: every few days, at a time of day with every kind of fraction.
+            // To 9999-12-31, every week or so, at times of day with every kind of fraction.
             for t in [ms, ms + 1, ms + 10, ms + 100, ms + 86_399_999, ms + 43_200_120] {
                 let t = Timestamp(t);
-                assert_eq!(t.rfc3339(&mut [0; 24]), Some(Long(t).to_string().as_str()));
+                assert_eq!(t.to_string(), Long(t).to_string());
             }
             ms += 86_400_000 * 7 + 3_601_001;
         }
-        for beyond in [Timestamp(253_402_300_800_000), Timestamp(-62_167_219_200_001)] {
-            assert_eq!(beyond.rfc3339(&mut [0; 24]), None);
-            assert_eq!(beyond.to_string(), Long(beyond).to_string());
-            assert_eq!(serde_json::to_string(&beyond).unwrap(), format!("\"{beyond}\""));
+        // Years of more than four digits, and before year 0, as the formatter wrote them.
+        for t in [
+            253_402_300_800_000,
+            -62_167_219_200_001,
+            -1_000_000_000_000_000,
+            1_000_000_000_000_000,
+            i64::MAX / 2,
+            i64::MIN / 2,
+        ] {
+            let t = Timestamp(t);
+            assert_eq!(t.to_string(), Long(t).to_string(), "{t}");
+            assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{}\"", Long(t)));
         }
         let t = Timestamp(1_800_000_000_123);
         assert_eq!(serde_json::to_string(&t).unwrap(), "\"2027-01-15T08:00:00.123Z\"");
