@@ -217,7 +217,8 @@ async fn crowd_rows(crowd: u64, capacity: Option<u64>, connections: u64, seconds
     let mut watching = watch.reader().acquire().await.unwrap();
     let data_version = "PRAGMA data_version";
     let before: i64 = sqlx::query_scalar(data_version).fetch_one(&mut *watching).await.unwrap();
-    let again = measure(addr, Arc::new(requests), connections, seconds).await;
+    let requests = Arc::new(requests);
+    let again = measure(addr, requests.clone(), connections, seconds).await;
     let after: i64 = sqlx::query_scalar(data_version).fetch_one(&mut *watching).await.unwrap();
     let reads_wrote = after != before;
     drop(watching);
@@ -235,14 +236,45 @@ async fn crowd_rows(crowd: u64, capacity: Option<u64>, connections: u64, seconds
         name: format!("Switchboard, sqlite, {crowd} sessions ({cached}), read again in turn"),
         figures: again,
     });
-    let line = format!(
+    let mut line = format!(
         "[hot_path] RSS of the server with {crowd} live sessions, {cached} (goal ≤ 64 MiB): {rss_idle:.1} MiB before any \
          was read, {rss_filled:.1} once each was read, {:.1} after reading them again, peak {:.1}",
         server.rss_mib(),
         server.peak_rss_mib()
     );
+    if capacity.is_none() && crowd > 1_000 {
+        line.push_str(&crowd_against_one(addr, &requests, connections, seconds).await);
+    }
     drop(server);
     line
+}
+
+/// "Lookup unchanged with many sessions", from rounds that take turns on the same server (as
+/// [`interleaved_ratios`]): every connection reading one session, then the connections reading
+/// all of `requests` in turn. Returns the lines to print.
+async fn crowd_against_one(addr: SocketAddr, requests: &Arc<Vec<Arc<Vec<u8>>>>, connections: u64, seconds: f64) -> String {
+    let crowd = requests.len();
+    let rounds = env_number("SWITCHBOARD_BENCH_ROUNDS", RATIO_ROUNDS).max(1);
+    let mut ratios = Vec::new();
+    let mut lines = String::new();
+    for round in 1..=rounds {
+        let one = drive(addr, requests[0].clone(), connections, seconds).await;
+        let all = measure(addr, requests.clone(), connections, seconds).await;
+        assert_eq!(one.errors + all.errors, 0, "round {round}: errors");
+        ratios.push(all.per_second / one.per_second);
+        lines.push_str(&format!(
+            "\n[hot_path] round {round}: one session {:.0} req/s (p99 {:.2} ms), {crowd} sessions in turn {:.0} req/s (p99 {:.2} ms)",
+            one.per_second, one.p99_ms, all.per_second, all.p99_ms
+        ));
+    }
+    ratios.sort_by(f64::total_cmp);
+    let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+    lines.push_str(&format!(
+        "\n[hot_path] lookups across {crowd} cached sessions: {:.2} × one session's (goal: unchanged), the median of {rounds} rounds taking turns ({})",
+        ratios[ratios.len() / 2],
+        each.join(", ")
+    ));
+    lines
 }
 
 /// The axum + tower-sessions baseline, up and signed in: its process (with the folder of its
