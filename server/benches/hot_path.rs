@@ -12,7 +12,9 @@
 //! `SWITCHBOARD_BENCH_SMOKE=1` (1 s, 8 connections, SQLite only, and it fails on any error: what
 //! CI runs so the benchmark cannot rot). PostgreSQL rows need `SWITCHBOARD_TEST_POSTGRES_URL`
 //! (default `postgres://postgres@127.0.0.1:5432/postgres`) to be reachable; else they are skipped.
-//! `SWITCHBOARD_BENCH_ONLY=crowd` runs only the rows with many live sessions (and their memory);
+//! `SWITCHBOARD_BENCH_ONLY=crowd` runs only the rows with many live sessions (their memory, and
+//! rounds taking turns between one session and all of them on the same server: "lookup
+//! unchanged");
 //! `SWITCHBOARD_BENCH_ONLY=sqlite` only the SQLite server's rows (reads, switches, bare route);
 //! `SWITCHBOARD_BENCH_ONLY=ratios` only the SQLite ratio goals, in rounds taking turns.
 //!
