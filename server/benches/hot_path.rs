@@ -269,14 +269,23 @@ async fn crowd_against_one(addr: SocketAddr, requests: &Arc<Vec<Arc<Vec<u8>>>>, 
             one.per_second, one.p99_ms, all.per_second, all.p99_ms
         ));
     }
-    ratios.sort_by(f64::total_cmp);
-    let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
     lines.push_str(&format!(
-        "\n[hot_path] lookups across {crowd} cached sessions: {:.2} × one session's (goal: unchanged), the median of {rounds} rounds taking turns ({})",
-        ratios[ratios.len() / 2],
-        each.join(", ")
+        "\n[hot_path] lookups across {crowd} cached sessions: {}",
+        median_of_rounds(&mut ratios, "× one session's (goal: unchanged)")
     ));
     lines
+}
+
+/// "`median` `label`, the median of N rounds taking turns (each, sorted)".
+fn median_of_rounds(ratios: &mut [f64], label: &str) -> String {
+    ratios.sort_by(f64::total_cmp);
+    let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+    format!(
+        "{:.2} {label}, the median of {} rounds taking turns ({})",
+        ratios[ratios.len() / 2],
+        ratios.len(),
+        each.join(", ")
+    )
 }
 
 /// The axum + tower-sessions baseline, up and signed in: its process (with the folder of its
@@ -332,12 +341,9 @@ async fn interleaved_ratios(connections: u64, seconds: f64) -> Vec<String> {
         (&mut to_tower, "× tower-sessions (goal ≥ 2)"),
         (&mut to_bare, "× the bare route (goal ≥ 0.5)"),
     ] {
-        ratios.sort_by(f64::total_cmp);
-        let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
         lines.push(format!(
-            "[hot_path] Switchboard, sqlite, cache on: {:.2} {label}, the median of {rounds} rounds taking turns ({})",
-            ratios[ratios.len() / 2],
-            each.join(", ")
+            "[hot_path] Switchboard, sqlite, cache on: {}",
+            median_of_rounds(ratios, label)
         ));
     }
     lines
