@@ -349,6 +349,13 @@ pub fn request_context() -> Result<RequestContext, ApiError> {
 }
 
 impl RequestContext {
+    /// Puts this context where [`request_context`] finds it: in the current reactive owner's
+    /// context.
+    pub fn provide(&self) {
+        provide_context(self.app.clone());
+        provide_context(self.caller.clone());
+    }
+
     pub fn engine(&self) -> &Engine {
         &self.app.engine
     }

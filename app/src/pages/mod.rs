@@ -29,8 +29,7 @@ pub async fn page_fragment(page: String, #[server(default)] query: String) -> Re
         // owner of its own that holds the context it reads, for as long as the render lives.
         let owner = Owner::new();
         owner.with(|| {
-            provide_context(cx.app.clone());
-            provide_context(cx.caller.clone());
+            cx.provide();
             if let Some(parts) = parts {
                 provide_context(parts);
             }

@@ -183,7 +183,7 @@ async fn handle(state: AppState, req: Request, next: Next) -> Response {
         parts.extensions.insert(nonce.clone());
     }
     let req = Request::from_parts(parts, body);
-    let res = match read_function(&req) {
+    let res = match registered.and_then(|_| read_function(&req)) {
         Some(read) => tracing::Instrument::instrument(run_read(&state, &caller, read, req), span).await,
         None => tracing::Instrument::instrument(next.run(req), span).await,
     };
@@ -204,7 +204,8 @@ async fn handle(state: AppState, req: Request, next: Next) -> Response {
     res
 }
 
-/// The server function a `GET` asks for: a read (see [`run_read`]).
+/// The server function a `GET` of a registered endpoint asks for: a read (see [`run_read`]).
+/// (Pages and files are not looked for: every server function is in the registry.)
 fn read_function(req: &Request) -> Option<server_fn::middleware::BoxedService<Request, Response>> {
     if req.method() != Method::GET {
         return None;
@@ -224,11 +225,13 @@ async fn run_read(
     mut read: server_fn::middleware::BoxedService<Request, Response>,
     req: Request,
 ) -> Response {
-    use leptos::prelude::{provide_context, Owner};
-    let owner = Owner::new();
+    let owner = leptos::prelude::Owner::new();
+    let cx = app::auth::ssr::RequestContext {
+        app: state.ctx.clone(),
+        caller: caller.clone(),
+    };
     let answer = owner.with(|| {
-        provide_context(state.ctx.clone());
-        provide_context(caller.clone());
+        cx.provide();
         leptos::reactive::computed::ScopedFuture::new(read.run(req))
     });
     answer.await
