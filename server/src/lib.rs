@@ -131,8 +131,14 @@ pub fn spawn_cleanup(state: &AppState) -> tokio::task::JoinHandle<()> {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
+            let started = std::time::Instant::now();
             match engine.sweep_sessions(retention, batch).await {
-                Ok(r) if r.expired + r.deleted > 0 => tracing::info!(expired = r.expired, deleted = r.deleted, "session cleanup"),
+                Ok(r) if r.expired + r.deleted > 0 => tracing::info!(
+                    expired = r.expired,
+                    deleted = r.deleted,
+                    took_ms = started.elapsed().as_millis() as u64,
+                    "session cleanup"
+                ),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "session cleanup failed"),
             }

@@ -72,7 +72,17 @@ pub fn switchboard(addr: SocketAddr, database_url: &str, cache: bool) -> Process
 
 /// [`switchboard`] with more settings (`SWITCHBOARD_*` variables).
 pub fn switchboard_with(addr: SocketAddr, database_url: &str, cache: bool, env: &[(&str, &str)]) -> Process {
-    let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+    let child = switchboard_command(addr, database_url, cache, env)
+        .spawn()
+        .expect("the release binary");
+    Process(child)
+}
+
+/// The command [`switchboard_with`] runs (its log, errors only, discarded; stderr passed
+/// through), to change before spawning it.
+pub fn switchboard_command(addr: SocketAddr, database_url: &str, cache: bool, env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    command
         .arg("serve")
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -84,10 +94,8 @@ pub fn switchboard_with(addr: SocketAddr, database_url: &str, cache: bool, env: 
         .env("SWITCHBOARD_POOL_MAX_CONNECTIONS", "16")
         .envs(env.iter().copied())
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the release binary");
-    Process(child)
+        .stderr(Stdio::inherit());
+    command
 }
 
 /// A signed-in client of a Switchboard server.
