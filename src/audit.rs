@@ -315,12 +315,16 @@ impl Engine {
         let batch = i64::from(batch.max(1));
         let mut deleted = 0;
         loop {
-            let n = sqlx::query("DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < $1 LIMIT $2)")
-                .bind(cutoff)
-                .bind(batch)
-                .execute(self.db().writer())
-                .await?
-                .rows_affected();
+            let n = self
+                .db()
+                .background_transaction(move |c| {
+                    Box::pin(async move {
+                        let query =
+                            sqlx::query("DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < $1 LIMIT $2)");
+                        Ok(query.bind(cutoff).bind(batch).execute(&mut *c).await?.rows_affected())
+                    })
+                })
+                .await?;
             deleted += n;
             if (n as i64) < batch {
                 return Ok(deleted);

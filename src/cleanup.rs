@@ -32,7 +32,7 @@ impl Engine {
             let sql = sql.clone();
             let ended = self
                 .db()
-                .transaction(move |c| {
+                .background_transaction(move |c| {
                     Box::pin(async move {
                         let mut ended = 0;
                         for statement in &sql {
@@ -95,15 +95,18 @@ impl Engine {
         let batch = i64::from(batch.max(1));
         let cutoff = Timestamp(self.now().millis().saturating_sub(retention.as_millis() as i64));
         loop {
-            let deleted = sqlx::query(
-                "DELETE FROM sessions WHERE id IN \
-                 (SELECT id FROM sessions WHERE ended_at IS NOT NULL AND ended_at < $1 LIMIT $2)",
-            )
-            .bind(cutoff)
-            .bind(batch)
-            .execute(self.db().writer())
-            .await?
-            .rows_affected();
+            let deleted = self
+                .db()
+                .background_transaction(move |c| {
+                    Box::pin(async move {
+                        let query = sqlx::query(
+                            "DELETE FROM sessions WHERE id IN \
+                             (SELECT id FROM sessions WHERE ended_at IS NOT NULL AND ended_at < $1 LIMIT $2)",
+                        );
+                        Ok(query.bind(cutoff).bind(batch).execute(&mut *c).await?.rows_affected())
+                    })
+                })
+                .await?;
             self.db().look_after_commit();
             report.deleted += deleted;
             if (deleted as i64) < batch {

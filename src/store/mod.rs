@@ -28,6 +28,9 @@ use sqlx::AnyPool;
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
+/// How long bulk work waits for a moment without requests' writes ([`Db::background_transaction`]).
+const BULK_WAITS_AT_MOST: std::time::Duration = std::time::Duration::from_millis(100);
+
 static MIGRATE_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static MIGRATE_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -302,6 +305,20 @@ impl Db {
                 Err(e)
             }
         }
+    }
+
+    /// [`Db::transaction`] for bulk work no request waits on (the cleanup's batches): on
+    /// SQLite it begins once no request's write is under way (or after [`BULK_WAITS_AT_MOST`],
+    /// so a steady stream of writes cannot hold it off), so requests' writes go first.
+    pub async fn background_transaction<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
+    {
+        if let Some(group) = &self.group {
+            group.until_quiet(BULK_WAITS_AT_MOST).await;
+        }
+        self.transaction(work).await
     }
 
     /// SQLite: write transactions committed so far, each one fsync (concurrent transactions

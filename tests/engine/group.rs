@@ -240,3 +240,50 @@ async fn sqlite_savepoint_names_come_round_again_in_every_batch() {
          the batch's begin): {numbers:?}"
     );
 }
+
+/// Bulk work (the cleanup's batches, `Db::background_transaction`) lets requests' writes go
+/// first: bulk work that arrives while a request's write is under way begins once that write
+/// has committed. Queued for the lock as a request is, it ran between the request's work and
+/// the request's commit (which takes the lock again), in the request's batch: the request waited
+/// for a whole bulk batch (docs/BENCHMARKS.md, the cleanup).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_bulk_work_begins_after_the_write_under_way_has_committed() {
+    let (database, db) = scratch().await;
+    let (go, gone) = tokio::sync::oneshot::channel::<()>();
+    let request = tokio::spawn({
+        let db = db.clone();
+        async move {
+            db.transaction(move |c| {
+                Box::pin(async move {
+                    sqlx::query("INSERT INTO scratch (i) VALUES (1)").execute(&mut *c).await?;
+                    let _ = gone.await;
+                    Ok(())
+                })
+            })
+            .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // What another connection sees when the bulk work begins.
+    let other = database.connect(&PoolSettings::default()).await;
+    let bulk = tokio::spawn({
+        let db = db.clone();
+        async move {
+            db.background_transaction(move |_| {
+                Box::pin(async move {
+                    let seen: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM scratch").fetch_one(other.reader()).await?;
+                    Ok(seen)
+                })
+            })
+            .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    go.send(()).unwrap();
+    request.await.unwrap().unwrap();
+    assert_eq!(
+        bulk.await.unwrap().unwrap(),
+        1,
+        "the request's write was committed before the bulk work began"
+    );
+}

@@ -91,7 +91,7 @@ impl Default for Settings {
             idle_warning: Span(Duration::from_secs(2 * 60)),
             sync_check_interval: Span(Duration::from_secs(60)),
             cleanup_interval: Span(Duration::from_secs(10 * 60)),
-            cleanup_batch: 1000,
+            cleanup_batch: 200,
             session_retention: Span(Duration::from_secs(7 * 86_400)),
             site_root: PathBuf::from("target/site"),
             log: "info".into(),
