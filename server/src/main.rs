@@ -6,7 +6,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use switchboard::domain::{DisplayName, Email, Password};
-use switchboard_server::config::{Profile, Settings};
+use switchboard_server::config::{LogFormat, Profile, Settings};
 
 #[derive(Parser)]
 #[command(name = "switchboard", version, about = "Session management for multi-platform web apps")]
@@ -79,7 +79,14 @@ fn load_settings(cli: &Cli) -> Result<Settings, String> {
 
 fn init_logging(settings: &Settings) {
     let filter = tracing_subscriber::EnvFilter::try_new(&settings.log).unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    let lines = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    match settings.log_format {
+        // Colours only for a person at a terminal: a file or a collector gets plain text.
+        LogFormat::Text => lines.with_ansi(std::io::stdout().is_terminal()).init(),
+        // One object a line, with the spans it happened in, outermost first: a request's first
+        // (its id, method, path, session).
+        LogFormat::Json => lines.json().with_current_span(false).with_span_list(true).init(),
+    }
     // A panic anywhere (a handler, a render task) goes to the log with where it happened.
     std::panic::set_hook(Box::new(|info| {
         let message = info

@@ -133,6 +133,11 @@ fn sqlite_in(dir: &std::path::Path) -> String {
 /// `switchboard serve` in the test profile on `database`, with this shutdown grace; its output
 /// goes to `output` (both streams).
 fn serve(port: u16, database: &str, grace: &str, output: fn() -> Stdio) -> std::process::Child {
+    serve_with(port, database, grace, output, &[])
+}
+
+/// [`serve`] with more settings (`SWITCHBOARD_*` variables).
+fn serve_with(port: u16, database: &str, grace: &str, output: fn() -> Stdio, env: &[(&str, &str)]) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .arg("serve")
         .env_clear()
@@ -141,6 +146,7 @@ fn serve(port: u16, database: &str, grace: &str, output: fn() -> Stdio) -> std::
         .env("SWITCHBOARD_BIND", format!("127.0.0.1:{port}"))
         .env("SWITCHBOARD_DATABASE_URL", database)
         .env("SWITCHBOARD_SHUTDOWN_GRACE", grace)
+        .envs(env.iter().copied())
         .stdout(output())
         .stderr(output())
         .spawn()
@@ -162,6 +168,12 @@ async fn serving(database: &str, grace: &str) -> (std::process::Child, String) {
 
 /// Signs up `email` through `http` (which keeps the cookies); returns the session's CSRF token.
 async fn sign_up(http: &reqwest::Client, base: &str, email: &str) -> String {
+    let registered: serde_json::Value = register(http, base, email).await.json().await.unwrap();
+    registered["csrf_token"].as_str().unwrap().to_owned()
+}
+
+/// The answer to signing up `email` through `http` (which keeps the cookies).
+async fn register(http: &reqwest::Client, base: &str, email: &str) -> reqwest::Response {
     let csrf: serde_json::Value = http.get(format!("{base}/api/csrf")).send().await.unwrap().json().await.unwrap();
     let registered = http
         .post(format!("{base}/api/register"))
@@ -171,8 +183,91 @@ async fn sign_up(http: &reqwest::Client, base: &str, email: &str) -> String {
         .await
         .unwrap();
     assert!(registered.status().is_success(), "register: {}", registered.status());
+    registered
+}
+
+/// `log_format = "json"`: one JSON object a line, and a session operation's line names its
+/// request (the id its answer carried in `X-Request-Id`, the method and path) and the session
+/// by its public id; no line holds the session's token.
+#[tokio::test]
+async fn json_logs_name_the_request_and_never_the_token() {
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = serve_with(
+        port,
+        &sqlite_in(dir.path()),
+        "1s",
+        Stdio::piped,
+        &[("SWITCHBOARD_LOG_FORMAT", "json")],
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !tokio::task::spawn_blocking(move || healthy(port)).await.unwrap() {
+        assert!(Instant::now() < deadline, "the server did not come up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let registered = register(&http, &base, "logged@example.org").await;
+    let token_of = |res: &reqwest::Response| {
+        res.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|c| c.to_str().ok()?.split(';').next()?.strip_prefix("sb_session=").map(str::to_owned))
+            .next()
+            .expect("a session cookie")
+    };
+    let id_of = |res: &reqwest::Response| res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let (registered_id, token) = (id_of(&registered), token_of(&registered));
     let registered: serde_json::Value = registered.json().await.unwrap();
-    registered["csrf_token"].as_str().unwrap().to_owned()
+    let registered_session = current_session(&http, &base).await;
+    // Signing in again from that session: the request's span names the session it came from.
+    let login = http
+        .post(format!("{base}/api/login"))
+        .header("X-CSRF-Token", registered["csrf_token"].as_str().unwrap())
+        .form(&[("email", "logged@example.org"), ("password", "a long enough password")])
+        .send()
+        .await
+        .unwrap();
+    assert!(login.status().is_success(), "login: {}", login.status());
+    let (login_id, new_token) = (id_of(&login), token_of(&login));
+    let new_session = current_session(&http, &base).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut log = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut log).unwrap();
+
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}")))
+        .collect();
+    let line = |message: &str| {
+        lines
+            .iter()
+            .find(|l| l["fields"]["message"] == message)
+            .unwrap_or_else(|| panic!("no {message:?} line in {log}"))
+    };
+    // The spans a line happened in, outermost first: the request's.
+    let request = |line: &serde_json::Value| line["spans"][0].clone();
+    let created = line("account created");
+    assert_eq!(request(created)["name"], "request", "{created}");
+    assert_eq!(request(created)["id"], registered_id.as_str(), "{created}");
+    assert_eq!(request(created)["method"], "POST");
+    assert_eq!(request(created)["path"], "/api/register");
+    let login_line = line("signed in");
+    assert_eq!(request(login_line)["id"], login_id.as_str(), "{login_line}");
+    assert_eq!(request(login_line)["session"], registered_session, "{login_line}");
+    assert_eq!(login_line["fields"]["session"], new_session, "{login_line}");
+    assert!(!log.contains(&token), "the first session's token is in the log");
+    assert!(!log.contains(&new_token), "the new session's token is in the log");
+}
+
+/// The public id of the session `http` is signed in to (`GET /api/sessions`, the current one).
+async fn current_session(http: &reqwest::Client, base: &str) -> serde_json::Value {
+    let sessions: Vec<serde_json::Value> = http.get(format!("{base}/api/sessions")).send().await.unwrap().json().await.unwrap();
+    let current = sessions.into_iter().find(|s| s["current"] == true).expect("the current session");
+    current["public_id"].clone()
 }
 
 #[test]

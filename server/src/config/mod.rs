@@ -54,6 +54,8 @@ pub struct Settings {
     pub site_root: PathBuf,
     /// A tracing filter, e.g. `info` or `switchboard=debug,info`.
     pub log: String,
+    /// `text` (dev, test) or `json` (prod).
+    pub log_format: LogFormat,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// After SIGTERM or Ctrl-C: how long requests in flight may take to finish.
@@ -95,6 +97,7 @@ impl Default for Settings {
             session_retention: Span(Duration::from_secs(7 * 86_400)),
             site_root: PathBuf::from("target/site"),
             log: "info".into(),
+            log_format: LogFormat::Text,
             max_body_bytes: 64 * 1024,
             shutdown_grace: Span(Duration::from_secs(10)),
             dev_allow_public_bind: false,
@@ -150,6 +153,7 @@ impl Settings {
                 s.sync_check_interval = Span(Duration::from_secs(5));
             }
             Profile::Prod => {
+                s.log_format = LogFormat::Json;
                 s.cookie_secure = true;
                 s.features.registration = false;
             }
@@ -275,6 +279,17 @@ mod tests {
         assert!(!s.cookie_secure);
         assert_eq!(s.sync_check_interval.0, Duration::from_secs(60));
         assert_eq!(s.idle_warning.0, Duration::from_secs(120));
+        assert_eq!(s.cleanup_batch, 200);
+        assert_eq!(s.log_format, LogFormat::Text);
+        assert_eq!(
+            Settings::defaults_for(Profile::Prod).log_format,
+            LogFormat::Json,
+            "a collector reads prod's logs"
+        );
+        let json = Settings::load(Profile::Dev, None, &env(&[("SWITCHBOARD_LOG_FORMAT", "json")])).unwrap();
+        assert_eq!(json.log_format, LogFormat::Json);
+        let bad = Settings::load(Profile::Dev, None, &env(&[("SWITCHBOARD_LOG_FORMAT", "xml")])).unwrap_err();
+        assert_eq!(bad.key, "log_format", "{bad}");
         let test = Settings::load(Profile::Test, None, &env(&[])).unwrap();
         assert_eq!(
             test.sync_check_interval.0,

@@ -69,6 +69,15 @@ impl Default for FeatureConfig {
     }
 }
 
+/// How log lines are written: `text` for people (colours only on a terminal), `json` for a log
+/// collector (one object a line, with the request's fields).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
 /// What a login does when the user already has `sessions.max_per_user` live sessions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

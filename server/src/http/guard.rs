@@ -95,19 +95,50 @@ fn is_safe(method: &Method) -> bool {
 pub async fn request_layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let within = state.settings.http.request_timeout.0;
     let (method, uri) = (req.method().clone(), req.uri().clone());
-    let answer = switchboard::store::one_look(Box::pin(handle(state, req, next)));
-    match tokio::time::timeout(within, answer).await {
+    let id = request_id(&state, &req);
+    let answer = switchboard::store::one_look(Box::pin(handle(state, req, next, id.clone())));
+    let mut res = match tokio::time::timeout(within, answer).await {
         Ok(res) => res,
         Err(_) => {
-            tracing::error!(%method, path = uri.path(), timeout = ?within, "no answer within http.request_timeout; answering 500");
+            let request_id = id.to_str().unwrap_or_default();
+            tracing::error!(request_id, %method, path = uri.path(), timeout = ?within, "no answer within http.request_timeout; answering 500");
             let mut res = error_response(ApiError::new(ErrorCode::Internal, "the server could not answer in time"));
             res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
             res
         }
+    };
+    res.headers_mut().insert(REQUEST_ID, id);
+    res
+}
+
+/// The header that carries a request's id, in from a trusted proxy and out on every answer.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The request's id, on its answer (`X-Request-Id`) and on every log line of its span. A
+/// trusted proxy's (`http.trusted_proxies`) is kept when it is plain: 1–64 letters, digits or
+/// `-_.:`, so the proxy's log and this one name the same request. Otherwise one is made: this
+/// process's random prefix and a counter, so no two instances make the same.
+fn request_id(state: &AppState, req: &Request) -> HeaderValue {
+    static PREFIX: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| format!("{:08x}", rand::random::<u32>()));
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let from_proxy = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_some_and(|c| state.settings.http.trusted_proxies.contains(c.0.ip()));
+    let given = req.headers().get(&REQUEST_ID).filter(|id| {
+        let id = id.as_bytes();
+        (1..=64).contains(&id.len()) && id.iter().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+    });
+    match given {
+        Some(id) if from_proxy => id.clone(),
+        _ => {
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            HeaderValue::from_str(&format!("{}-{n:x}", *PREFIX)).expect("hex digits are header text")
+        }
     }
 }
 
-async fn handle(state: AppState, req: Request, next: Next) -> Response {
+async fn handle(state: AppState, req: Request, next: Next, id: HeaderValue) -> Response {
     let path = req.uri().path().to_owned();
     if is_passive(&path) {
         return next.run(req).await;
@@ -140,6 +171,7 @@ async fn handle(state: AppState, req: Request, next: Next) -> Response {
     let caller = resolve_request(&state.ctx, req.headers(), peer, activity).await;
     let span = tracing::info_span!(
         "request",
+        id = id.to_str().unwrap_or_default(),
         method = %req.method(),
         path = %path,
         session = tracing::field::Empty,

@@ -158,6 +158,55 @@ async fn health_reports_the_database(db: TestDatabase) {
     assert_eq!(body, serde_json::json!({"status": "ok"}));
 }
 
+/// Every answer but the browser build's files names its request (`X-Request-Id`, the id on
+/// the request's log lines): a new id each time, made here, unless a trusted proxy sent a plain
+/// one. A client cannot choose the
+/// id its request is logged under (to pass as another's), nor put text of its own in the log.
+#[tokio::test]
+async fn every_answer_names_its_request_and_only_a_trusted_proxy_may_name_it() {
+    let app = spawn_app(TestDatabase::sqlite().await, &[("SWITCHBOARD_HTTP_TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let id_of = |res: &reqwest::Response| {
+        res.headers()
+            .get("x-request-id")
+            .expect("an X-Request-Id")
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let mut seen = std::collections::HashSet::new();
+    for path in [
+        "/api/session_state",
+        "/health/live",
+        "/favicon.svg",
+        "/",
+        "/api/nothing_here",
+        "/no/such/page",
+    ] {
+        let res = app.bare().get(app.url(path)).send().await.unwrap();
+        let id = id_of(&res);
+        assert!(
+            id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'),
+            "{path}: {id}"
+        );
+        assert!(seen.insert(id), "{path}: every request gets an id of its own");
+    }
+
+    let direct = app.client_as(crate::support::Device {
+        address: Some("127.0.0.2"),
+        ..Default::default()
+    });
+    let through_proxy = app.bare();
+    let sent_as = |client: &reqwest::Client, id: &str| client.get(app.url("/api/csrf")).header("X-Request-Id", id).send();
+    // Through the trusted proxy (127.0.0.1), a plain id is kept.
+    assert_eq!(id_of(&sent_as(&through_proxy, "edge-7f3a:42").await.unwrap()), "edge-7f3a:42");
+    // Not plain: replaced.
+    for bad in ["with space", "quote\"", &"x".repeat(65)] {
+        assert_ne!(id_of(&sent_as(&through_proxy, bad).await.unwrap()), bad);
+    }
+    // Straight from a client: replaced, however plain.
+    assert_ne!(id_of(&sent_as(&direct, "edge-7f3a:42").await.unwrap()), "edge-7f3a:42");
+}
+
 switchboard::on_both_backends!(
     malformed_requests_are_4xx_json,
     exhausted_pool_answers_503,
