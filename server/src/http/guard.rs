@@ -74,6 +74,7 @@ fn is_passive(path: &str) -> bool {
     path.starts_with("/pkg/")
         || path == "/health"
         || path == "/health/live"
+        || path == "/health/ready"
         || path.rsplit('/').next().is_some_and(|last| last.contains('.'))
 }
 

@@ -42,3 +42,48 @@ pub async fn live() -> impl IntoResponse {
         Json(serde_json::json!({"status": "ok"})),
     )
 }
+
+/// `GET /health/ready`: whether this instance should be sent traffic (a readiness probe). `200
+/// {"status":"ready","checks":{…}}` when every check passes, else `503
+/// {"status":"not_ready","failing":[…],"checks":{…}}` naming the ones that fail; each check
+/// says `ok` or what is wrong:
+/// - `database`: answers a query within a second;
+/// - `migrations`: every migration this build knows has been applied (`switchboard migrate`);
+/// - `cache`: with the session cache on, it hears other writers (PostgreSQL's listener, SQLite's
+///   change log). Without them every read goes to the database: right, but far slower.
+pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+    let db = state.ctx.engine.db();
+    let second = Duration::from_secs(1);
+    let database = match tokio::time::timeout(second, db.ping()).await {
+        Ok(Ok(())) => "ok".to_owned(),
+        Ok(Err(e)) => format!("error: {e}"),
+        Err(_) => "no answer within 1 s".to_owned(),
+    };
+    let migrations = match tokio::time::timeout(second, db.pending_migrations()).await {
+        Ok(Ok(pending)) if pending.is_empty() => "ok".to_owned(),
+        Ok(Ok(pending)) => format!("{} not applied (run switchboard migrate): {pending:?}", pending.len()),
+        Ok(Err(e)) => format!("cannot read: {e}"),
+        Err(_) => "no answer within 1 s".to_owned(),
+    };
+    let cache = db.cache();
+    let cache = if !cache.enabled() || cache.serving() {
+        "ok".to_owned()
+    } else {
+        "not hearing other writers: every read goes to the database".to_owned()
+    };
+    let checks = [("database", database), ("migrations", migrations), ("cache", cache)];
+    let failing: Vec<&str> = checks.iter().filter(|(_, v)| v != "ok").map(|(k, _)| *k).collect();
+    for (check, problem) in checks.iter().filter(|(_, v)| v != "ok") {
+        tracing::warn!(check, problem = problem.as_str(), "not ready");
+    }
+    let checks: serde_json::Map<String, serde_json::Value> = checks.into_iter().map(|(k, v)| (k.to_owned(), v.into())).collect();
+    let (status, body) = if failing.is_empty() {
+        (StatusCode::OK, serde_json::json!({"status": "ready", "checks": checks}))
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({"status": "not_ready", "failing": failing, "checks": checks}),
+        )
+    };
+    (status, [(http::header::CACHE_CONTROL, "no-store")], Json(body))
+}

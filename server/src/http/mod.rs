@@ -66,6 +66,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health::health))
         .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
         .route("/api/csrf", get(csrf_token))
         .route(app::registry::SESSION_EVENTS, get(events::session_events))
         .route("/api/admin/audit", get(audit::export))

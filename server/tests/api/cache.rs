@@ -96,6 +96,9 @@ async fn postgres_a_lost_listener_bypasses_the_cache_until_it_is_back() {
             .unwrap();
     assert_eq!(killed, [true], "one listener per instance");
     until_serving(&app, false).await;
+    let (status, body) = crate::requests::readiness(&app).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["failing"], serde_json::json!(["cache"]), "not ready while deaf: {body}");
 
     // Another writer ends the session while nobody listens: its notification is lost.
     let ended =
@@ -113,6 +116,11 @@ async fn postgres_a_lost_listener_bypasses_the_cache_until_it_is_back() {
     assert_error(res, StatusCode::UNAUTHORIZED, ErrorCode::SessionRevoked).await;
 
     until_serving(&app, true).await;
+    assert_eq!(
+        crate::requests::readiness(&app).await.0,
+        StatusCode::OK,
+        "ready once it hears again"
+    );
     laptop.refresh_csrf().await;
     laptop.login("deaf@example.org").await;
     laptop.state().await;

@@ -207,8 +207,44 @@ async fn every_answer_names_its_request_and_only_a_trusted_proxy_may_name_it() {
     assert_ne!(id_of(&sent_as(&direct, "edge-7f3a:42").await.unwrap()), "edge-7f3a:42");
 }
 
+/// `GET /health/ready` says ready while every check passes, and names the one that fails: here
+/// a database one migration behind this build.
+async fn readiness_names_what_fails(db: TestDatabase) {
+    let app = spawn_app(db, &[]).await;
+    let status = readiness(&app).await;
+    assert_eq!(
+        status,
+        (
+            StatusCode::OK,
+            serde_json::json!({"status": "ready", "checks": {"database": "ok", "migrations": "ok", "cache": "ok"}})
+        )
+    );
+
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)")
+        .execute(app.state.ctx.engine.db().writer())
+        .await
+        .unwrap();
+    let (status, body) = readiness(&app).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["status"], "not_ready");
+    assert_eq!(body["failing"], serde_json::json!(["migrations"]), "{body}");
+    assert!(
+        body["checks"]["migrations"].as_str().unwrap().starts_with("1 not applied"),
+        "{body}"
+    );
+    assert_eq!(body["checks"]["database"], "ok");
+}
+
+/// `GET /health/ready`: its status and body.
+pub async fn readiness(app: &crate::support::TestApp) -> (StatusCode, serde_json::Value) {
+    let res = app.bare().get(app.url("/health/ready")).send().await.unwrap();
+    assert!(res.headers().get("set-cookie").is_none(), "a probe gets no cookie");
+    (res.status(), res.json().await.unwrap())
+}
+
 switchboard::on_both_backends!(
     malformed_requests_are_4xx_json,
     exhausted_pool_answers_503,
     health_reports_the_database,
+    readiness_names_what_fails,
 );
