@@ -2,8 +2,9 @@
 # Installs what Switchboard's build and tests need, skipping whatever is already present at the
 # right version. Safe to run any number of times.
 #
-#   scripts/setup.sh            Rust wasm target, cargo-leptos, wasm-bindgen CLI, end2end npm packages
+#   scripts/setup.sh            Rust wasm target, wasm-bindgen CLI, end2end npm packages (wasm-opt)
 #   scripts/setup.sh --browser  ... and Debian's chromium + chromium-driver (needed by `make test`)
+#   scripts/setup.sh --dev      ... and cargo-leptos (only `make dev` uses it: ~16 min to compile)
 #
 # (Deliberately no SWITCHBOARD_* switch: the server rejects unknown SWITCHBOARD_* variables.)
 #
@@ -35,13 +36,15 @@ die() {
 }
 
 usage() {
-	sed -n '2,7p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 want_browser=0
+want_dev=0
 for arg in "$@"; do
 	case "$arg" in
 	--browser) want_browser=1 ;;
+	--dev) want_dev=1 ;;
 	-h | --help)
 		usage
 		exit 0
@@ -101,9 +104,12 @@ else
 	rustup target add wasm32-unknown-unknown
 fi
 
-# --- cargo-leptos (exact version) ---------------------------------------------------------------
+# --- cargo-leptos (exact version; only for `make dev`) ------------------------------------------
+# `make build` and `make test` do without it (scripts/build.sh: plain cargo, wasm-bindgen, wasm-opt).
 have="$(version_of cargo leptos --version)"
-if [[ "$have" == "$CARGO_LEPTOS_VERSION" ]]; then
+if ((!want_dev)); then
+	log "cargo-leptos not requested (use --dev for \`make dev\`; found: ${have:-none})"
+elif [[ "$have" == "$CARGO_LEPTOS_VERSION" ]]; then
 	log "ok: cargo-leptos $have"
 else
 	log "installing cargo-leptos $CARGO_LEPTOS_VERSION (found: ${have:-none}); this takes ~16 min on 2 cores"
@@ -165,7 +171,8 @@ npm_fingerprint() {
 
 [[ -f "$E2E_DIR/package.json" ]] || die "missing $E2E_DIR/package.json"
 if [[ -f "$NPM_STAMP" && "$(cat "$NPM_STAMP")" == "$(npm_fingerprint)" &&
-	-x "$E2E_DIR/node_modules/.bin/wasm-opt" && -x "$E2E_DIR/node_modules/.bin/playwright" ]]; then
+	-x "$E2E_DIR/node_modules/.bin/wasm-opt" && -x "$E2E_DIR/node_modules/.bin/esbuild" &&
+	-x "$E2E_DIR/node_modules/.bin/playwright" ]]; then
 	log "ok: end2end/node_modules is up to date with package-lock.json"
 else
 	export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1

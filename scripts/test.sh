@@ -339,12 +339,8 @@ phase_done
 
 # ---- e. release build --------------------------------------------------------------------------
 phase "release build"
-# wasm-opt must be npm binaryen 132 (Debian's binaryen 108 builds a page that never hydrates).
-export PATH="$ROOT/end2end/node_modules/.bin:$PATH"
-[[ "$(command -v wasm-opt)" == "$ROOT/end2end/node_modules/.bin/wasm-opt" ]] ||
-	die "wasm-opt on PATH is $(command -v wasm-opt || echo missing), want end2end/node_modules/.bin/wasm-opt"
-log "wasm-opt: $(wasm-opt --version); wasm-bindgen: $(wasm-bindgen --version 2>/dev/null || echo missing)"
-cargo leptos build --release --precompress || die "cargo leptos build --release failed"
+# Plain cargo, wasm-bindgen, npm binaryen's wasm-opt 132 and esbuild: no cargo-leptos.
+bash "$ROOT/scripts/build.sh" || die "the release build (scripts/build.sh) failed"
 [[ -x "$SERVER_BIN" ]] || die "the release build did not produce $SERVER_BIN"
 [[ -d "$ROOT/target/site" ]] || die "the release build did not produce target/site"
 phase_done

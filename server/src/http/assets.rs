@@ -4,9 +4,9 @@
 //! computed once at start-up), and those names are cached by browsers for a year as
 //! `immutable`: a page load costs no request for them until a new build changes the hash. The
 //! plain names still work, revalidated on every use (`no-cache`). Where the build wrote
-//! precompressed siblings (`switchboard.wasm.br`, `.gz`: `cargo leptos build --release
-//! --precompress`), browsers that accept them get those. Assets need no session: this router
-//! sits outside the request layer, so they cost no database read.
+//! precompressed siblings (`switchboard.wasm.br`, `.gz`: scripts/build.sh), browsers that
+//! accept them get those. Assets need no session: this router sits outside the request layer,
+//! so they cost no database read.
 
 use crate::AppState;
 use axum::extract::{Path as UrlPath, Request, State};
@@ -56,7 +56,7 @@ impl Assets {
     }
 
     /// The file behind a `/pkg/` name, and whether the name is the content-hashed one. (Leptos
-    /// names the WASM `<name>_bg.wasm` when the server was not built by cargo-leptos.)
+    /// names the WASM `<name>_bg.wasm` when the server was built without `LEPTOS_OUTPUT_NAME`.)
     fn resolve(&self, name: &str) -> Option<(PathBuf, bool)> {
         let (stem, kind) = name.rsplit_once('.')?;
         if !KINDS.contains(&kind) {

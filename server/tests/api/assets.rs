@@ -35,7 +35,7 @@ async fn build_name(app: &TestApp) -> (String, String) {
     for ext in ["js", "css"] {
         assert!(page.contains(&format!("/pkg/{name}.{ext}")), "the page names {name}.{ext}");
     }
-    // Leptos adds `_bg` to the WASM's name when the server was not built by cargo-leptos.
+    // Leptos adds `_bg` to the WASM's name when the server was built without `LEPTOS_OUTPUT_NAME`.
     let wasm = [format!("/pkg/{name}.wasm"), format!("/pkg/{name}_bg.wasm")]
         .into_iter()
         .find(|path| page.contains(path.as_str()))
