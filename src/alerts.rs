@@ -3,7 +3,7 @@
 //! to the structured log (target `switchboard::alert`) and to the listener the server installs
 //! (the webhook); administrators read them at `/admin/alerts`.
 
-use crate::audit::AuditKind;
+use crate::audit::{alert_slot, AuditKind};
 use crate::clock::Timestamp;
 use crate::engine::Engine;
 use crate::error::Result;
@@ -81,6 +81,14 @@ impl Engine {
         Ok(records.into_iter().filter_map(AlertRecord::alert).collect())
     }
 
+    /// Every kind of alert with how many this process has raised since it began (for metrics).
+    pub fn alert_counts(&self) -> Vec<(AlertKind, u64)> {
+        AlertKind::ALL
+            .iter()
+            .map(|&kind| (kind, self.db().tally().get(alert_slot(kind))))
+            .collect()
+    }
+
     /// Records the alert unless one with the same key was raised within the window; logs it and
     /// tells the listener. A detector's own failure is logged, never the caller's failure.
     async fn raise(&self, r: Raise) {
@@ -114,6 +122,7 @@ impl Engine {
         .bind(&r.key)
         .fetch_one(self.db().writer())
         .await?;
+        self.db().tally().add(alert_slot(r.kind), 1);
         let alert = Alert {
             id,
             at: now,

@@ -9,7 +9,8 @@ use crate::clock::Timestamp;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::ids::{PublicSessionId, UserId};
-use crate::model::{ClientMeta, Session};
+use crate::model::{AlertKind, ClientMeta, Session};
+use crate::store::tally;
 use futures_util::stream::{BoxStream, StreamExt};
 use sqlx::{Any, Executor};
 use std::time::Duration;
@@ -208,11 +209,36 @@ macro_rules! bind_entry {
 }
 pub(crate) use bind_entry;
 
-/// Writes `entry` at `at`, on `exec` (a transaction, so the record goes with the change).
+/// Writes `entry` at `at`, on `exec` (a transaction, so the record goes with the change), and
+/// notes it to be counted when the transaction commits ([`Engine::event_counts`]).
 pub(crate) async fn record<'e, E: Executor<'e, Database = Any>>(exec: E, at: Timestamp, entry: &AuditEntry) -> Result<()> {
     static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| insert_entry_sql(1, ""));
     bind_entry!(sqlx::query(&SQL), at, entry).execute(exec).await?;
+    tally::note(slot(entry.kind, entry.outcome));
     Ok(())
+}
+
+/// The counter of `kind` with `outcome` in the store's tally.
+pub(crate) fn slot(kind: AuditKind, outcome: Outcome) -> usize {
+    kind as usize * Outcome::ALL.len() + outcome as usize
+}
+
+/// The counter of switches refused because the session had moved on (a version conflict),
+/// after those of the events.
+pub(crate) const SWITCH_CONFLICTS: usize = AuditKind::ALL.len() * Outcome::ALL.len();
+
+/// The counter of alerts of `kind` raised, after the conflicts.
+pub(crate) fn alert_slot(kind: AlertKind) -> usize {
+    SWITCH_CONFLICTS + 1 + kind as usize
+}
+const _: () = assert!(SWITCH_CONFLICTS + 1 + AlertKind::ALL.len() <= tally::SLOTS);
+
+/// How many events of one kind and outcome this process has recorded (committed) since it began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventCount {
+    pub kind: AuditKind,
+    pub outcome: Outcome,
+    pub count: u64,
 }
 
 /// Which events to read.
@@ -283,7 +309,31 @@ impl Engine {
     /// Records one event now, on its own (for events no engine change goes with, such as a
     /// refused CSRF token).
     pub async fn audit(&self, entry: AuditEntry) -> Result<()> {
-        record(self.db().writer(), self.now(), &entry).await
+        record(self.db().writer(), self.now(), &entry).await?;
+        self.db().tally().add(slot(entry.kind, entry.outcome), 1);
+        Ok(())
+    }
+
+    /// Every kind and outcome of event with how many this process has recorded since it began
+    /// (committed writes only: the events of a write that rolled back are not counted). For
+    /// metrics: logins that succeeded and failed, switches, revocations, expiries, ...
+    pub fn event_counts(&self) -> Vec<EventCount> {
+        let tally = self.db().tally();
+        AuditKind::ALL
+            .iter()
+            .flat_map(|&kind| Outcome::ALL.iter().map(move |&outcome| (kind, outcome)))
+            .map(|(kind, outcome)| EventCount {
+                kind,
+                outcome,
+                count: tally.get(slot(kind, outcome)),
+            })
+            .collect()
+    }
+
+    /// Switches refused because the session had moved on since the tab last saw it (a version
+    /// conflict), since the process began.
+    pub fn switch_conflicts(&self) -> u64 {
+        self.db().tally().get(SWITCH_CONFLICTS)
     }
 
     /// One page of events, newest first.

@@ -2,7 +2,7 @@
 //! sessions past their retention are deleted, in batches of short transactions, so a backlog
 //! never holds the database for long. Run by the server every `cleanup_interval`.
 
-use crate::audit::AuditKind;
+use crate::audit::{slot, AuditKind, Outcome};
 use crate::clock::Timestamp;
 use crate::engine::Engine;
 use crate::error::Result;
@@ -22,8 +22,9 @@ pub struct SweepReport {
 impl Engine {
     /// Runs one batch of `sql` (binds: the deadline's cut-off, the batch size, now, the end
     /// reason) per transaction until a batch ends fewer than `batch` sessions; the cut-off is
-    /// the idle one for `idle`, else now. Returns how many ended.
-    async fn end_in_batches(&self, sql: Vec<String>, idle: bool, batch: u32) -> Result<u64> {
+    /// the idle one for `idle`, else now. Tells `progress` the count after each batch. Returns
+    /// how many ended.
+    async fn end_in_batches(&self, sql: Vec<String>, idle: bool, batch: u32, progress: &(dyn Fn(u64) + Sync)) -> Result<u64> {
         let batch = i64::from(batch.max(1));
         let mut total = 0;
         loop {
@@ -50,7 +51,9 @@ impl Engine {
                 })
                 .await?;
             self.db().look_after_commit();
+            self.db().tally().add(slot(AuditKind::SessionExpired, Outcome::Ok), ended);
             total += ended;
+            progress(total);
             if (ended as i64) < batch {
                 return Ok(total);
             }
@@ -63,8 +66,19 @@ impl Engine {
     /// `batch` rows, each its own short transaction with its audit rows, so a large backlog never
     /// holds the database (SQLite's one writer) for long: requests get their turn between
     /// batches.
-    #[tracing::instrument(skip_all)]
     pub async fn sweep_sessions(&self, retention: Duration, batch: u32) -> Result<SweepReport> {
+        self.sweep_sessions_reporting(retention, batch, &|_| {}).await
+    }
+
+    /// [`Engine::sweep_sessions`], telling `progress` what has been done so far after every
+    /// batch (`switchboard maintenance cleanup` shows it).
+    #[tracing::instrument(skip_all)]
+    pub async fn sweep_sessions_reporting(
+        &self,
+        retention: Duration,
+        batch: u32,
+        progress: &(dyn Fn(SweepReport) + Sync),
+    ) -> Result<SweepReport> {
         // One batch: the next `batch` live sessions past one deadline, in the order of that
         // deadline's index (migration 0006), get their audit rows and end, in two set-based
         // statements. On SQLite the write transaction holds the database, so both statements see
@@ -74,7 +88,7 @@ impl Engine {
             "INSERT INTO audit_events (at, kind, subject_user_id, session_public_id, ip, user_agent, outcome) \
              SELECT $3, '{}', user_id, public_id, ip, user_agent, '{}'",
             AuditKind::SessionExpired.as_str(),
-            crate::audit::Outcome::Ok.as_str()
+            Outcome::Ok.as_str()
         );
         let mut report = SweepReport::default();
         for column in ["last_seen_at", "absolute_expires_at"] {
@@ -90,7 +104,14 @@ impl Engine {
                      {audit} FROM ended"
                 )],
             };
-            report.expired += self.end_in_batches(sql, column == "last_seen_at", batch).await?;
+            let before = report.expired;
+            let told = |ended| {
+                progress(SweepReport {
+                    expired: before + ended,
+                    deleted: 0,
+                })
+            };
+            report.expired += self.end_in_batches(sql, column == "last_seen_at", batch, &told).await?;
         }
         let batch = i64::from(batch.max(1));
         let cutoff = Timestamp(self.now().millis().saturating_sub(retention.as_millis() as i64));
@@ -109,6 +130,7 @@ impl Engine {
                 .await?;
             self.db().look_after_commit();
             report.deleted += deleted;
+            progress(report);
             if (deleted as i64) < batch {
                 break;
             }

@@ -38,6 +38,7 @@ pub mod policy;
 pub mod secrets;
 pub mod seed;
 pub mod sessions;
+pub mod stats;
 pub mod store;
 pub mod throttle;
 pub mod token;

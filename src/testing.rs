@@ -109,7 +109,36 @@ impl TestDatabase {
             .execute(&mut conn)
             .await
             .expect("lock table");
-        TableLock(conn)
+        TableLock(Held::Postgres(conn))
+    }
+
+    /// A fresh database of the same backend (for a second server with other settings).
+    pub async fn another(&self) -> Self {
+        if self.url.starts_with("sqlite") {
+            Self::sqlite().await
+        } else {
+            Self::postgres().await
+        }
+    }
+
+    /// Holds up every write to sessions from a connection of its own, as a stuck writer would,
+    /// until the returned guard is released; reads go on. On SQLite it holds the write lock
+    /// (`BEGIN IMMEDIATE`: other writers fail after their busy timeout); on PostgreSQL a lock on
+    /// `sessions` that lets reads through (`EXCLUSIVE` mode: writers wait).
+    pub async fn hold_session_writes(&self) -> TableLock {
+        use sqlx::Connection as _;
+        if self.url.starts_with("sqlite") {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url).await.expect("lock connection");
+            sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await.expect("begin immediate");
+            return TableLock(Held::Sqlite(conn));
+        }
+        let mut conn = sqlx::PgConnection::connect(&self.url).await.expect("lock connection");
+        sqlx::query("BEGIN").execute(&mut conn).await.expect("begin");
+        sqlx::query("LOCK TABLE sessions IN EXCLUSIVE MODE")
+            .execute(&mut conn)
+            .await
+            .expect("lock table");
+        TableLock(Held::Postgres(conn))
     }
 
     /// A migrated store on this database.
@@ -120,12 +149,21 @@ impl TestDatabase {
     }
 }
 
-/// A table lock held by [`TestDatabase::lock_table`].
-pub struct TableLock(sqlx::PgConnection);
+/// A lock held by [`TestDatabase::lock_table`] or [`TestDatabase::hold_session_writes`].
+pub struct TableLock(Held);
+
+enum Held {
+    Postgres(sqlx::PgConnection),
+    Sqlite(sqlx::SqliteConnection),
+}
 
 impl TableLock {
-    pub async fn release(mut self) {
-        sqlx::query("ROLLBACK").execute(&mut self.0).await.expect("rollback");
+    pub async fn release(self) {
+        match self.0 {
+            Held::Postgres(mut conn) => sqlx::query("ROLLBACK").execute(&mut conn).await.map(drop),
+            Held::Sqlite(mut conn) => sqlx::query("ROLLBACK").execute(&mut conn).await.map(drop),
+        }
+        .expect("rollback");
     }
 }
 

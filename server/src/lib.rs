@@ -1,8 +1,12 @@
 //! The `switchboard` server: settings, start-up, the HTTP router and background maintenance.
 
 pub mod alerts;
+pub mod cleanup;
 pub mod config;
 pub mod http;
+pub mod maintenance;
+
+pub use cleanup::spawn_cleanup;
 
 use app::auth::ssr::{AppContext, CookiePolicy, Features};
 use app::models::ClientSettings;
@@ -25,6 +29,12 @@ pub struct Shared {
     pub settings: Arc<Settings>,
     /// The browser build, by its content-hashed name.
     pub assets: http::assets::Assets,
+    /// When this process built its state (`switchboard_uptime_seconds`).
+    pub started: std::time::Instant,
+    /// How the cleanup task is doing (readiness and metrics).
+    pub cleanup: Arc<cleanup::CleanupStatus>,
+    /// Requests counted and timed by route (`/metrics`).
+    pub requests: http::metrics::RequestMetrics,
     /// Becomes `true` when the server begins to stop: long-lived answers (push streams) end
     /// then, so they do not hold the stop up for the whole grace period.
     pub stopping: tokio::sync::watch::Receiver<bool>,
@@ -108,6 +118,9 @@ pub async fn build_state(settings: Settings, db: Db, clock: Arc<dyn Clock>) -> R
         ctx,
         settings: Arc::new(settings),
         assets,
+        started: std::time::Instant::now(),
+        cleanup: Arc::default(),
+        requests: http::metrics::RequestMetrics::default(),
         stopping,
         stop,
     })))
@@ -116,37 +129,4 @@ pub async fn build_state(settings: Settings, db: Db, clock: Arc<dyn Clock>) -> R
 pub async fn build_default_state(settings: Settings) -> Result<AppState, switchboard::Error> {
     let db = serving_database(&settings).await?;
     build_state(settings, db, Arc::new(SystemClock)).await
-}
-
-/// Runs the session sweep and the audit retention sweep every `cleanup_interval` until the
-/// process ends.
-pub fn spawn_cleanup(state: &AppState) -> tokio::task::JoinHandle<()> {
-    let engine = state.ctx.engine.clone();
-    let every = state.settings.cleanup_interval.0;
-    let retention = state.settings.session_retention.0;
-    let audit_retention = state.settings.audit_retention();
-    let batch = state.settings.cleanup_batch;
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let started = std::time::Instant::now();
-            match engine.sweep_sessions(retention, batch).await {
-                Ok(r) if r.expired + r.deleted > 0 => tracing::info!(
-                    expired = r.expired,
-                    deleted = r.deleted,
-                    took_ms = started.elapsed().as_millis() as u64,
-                    "session cleanup"
-                ),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "session cleanup failed"),
-            }
-            match engine.sweep_audit(audit_retention, batch).await {
-                Ok(0) => {}
-                Ok(deleted) => tracing::info!(deleted, "audit retention"),
-                Err(e) => tracing::warn!(error = %e, "audit retention sweep failed"),
-            }
-        }
-    })
 }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use switchboard::domain::{DisplayName, Email, Password};
 use switchboard_server::config::{LogFormat, Profile, Settings};
+use switchboard_server::maintenance::MaintenanceCommand;
 
 #[derive(Parser)]
 #[command(name = "switchboard", version, about = "Session management for multi-platform web apps")]
@@ -36,6 +37,11 @@ enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Clean up, look at the sessions, optimize the database (beside a running server too).
+    Maintenance {
+        #[command(subcommand)]
+        command: MaintenanceCommand,
     },
 }
 
@@ -145,6 +151,7 @@ fn main() -> ExitCode {
             Command::User {
                 command: UserCommand::Admin { email, grant, .. },
             } => set_admin(settings, email, grant).await,
+            Command::Maintenance { command } => maintenance(settings, command).await,
             Command::Config {
                 command: ConfigCommand::Check,
             } => {
@@ -177,6 +184,26 @@ async fn engine(settings: &Settings) -> Result<switchboard::Engine, String> {
         settings.session_policy(),
         std::sync::Arc::new(switchboard::SystemClock),
     ))
+}
+
+/// Maintenance works on the schema as it is: it never migrates (that is `switchboard migrate`'s
+/// decision), and refuses a schema this build does not match.
+async fn maintenance(settings: Settings, command: MaintenanceCommand) -> Result<(), String> {
+    let db = switchboard::Db::connect(settings.database_url.expose(), &settings.pool_settings())
+        .await
+        .map_err(|e| format!("cannot reach the database {}: {e}", settings.database_url))?;
+    let pending = db
+        .pending_migrations()
+        .await
+        .map_err(|e| format!("cannot read the schema's version: {e}"))?;
+    if !pending.is_empty() {
+        return Err(format!(
+            "the database is {} migration(s) behind this build ({pending:?}): run `switchboard migrate` first",
+            pending.len()
+        ));
+    }
+    let engine = switchboard::Engine::new(db, settings.session_policy(), std::sync::Arc::new(switchboard::SystemClock));
+    switchboard_server::maintenance::run(&settings, &engine, command).await
 }
 
 async fn set_admin(settings: Settings, email: String, grant: bool) -> Result<(), String> {
@@ -247,6 +274,17 @@ async fn serve(settings: Settings) -> Result<(), String> {
         );
     }
     tracing::info!("listening on http://{bind}");
+    if let (true, Some(metrics_bind)) = (state.settings.metrics.enabled, state.settings.metrics.bind) {
+        let listener = tokio::net::TcpListener::bind(metrics_bind)
+            .await
+            .map_err(|e| format!("cannot listen on {metrics_bind} (metrics.bind): {e}"))?;
+        tracing::info!("metrics on http://{metrics_bind}{}", switchboard_server::http::metrics::PATH);
+        let app = switchboard_server::http::metrics::listener_router(state.clone());
+        let limits = state.settings.http.clone();
+        tokio::spawn(async move {
+            switchboard_server::http::serve(listener, app, &limits, std::future::pending(), std::time::Duration::ZERO).await;
+        });
+    }
     let app = switchboard_server::http::router(state.clone());
     let grace = state.settings.shutdown_grace.0;
     let stop = {

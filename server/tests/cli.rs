@@ -155,9 +155,14 @@ fn serve_with(port: u16, database: &str, grace: &str, output: fn() -> Stdio, env
 
 /// [`serve`] (output dropped), once `/health` answers; returns the server and its base URL.
 async fn serving(database: &str, grace: &str) -> (std::process::Child, String) {
+    serving_with(database, grace, &[]).await
+}
+
+/// [`serving`] with more settings (`SWITCHBOARD_*` variables).
+async fn serving_with(database: &str, grace: &str, env: &[(&str, &str)]) -> (std::process::Child, String) {
     use std::time::{Duration, Instant};
     let port = free_port();
-    let child = serve(port, database, grace, Stdio::null);
+    let child = serve_with(port, database, grace, Stdio::null, env);
     let deadline = Instant::now() + Duration::from_secs(30);
     while !tokio::task::spawn_blocking(move || healthy(port)).await.unwrap() {
         assert!(Instant::now() < deadline, "the server did not come up");
@@ -543,4 +548,75 @@ async fn stored_switches(db: &switchboard::Db, email: &str) -> (i64, u64) {
     .await
     .unwrap();
     (stored, recorded as u64)
+}
+
+/// `switchboard maintenance`, beside a running server: `stats` counts the live sessions,
+/// `cleanup` ends the ones that went idle, `optimize` runs, and a database that cannot be reached
+/// is a clear error with a non-zero exit.
+#[tokio::test]
+async fn maintenance_counts_cleans_up_and_optimizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = sqlite_in(dir.path());
+    // Sessions that go idle after two seconds, for the server and the command alike.
+    let short = [
+        ("SWITCHBOARD_PROFILE", "test"),
+        ("SWITCHBOARD_DATABASE_URL", database.as_str()),
+        ("SWITCHBOARD_IDLE_TIMEOUT", "2s"),
+        ("SWITCHBOARD_TOUCH_INTERVAL", "1s"),
+        ("SWITCHBOARD_IDLE_WARNING", "1s"),
+    ];
+    let (mut server, base) = serving_with(&database, "1s", &short[2..]).await;
+    for email in ["mae@example.org", "ned@example.org"] {
+        let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
+        register(&http, &base, email).await;
+    }
+    let maintenance = |args: &[&str]| {
+        let mut all = vec!["maintenance"];
+        all.extend_from_slice(args);
+        let out = switchboard(&all, &short, "");
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let stats: serde_json::Value = serde_json::from_str(&maintenance(&["stats", "--json"])).unwrap();
+    assert_eq!(stats["live"], 2, "{stats}");
+    assert_eq!(stats["by_platform"], serde_json::json!([["none", 2]]));
+    assert_eq!(stats["top_users"].as_array().unwrap().len(), 2, "{stats}");
+    assert!(maintenance(&["stats"]).contains("live sessions: 2"));
+
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let cleaned = maintenance(&["cleanup"]);
+    assert!(
+        cleaned.starts_with("2 sessions ended as expired, 0 ended sessions deleted"),
+        "{cleaned}"
+    );
+    let stats: serde_json::Value = serde_json::from_str(&maintenance(&["stats", "--json"])).unwrap();
+    assert_eq!((stats["live"].as_u64(), stats["ended"].as_u64()), (Some(0), Some(2)), "{stats}");
+    assert_eq!(stats["lengths"][0], serde_json::json!(["under 5 minutes", 2]));
+    let optimized = maintenance(&["optimize", "--vacuum"]);
+    assert!(
+        optimized.contains("ran PRAGMA optimize") && optimized.contains("ran VACUUM"),
+        "{optimized}"
+    );
+    // The server went on serving through all of it.
+    assert!(
+        tokio::task::spawn_blocking(move || healthy(base.trim_start_matches("http://127.0.0.1:").parse().unwrap()))
+            .await
+            .unwrap()
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let out = switchboard(
+        &["maintenance", "stats"],
+        &[("SWITCHBOARD_DATABASE_URL", "postgres://postgres@127.0.0.1:1/nowhere")],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("cannot reach the database postgres://postgres@127.0.0.1:1/nowhere"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = switchboard(&["maintenance", "stats", "--top", "0"], &short, "");
+    assert_eq!(out.status.code(), Some(2), "a bad argument is a usage error");
 }

@@ -1,7 +1,7 @@
 //! The state a page needs, and switching the active platform with a compare-and-set.
 
 use super::*;
-use crate::audit::{bind_entry, insert_entry_sql};
+use crate::audit::{bind_entry, insert_entry_sql, slot, Outcome, SWITCH_CONFLICTS};
 use crate::store::Backend;
 use std::sync::LazyLock;
 
@@ -102,6 +102,7 @@ impl Engine {
             })
             .await?;
         if let Some(record) = switched {
+            self.db().tally().add(slot(AuditKind::PlatformSwitched, Outcome::Ok), 1);
             let session = self.policy().session(record)?;
             tracing::info!(version = %session.version, "platform switched");
             return Ok(session);
@@ -127,10 +128,13 @@ impl Engine {
         }
         let current = self.policy().session(refusal.record)?;
         match expected_version {
-            Some(expected) if expected != current.version => Err(Error::VersionConflict {
-                expected,
-                current: Box::new(self.state_of(current).await?),
-            }),
+            Some(expected) if expected != current.version => {
+                self.db().tally().add(SWITCH_CONFLICTS, 1);
+                Err(Error::VersionConflict {
+                    expected,
+                    current: Box::new(self.state_of(current).await?),
+                })
+            }
             _ => Err(Error::NotFound(Entity::Platform)),
         }
     }

@@ -100,6 +100,11 @@ impl GroupCommit {
         self.commits.load(SeqCst)
     }
 
+    /// Requests' writes under way: running, or waiting for the batch (for metrics).
+    pub(super) fn writes_under_way(&self) -> usize {
+        self.busy.load(SeqCst)
+    }
+
     /// Runs `work` in the open batch (opening one if none is), then commits the batch unless a
     /// later arrival already did. `Ok` only once the work is committed. The work sends `begin`
     /// (its savepoint's statement, or nothing when the batch's begin opened it) in front of its

@@ -19,6 +19,7 @@ mod group;
 mod local;
 mod postgres;
 mod sqlite;
+pub mod tally;
 
 use crate::cache::{CacheSettings, SessionCache};
 use crate::error::{Error, Result};
@@ -94,6 +95,8 @@ pub struct Db {
     group: Option<Arc<group::GroupCommit>>,
     /// SQLite: reads on the caller's thread ([`Db::read_here`]).
     local: Option<Arc<local::LocalReads>>,
+    /// Events recorded by committed writes ([`tally`]).
+    tally: Arc<tally::Tally>,
 }
 
 /// How this process hears about writes, for the cache.
@@ -133,6 +136,7 @@ impl Db {
             cache: Arc::new(SessionCache::disabled()),
             watch: Watch::Off,
             local,
+            tally: Arc::default(),
         })
     }
 
@@ -275,6 +279,15 @@ impl Db {
         T: Send,
         F: for<'c> FnOnce(&'c mut AnyConnection, &'c str) -> BoxFuture<'c, Result<T>> + Send,
     {
+        tally::counting(&self.tally, self.commit_work(work)).await
+    }
+
+    /// [`Db::transaction_opening`]'s work, committed (its events not yet counted).
+    async fn commit_work<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send,
+        F: for<'c> FnOnce(&'c mut AnyConnection, &'c str) -> BoxFuture<'c, Result<T>> + Send,
+    {
         if let Some(group) = &self.group {
             let value = group.run(work).await?;
             // What this request reads next must see its own write.
@@ -321,6 +334,17 @@ impl Db {
         self.transaction(work).await
     }
 
+    /// SQLite: requests' writes under way, running or queued for the one writer (for metrics).
+    /// `None` on PostgreSQL.
+    pub fn writes_under_way(&self) -> Option<usize> {
+        self.group.as_ref().map(|group| group.writes_under_way())
+    }
+
+    /// Events recorded by committed writes since the process began ([`tally`]).
+    pub fn tally(&self) -> &tally::Tally {
+        &self.tally
+    }
+
     /// SQLite: write transactions committed so far, each one fsync (concurrent transactions
     /// share commits; see `group`). `None` on PostgreSQL.
     pub fn commits(&self) -> Option<u64> {
@@ -342,6 +366,41 @@ impl Db {
             .filter(|m| !m.migration_type.is_down_migration() && !applied.contains(&m.version))
             .map(|m| m.version)
             .collect())
+    }
+
+    /// `switchboard maintenance optimize`: refreshes the statistics the query planner uses
+    /// (SQLite: `PRAGMA optimize`; PostgreSQL: `VACUUM ANALYZE` of every table in the schema,
+    /// which also marks the space of deleted rows for reuse). With `vacuum`, SQLite also rebuilds
+    /// the file so it shrinks by the pages deleted rows left free (`VACUUM`: it holds the write
+    /// lock while it runs, seconds for a large file) and empties the WAL. Returns what it ran.
+    pub async fn optimize(&self, vacuum: bool) -> Result<Vec<String>> {
+        let mut ran = Vec::new();
+        match self.backend {
+            Backend::Sqlite => {
+                let mut statements = vec!["PRAGMA optimize".to_owned()];
+                if vacuum {
+                    statements.push("VACUUM".to_owned());
+                    statements.push("PRAGMA wal_checkpoint(TRUNCATE)".to_owned());
+                }
+                for statement in statements {
+                    sqlx::raw_sql(&statement).execute(&self.write).await?;
+                    ran.push(statement);
+                }
+            }
+            Backend::Postgres => {
+                let tables: Vec<String> =
+                    sqlx::query_scalar("SELECT tablename::TEXT FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename")
+                        .fetch_all(&self.read)
+                        .await?;
+                for table in tables {
+                    // VACUUM cannot run in a transaction: each is its own simple query, outside one.
+                    let statement = format!("VACUUM ANALYZE \"{}\"", table.replace('"', "\"\""));
+                    sqlx::raw_sql(&statement).execute(&self.write).await?;
+                    ran.push(statement);
+                }
+            }
+        }
+        Ok(ran)
     }
 
     /// A cheap liveness check for health endpoints.

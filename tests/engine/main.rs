@@ -9,5 +9,6 @@ mod cache;
 mod content;
 mod expiry;
 mod group;
+mod stats;
 mod store;
 mod switching;

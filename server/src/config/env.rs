@@ -18,6 +18,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("alerts", "ALERTS_"),
     ("fingerprint", "FINGERPRINT_"),
     ("cache", "CACHE_"),
+    ("metrics", "METRICS_"),
 ];
 const ENV_PREFIX: &str = "SWITCHBOARD_";
 

@@ -9,7 +9,7 @@ mod validate;
 mod values;
 
 pub use sections::*;
-pub use values::{mask_url_password, DatabaseUrl, Profile, Span, TrustedProxies};
+pub use values::{mask_url_password, DatabaseUrl, Profile, Secret, Span, TrustedProxies};
 
 use env::{config_error, EnvVars};
 
@@ -72,6 +72,7 @@ pub struct Settings {
     pub http: HttpConfig,
     pub throttle: ThrottleConfig,
     pub alerts: AlertsConfig,
+    pub metrics: MetricsConfig,
     /// Client fingerprints and what their drift does (see `switchboard::fingerprint`).
     pub fingerprint: switchboard::policy::FingerprintPolicy,
 }
@@ -110,6 +111,7 @@ impl Default for Settings {
             http: HttpConfig::default(),
             throttle: ThrottleConfig::default(),
             alerts: AlertsConfig::default(),
+            metrics: MetricsConfig::default(),
             fingerprint: switchboard::policy::FingerprintPolicy::default(),
         }
     }
@@ -349,6 +351,14 @@ mod tests {
             ("SWITCHBOARD_ALERTS_WEBHOOK_URL", "https://", "alerts.webhook_url"),
             ("SWITCHBOARD_ALERTS_WEBHOOK_CA_FILE", "/no/such/ca.pem", "alerts.webhook_ca_file"),
             ("SWITCHBOARD_ALERTS_WEBHOOK_CA_FILE", "Cargo.toml", "alerts.webhook_ca_file"),
+            ("SWITCHBOARD_METRICS_BEARER_TOKEN", "short", "metrics.bearer_token"),
+            (
+                "SWITCHBOARD_METRICS_BEARER_TOKEN",
+                "has a space in it, so no",
+                "metrics.bearer_token",
+            ),
+            ("SWITCHBOARD_METRICS_BIND", "127.0.0.1:3000", "metrics.bind"),
+            ("SWITCHBOARD_METRICS_BIND", "somewhere", "metrics.bind"),
         ];
         for (var, value, key) in cases {
             let e = Settings::load(Profile::Dev, None, &env(&[(var, value)])).unwrap_err();
@@ -449,5 +459,14 @@ mod tests {
         )
         .unwrap();
         assert!(!s.masked_toml().contains("s3cret"));
+    }
+
+    #[test]
+    fn masked_output_hides_the_metrics_token() {
+        let token = "a-scraper-token-nobody-may-see";
+        let s = Settings::load(Profile::Prod, None, &env(&[("SWITCHBOARD_METRICS_BEARER_TOKEN", token)])).unwrap();
+        assert_eq!(s.metrics.bearer_token.as_ref().map(|t| t.expose()), Some(token));
+        assert!(!s.masked_toml().contains(token));
+        assert!(!format!("{s:?}").contains(token));
     }
 }

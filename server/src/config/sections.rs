@@ -273,3 +273,28 @@ impl Default for AuditConfig {
         Self { retention_days: 90 }
     }
 }
+
+/// `GET /metrics` (Prometheus text format; docs/OPERATIONS.md lists every metric). Who may read
+/// it: with `bind`, only that listener serves it (the main one answers 404); with `bearer_token`,
+/// whoever sends `Authorization: Bearer <token>`; with neither, clients on loopback in the `dev`
+/// and `test` profiles, and nobody in `prod`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    pub enabled: bool,
+    /// The token a scraper must send (at least 16 characters; never logged).
+    pub bearer_token: Option<Secret>,
+    /// A separate address that serves `/metrics` only (for example `127.0.0.1:9100`, or an
+    /// internal interface), so it never shares the public listener.
+    pub bind: Option<SocketAddr>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            bearer_token: None,
+            bind: None,
+        }
+    }
+}

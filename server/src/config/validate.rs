@@ -28,6 +28,15 @@ impl Settings {
         if self.cleanup_interval.0 < Duration::from_secs(1) {
             return err("cleanup_interval", "must be at least 1s");
         }
+        if let Some(token) = &self.metrics.bearer_token {
+            let token = token.expose();
+            if token.len() < 16 || token.len() > 256 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+                return err("metrics.bearer_token", "must be 16 to 256 printable characters, without spaces");
+            }
+        }
+        if self.metrics.bind.is_some_and(|bind| bind == self.bind) {
+            return err("metrics.bind", "must differ from bind (it is a second listener)");
+        }
         if self.cache.capacity == 0 || self.cache.capacity > 10_000_000 {
             return err("cache.capacity", "must be between 1 and 10000000");
         }

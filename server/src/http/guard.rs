@@ -11,7 +11,7 @@ use app::auth::ssr::{resolve_request, Caller, CookieChange};
 use app::error::{ApiError, ErrorCode};
 use app::registry::endpoint;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
@@ -75,6 +75,7 @@ fn is_passive(path: &str) -> bool {
         || path == "/health"
         || path == "/health/live"
         || path == "/health/ready"
+        || path == super::metrics::PATH
         || path.rsplit('/').next().is_some_and(|last| last.contains('.'))
 }
 
@@ -97,7 +98,8 @@ pub async fn request_layer(State(state): State<AppState>, req: Request, next: Ne
     let within = state.settings.http.request_timeout.0;
     let (method, uri) = (req.method().clone(), req.uri().clone());
     let id = request_id(&state, &req);
-    let answer = switchboard::store::one_look(Box::pin(handle(state, req, next, id.clone())));
+    let (started, route) = (std::time::Instant::now(), req.extensions().get::<MatchedPath>().cloned());
+    let answer = switchboard::store::one_look(Box::pin(handle(state.clone(), req, next, id.clone())));
     let mut res = match tokio::time::timeout(within, answer).await {
         Ok(res) => res,
         Err(_) => {
@@ -109,6 +111,7 @@ pub async fn request_layer(State(state): State<AppState>, req: Request, next: Ne
         }
     };
     res.headers_mut().insert(REQUEST_ID, id);
+    state.requests.observe(route.as_ref(), &method, res.status(), started.elapsed());
     res
 }
 

@@ -5,20 +5,54 @@ use axum::Json;
 use http::StatusCode;
 use std::time::Duration;
 
+/// How long a probe of the database may take.
+const PROBE_WITHIN: Duration = Duration::from_secs(1);
+
+/// A readiness check that could not run because another failed (it does not count as failing).
+const NOT_CHECKED: &str = "not checked: no free connection";
+
+/// How long readiness waits for a free read connection before it calls the pool saturated.
+const POOL_WITHIN: Duration = Duration::from_millis(500);
+
+/// What a probe of the database found.
+enum Probe<T> {
+    Answered(T),
+    Failed(switchboard::Error),
+    Silent,
+}
+
+async fn probe<T>(work: impl std::future::Future<Output = switchboard::Result<T>>) -> Probe<T> {
+    match tokio::time::timeout(PROBE_WITHIN, work).await {
+        Ok(Ok(value)) => Probe::Answered(value),
+        Ok(Err(e)) => Probe::Failed(e),
+        Err(_) => Probe::Silent,
+    }
+}
+
+impl<T> Probe<T> {
+    /// Readiness's words for a probe that did not answer.
+    fn problem(&self) -> Option<String> {
+        match self {
+            Probe::Answered(_) => None,
+            Probe::Failed(e) => Some(format!("error: {e}")),
+            Probe::Silent => Some(format!("no answer within {} s", PROBE_WITHIN.as_secs())),
+        }
+    }
+}
+
 /// `GET /health`: 200 when the database answers within a second, else 503. Never cached. Also
 /// says whether the session cache is serving (a bypassed cache is slower, not wrong, so it does
 /// not make the answer 503) and its counters.
 pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
     let db = state.ctx.engine.db();
     let started = std::time::Instant::now();
-    let probe = tokio::time::timeout(Duration::from_secs(1), db.ping()).await;
-    let (status, db_status) = match probe {
-        Ok(Ok(())) => (StatusCode::OK, "ok"),
-        Ok(Err(e)) => {
+    let (status, db_status) = match probe(db.ping()).await {
+        Probe::Answered(()) => (StatusCode::OK, "ok"),
+        Probe::Failed(e) => {
             tracing::warn!(error = %e, "health check: database error");
             (StatusCode::SERVICE_UNAVAILABLE, "error")
         }
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
+        Probe::Silent => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
     };
     let body = serde_json::json!({
         "status": if status == StatusCode::OK { "ok" } else { "degraded" },
@@ -47,33 +81,65 @@ pub async fn live() -> impl IntoResponse {
 /// {"status":"ready","checks":{…}}` when every check passes, else `503
 /// {"status":"not_ready","failing":[…],"checks":{…}}` naming the ones that fail; each check
 /// says `ok` or what is wrong:
+/// - `pool`: a read connection is free within half a second (else the pool is saturated, and
+///   the next two say `not checked`);
 /// - `database`: answers a query within a second;
 /// - `migrations`: every migration this build knows has been applied (`switchboard migrate`);
 /// - `cache`: with the session cache on, it hears other writers (PostgreSQL's listener, SQLite's
-///   change log). Without them every read goes to the database: right, but far slower.
+///   change log). Without them every read goes to the database: right, but far slower;
+/// - `cleanup` (where this process runs the cleanup task): a run has completed within the last
+///   three `cleanup_interval`s.
 pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let db = state.ctx.engine.db();
-    let second = Duration::from_secs(1);
-    let database = match tokio::time::timeout(second, db.ping()).await {
-        Ok(Ok(())) => "ok".to_owned(),
-        Ok(Err(e)) => format!("error: {e}"),
-        Err(_) => "no answer within 1 s".to_owned(),
-    };
-    let migrations = match tokio::time::timeout(second, db.pending_migrations()).await {
-        Ok(Ok(pending)) if pending.is_empty() => "ok".to_owned(),
-        Ok(Ok(pending)) => format!("{} not applied (run switchboard migrate): {pending:?}", pending.len()),
-        Ok(Err(e)) => format!("cannot read: {e}"),
-        Err(_) => "no answer within 1 s".to_owned(),
-    };
+    let ok = || "ok".to_owned();
+    let mut checks = Vec::new();
+    match tokio::time::timeout(POOL_WITHIN, db.reader().acquire()).await {
+        Err(_) => {
+            let stats = db.pool_stats();
+            let saturated = format!(
+                "saturated: no read connection free within {} ms ({} open of {}, {} idle)",
+                POOL_WITHIN.as_millis(),
+                stats.read_size,
+                state.settings.pool.max_connections,
+                stats.read_idle
+            );
+            checks.push(("pool", saturated));
+            // Without a connection the database cannot be asked: the pool's check says why.
+            checks.push(("database", NOT_CHECKED.to_owned()));
+            checks.push(("migrations", NOT_CHECKED.to_owned()));
+        }
+        Ok(acquired) => {
+            let database = match acquired {
+                Ok(free) => {
+                    drop(free); // back to the pool, for the query
+                    probe(db.ping()).await.problem().unwrap_or_else(ok)
+                }
+                Err(e) => format!("error: {e}"),
+            };
+            let migrations = match probe(db.pending_migrations()).await {
+                Probe::Answered(pending) if pending.is_empty() => ok(),
+                Probe::Answered(pending) => format!("{} not applied (run switchboard migrate): {pending:?}", pending.len()),
+                other => format!("cannot read: {}", other.problem().unwrap_or_default()),
+            };
+            checks.push(("pool", ok()));
+            checks.push(("database", database));
+            checks.push(("migrations", migrations));
+        }
+    }
     let cache = db.cache();
     let cache = if !cache.enabled() || cache.serving() {
-        "ok".to_owned()
+        ok()
     } else {
         "not hearing other writers: every read goes to the database".to_owned()
     };
-    let checks = [("database", database), ("migrations", migrations), ("cache", cache)];
-    let failing: Vec<&str> = checks.iter().filter(|(_, v)| v != "ok").map(|(k, _)| *k).collect();
-    for (check, problem) in checks.iter().filter(|(_, v)| v != "ok") {
+    checks.push(("cache", cache));
+    if state.cleanup.running() {
+        let stalled = state.cleanup.stalled(state.settings.cleanup_interval.0);
+        checks.push(("cleanup", stalled.unwrap_or_else(ok)));
+    }
+    let failed = |v: &String| v != "ok" && v != NOT_CHECKED;
+    let failing: Vec<&str> = checks.iter().filter(|(_, v)| failed(v)).map(|(k, _)| *k).collect();
+    for (check, problem) in checks.iter().filter(|(_, v)| failed(v)) {
         tracing::warn!(check, problem = problem.as_str(), "not ready");
     }
     let checks: serde_json::Map<String, serde_json::Value> = checks.into_iter().map(|(k, v)| (k.to_owned(), v.into())).collect();

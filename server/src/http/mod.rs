@@ -7,6 +7,7 @@ mod audit;
 mod events;
 mod guard;
 mod health;
+pub mod metrics;
 mod serve;
 
 pub use guard::{error_response, CspNonce};
@@ -67,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::health))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
+        .route(metrics::PATH, get(metrics::scrape))
         .route("/api/csrf", get(csrf_token))
         .route(app::registry::SESSION_EVENTS, get(events::session_events))
         .route("/api/admin/audit", get(audit::export))

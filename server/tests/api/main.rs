@@ -17,6 +17,7 @@ mod events;
 mod features;
 mod fingerprint;
 mod hostile;
+mod metrics;
 mod outage;
 mod pages;
 mod proof;

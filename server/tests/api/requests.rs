@@ -216,7 +216,7 @@ async fn readiness_names_what_fails(db: TestDatabase) {
         status,
         (
             StatusCode::OK,
-            serde_json::json!({"status": "ready", "checks": {"database": "ok", "migrations": "ok", "cache": "ok"}})
+            serde_json::json!({"status": "ready", "checks": {"pool": "ok", "database": "ok", "migrations": "ok", "cache": "ok"}})
         )
     );
 
