@@ -50,22 +50,36 @@ fn Platforms(state: SessionState) -> impl IntoView {
 fn PlatformItem(platform: PlatformView, is_active: bool) -> impl IntoView {
     let label = platform.label.clone();
     let remove_label = format!("Remove {}", platform.label);
+    let id = platform.id.to_string();
     view! {
         <li class="platform" class:active=is_active>
-            <strong>{platform.label.clone()}</strong>
-            {is_active.then(|| view! { <span class="badge">"active"</span> })}
-            <span class="meta">{platform.handle.clone()} " · " {platform.instance_url.clone()} " · " {platform.kind.as_str()}</span>
-            <form method="post" action="/api/rename_platform" class="inline">
-                <CsrfField/>
-                <input type="hidden" name="platform_id" value=platform.id.to_string()/>
-                <label>"New label" <input type="text" name="label" value=label required maxlength="64"/></label>
-                <button type="submit">"Rename"</button>
-            </form>
-            <form method="post" action="/api/remove_platform" class="inline">
-                <CsrfField/>
-                <input type="hidden" name="platform_id" value=platform.id.to_string()/>
-                <button type="submit" aria-label=remove_label>"Remove"</button>
-            </form>
+            <div class="platform-head">
+                <strong>{platform.label.clone()}</strong>
+                {is_active.then(|| view! { <span class="badge">"active"</span> })}
+                <span class="meta">{platform.kind.as_str()} " · " {platform.handle.clone()} " · " {platform.instance_url.clone()}</span>
+            </div>
+            <div class="platform-actions">
+                <form method="post" action="/api/rename_platform" class="rename">
+                    <CsrfField/>
+                    <input type="hidden" name="platform_id" value=id.clone()/>
+                    <label>"New label" <input type="text" name="label" value=label required maxlength="64"/></label>
+                    <button type="submit" class="secondary">"Rename"</button>
+                </form>
+                // The confirmation is a disclosure: it opens without JavaScript, and nothing is
+                // removed until its own button is pressed.
+                <details class="remove">
+                    <summary>"Remove…"</summary>
+                    <form method="post" action="/api/remove_platform" class="confirm">
+                        <CsrfField/>
+                        <input type="hidden" name="platform_id" value=id/>
+                        <p>
+                            "Remove " <strong>{platform.label.clone()}</strong>
+                            "? Its drafts are deleted, and sessions using it move to another platform. This cannot be undone."
+                        </p>
+                        <button type="submit" class="danger">{remove_label}</button>
+                    </form>
+                </details>
+            </div>
         </li>
     }
 }
