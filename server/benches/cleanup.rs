@@ -1,6 +1,6 @@
 //! The cleanup under a backlog: a SQLite database with `SWITCHBOARD_BENCH_EXPIRED` (default
-//! 1,000,000) expired sessions, swept in batches (`SWITCHBOARD_BENCH_BATCH`, default 200, as
-//! `cleanup_batch`) while a signed-in user
+//! 1,000,000) expired sessions, swept in batches (`SWITCHBOARD_BENCH_BATCH`, default the
+//! setting `cleanup_batch`'s) while a signed-in user
 //! keeps reading their session. Prints how long the sweep took and the reads' latency (p50, p99,
 //! max) idle and during the sweep: with the session cache on, as the server runs, and off (every
 //! read from the database).
@@ -41,7 +41,10 @@ fn percentiles(samples: &[Duration]) -> String {
 async fn main() {
     let number = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
     let expired = number("SWITCHBOARD_BENCH_EXPIRED", 1_000_000);
-    let batch = number("SWITCHBOARD_BENCH_BATCH", 200) as u32;
+    let batch = number(
+        "SWITCHBOARD_BENCH_BATCH",
+        u64::from(switchboard_server::config::Settings::default().cleanup_batch),
+    ) as u32;
     let only_served = std::env::var("SWITCHBOARD_BENCH_ONLY").is_ok_and(|v| v == "served");
     // As the server runs (the session cache on), then with every read from the database.
     for cache in [true, false].into_iter().filter(|_| !only_served) {

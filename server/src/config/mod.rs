@@ -94,7 +94,7 @@ impl Default for Settings {
             idle_warning: Span(Duration::from_secs(2 * 60)),
             sync_check_interval: Span(Duration::from_secs(60)),
             cleanup_interval: Span(Duration::from_secs(10 * 60)),
-            cleanup_batch: 200,
+            cleanup_batch: 100,
             session_retention: Span(Duration::from_secs(7 * 86_400)),
             site_root: PathBuf::from("target/site"),
             log: "info".into(),
@@ -281,7 +281,7 @@ mod tests {
         assert!(!s.cookie_secure);
         assert_eq!(s.sync_check_interval.0, Duration::from_secs(60));
         assert_eq!(s.idle_warning.0, Duration::from_secs(120));
-        assert_eq!(s.cleanup_batch, 200);
+        assert_eq!(s.cleanup_batch, 100);
         assert_eq!(s.log_format, LogFormat::Text);
         assert_eq!(
             Settings::defaults_for(Profile::Prod).log_format,
