@@ -34,9 +34,8 @@ done
 [[ "$("$BIN_DIR/wasm-opt" --version)" == *"version 132"* ]] ||
 	die "$BIN_DIR/wasm-opt is not binaryen 132: run scripts/setup.sh"
 
-# Leptos names the page's WASM `<name>_bg.wasm` unless this is set at compile time (cargo-leptos
-# sets it); with it, pages ask for /pkg/switchboard-<hash>.wasm.
-export LEPTOS_OUTPUT_NAME="$NAME"
+# LEPTOS_OUTPUT_NAME=switchboard comes from .cargo/config.toml, for every build alike: with it,
+# pages ask for /pkg/switchboard-<hash>.wasm.
 started=$SECONDS
 log "server: cargo build --release -p server --bin $NAME"
 cargo build --locked --release -p server --bin "$NAME"
