@@ -73,8 +73,8 @@ fn PlatformItem(platform: PlatformView, is_active: bool) -> impl IntoView {
                         <CsrfField/>
                         <input type="hidden" name="platform_id" value=id/>
                         <p>
-                            "Remove " <strong>{platform.label.clone()}</strong>
-                            "? Its drafts are deleted, and sessions using it move to another platform. This cannot be undone."
+                            {format!("Remove “{}”? ", platform.label)}
+                            "Its drafts are deleted, and sessions using it move to another platform. This cannot be undone."
                         </p>
                         <button type="submit" class="danger">{remove_label}</button>
                     </form>
