@@ -293,6 +293,11 @@ ensure_trust_auth() {
 }
 
 phase "postgres"
+# The upgrade test (server/tests/upgrade.rs) follows docs/DEPLOYMENT.md with the real tools.
+if ! command -v pg_dump >/dev/null || ! command -v pg_restore >/dev/null || ! command -v psql >/dev/null; then
+	apt_install postgresql-client
+fi
+command -v sqlite3 >/dev/null || apt_install sqlite3
 if [[ -n "${SWITCHBOARD_TEST_POSTGRES_URL:-}" ]]; then
 	log "using SWITCHBOARD_TEST_POSTGRES_URL as given (not created, not dropped)"
 else
