@@ -362,25 +362,14 @@ impl Engine {
             .bind(cutoff)
             .execute(self.db().writer())
             .await?;
-        let batch = i64::from(batch.max(1));
-        let mut deleted = 0;
-        loop {
-            let n = self
-                .db()
-                .background_transaction(move |c| {
-                    Box::pin(async move {
-                        let query =
-                            sqlx::query("DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < $1 LIMIT $2)");
-                        Ok(query.bind(cutoff).bind(batch).execute(&mut *c).await?.rows_affected())
-                    })
-                })
-                .await?;
-            deleted += n;
-            if (n as i64) < batch {
-                return Ok(deleted);
-            }
-            tokio::task::yield_now().await;
-        }
+        self.db()
+            .delete_in_batches(
+                "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < $1 LIMIT $2)",
+                cutoff,
+                batch,
+                &|_| {},
+            )
+            .await
     }
 }
 

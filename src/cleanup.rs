@@ -113,29 +113,18 @@ impl Engine {
             };
             report.expired += self.end_in_batches(sql, column == "last_seen_at", batch, &told).await?;
         }
-        let batch = i64::from(batch.max(1));
         let cutoff = Timestamp(self.now().millis().saturating_sub(retention.as_millis() as i64));
-        loop {
-            let deleted = self
-                .db()
-                .background_transaction(move |c| {
-                    Box::pin(async move {
-                        let query = sqlx::query(
-                            "DELETE FROM sessions WHERE id IN \
-                             (SELECT id FROM sessions WHERE ended_at IS NOT NULL AND ended_at < $1 LIMIT $2)",
-                        );
-                        Ok(query.bind(cutoff).bind(batch).execute(&mut *c).await?.rows_affected())
-                    })
-                })
-                .await?;
-            self.db().look_after_commit();
-            report.deleted += deleted;
-            progress(report);
-            if (deleted as i64) < batch {
-                break;
-            }
-            tokio::task::yield_now().await;
-        }
+        let expired = report.expired;
+        report.deleted = self
+            .db()
+            .delete_in_batches(
+                "DELETE FROM sessions WHERE id IN \
+                 (SELECT id FROM sessions WHERE ended_at IS NOT NULL AND ended_at < $1 LIMIT $2)",
+                cutoff,
+                batch,
+                &|deleted| progress(SweepReport { expired, deleted }),
+            )
+            .await?;
         self.db().trim_change_log().await?;
         Ok(report)
     }

@@ -345,6 +345,34 @@ impl Db {
         &self.tally
     }
 
+    /// Deletes old rows as bulk work, a batch per [`Db::background_transaction`]: runs `sql`
+    /// (binds: `$1` the cut-off, `$2` the batch size) until a batch deletes fewer than `batch`
+    /// rows, telling `progress` the running total after each. Returns how many it deleted.
+    pub(crate) async fn delete_in_batches(
+        &self,
+        sql: &'static str,
+        cutoff: crate::clock::Timestamp,
+        batch: u32,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<u64> {
+        let batch = i64::from(batch.max(1));
+        let mut total = 0;
+        loop {
+            let deleted = self
+                .background_transaction(move |c| {
+                    Box::pin(async move { Ok(sqlx::query(sql).bind(cutoff).bind(batch).execute(&mut *c).await?.rows_affected()) })
+                })
+                .await?;
+            self.look_after_commit();
+            total += deleted;
+            progress(total);
+            if (deleted as i64) < batch {
+                return Ok(total);
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
     /// SQLite: write transactions committed so far, each one fsync (concurrent transactions
     /// share commits; see `group`). `None` on PostgreSQL.
     pub fn commits(&self) -> Option<u64> {
