@@ -11,8 +11,26 @@ const PROBE_WITHIN: Duration = Duration::from_secs(1);
 /// A readiness check that could not run because another failed (it does not count as failing).
 const NOT_CHECKED: &str = "not checked: no free connection";
 
-/// How long readiness waits for a free read connection before it calls the pool saturated.
-const POOL_WITHIN: Duration = Duration::from_millis(500);
+/// How long readiness and `/metrics` wait for a free read connection before they call the pool
+/// saturated.
+pub(super) const POOL_WITHIN: Duration = Duration::from_millis(500);
+
+/// What waiting for a free read connection found (the connection goes back to the pool at once).
+pub(super) enum PoolProbe {
+    Free,
+    /// None came within [`POOL_WITHIN`].
+    Saturated,
+    /// The pool could not make one (the database is unreachable).
+    Failed(String),
+}
+
+pub(super) async fn pool_probe(db: &switchboard::Db) -> PoolProbe {
+    match tokio::time::timeout(POOL_WITHIN, db.reader().acquire()).await {
+        Ok(Ok(_free)) => PoolProbe::Free,
+        Ok(Err(e)) => PoolProbe::Failed(e.to_string()),
+        Err(_) => PoolProbe::Saturated,
+    }
+}
 
 /// What a probe of the database found.
 enum Probe<T> {
@@ -93,8 +111,8 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let db = state.ctx.engine.db();
     let ok = || "ok".to_owned();
     let mut checks = Vec::new();
-    match tokio::time::timeout(POOL_WITHIN, db.reader().acquire()).await {
-        Err(_) => {
+    match pool_probe(db).await {
+        PoolProbe::Saturated => {
             let stats = db.pool_stats();
             let saturated = format!(
                 "saturated: no read connection free within {} ms ({} open of {}, {} idle)",
@@ -108,13 +126,10 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
             checks.push(("database", NOT_CHECKED.to_owned()));
             checks.push(("migrations", NOT_CHECKED.to_owned()));
         }
-        Ok(acquired) => {
-            let database = match acquired {
-                Ok(free) => {
-                    drop(free); // back to the pool, for the query
-                    probe(db.ping()).await.problem().unwrap_or_else(ok)
-                }
-                Err(e) => format!("error: {e}"),
+        free_or_failed => {
+            let database = match free_or_failed {
+                PoolProbe::Failed(e) => format!("error: {e}"),
+                _ => probe(db.ping()).await.problem().unwrap_or_else(ok),
             };
             let migrations = match probe(db.pending_migrations()).await {
                 Probe::Answered(pending) if pending.is_empty() => ok(),

@@ -9,7 +9,7 @@
 //! in `prod` (404). It needs no session and sets no cookie.
 
 use crate::AppState;
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -22,7 +22,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 use sha2::{Digest, Sha256};
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
@@ -31,9 +31,6 @@ pub const PATH: &str = "/metrics";
 
 /// Request latency buckets, in seconds: 0.5 ms to 10 s.
 const LATENCY_BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
-
-/// How long the scrape waits for a read connection before it calls the pool saturated.
-const ACQUIRE_WITHIN: Duration = Duration::from_millis(500);
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Route {
@@ -113,12 +110,11 @@ pub fn listener_router(state: AppState) -> Router {
 
 /// `GET /metrics` on the main listener.
 pub async fn scrape(State(state): State<AppState>, req: Request) -> Response {
-    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| *peer);
-    answer(&state, peer, req.headers(), false).await
+    answer(&state, super::guard::client_ip(&state, &req), req.headers(), false).await
 }
 
-async fn answer(state: &AppState, peer: Option<SocketAddr>, headers: &HeaderMap, own_listener: bool) -> Response {
-    if let Err(refusal) = may_read(state, peer, headers, own_listener) {
+async fn answer(state: &AppState, client: Option<IpAddr>, headers: &HeaderMap, own_listener: bool) -> Response {
+    if let Err(refusal) = may_read(state, client, headers, own_listener) {
         return refusal.into_response();
     }
     let body = render(state).await;
@@ -162,7 +158,7 @@ impl IntoResponse for Refusal {
 }
 
 /// Whether this request may read the metrics (see the module documentation).
-fn may_read(state: &AppState, peer: Option<SocketAddr>, headers: &HeaderMap, own_listener: bool) -> Result<(), Refusal> {
+fn may_read(state: &AppState, client: Option<IpAddr>, headers: &HeaderMap, own_listener: bool) -> Result<(), Refusal> {
     let settings = &state.settings;
     let config = &settings.metrics;
     if !config.enabled || (config.bind.is_some() && !own_listener) {
@@ -183,10 +179,6 @@ fn may_read(state: &AppState, peer: Option<SocketAddr>, headers: &HeaderMap, own
     if settings.profile() == crate::config::Profile::Prod {
         return Err(Refusal::NotExposed);
     }
-    let client = peer.map(|peer| {
-        let forwarded: Vec<&str> = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
-        settings.http.trusted_proxies.client(peer.ip(), &forwarded)
-    });
     if client.is_some_and(|ip| ip.is_loopback()) {
         Ok(())
     } else {
@@ -279,7 +271,7 @@ async fn render(state: &AppState) -> String {
         i64::from(state.settings.pool.max_connections),
     );
     let started = Instant::now();
-    let acquired = tokio::time::timeout(ACQUIRE_WITHIN, db.reader().acquire()).await;
+    let probe = super::health::pool_probe(db).await;
     gauge_f64(
         &mut r,
         "db_pool_acquire",
@@ -291,9 +283,8 @@ async fn render(state: &AppState) -> String {
         &mut r,
         "db_pool_saturated",
         "1 when this scrape got no read connection within 0.5 s",
-        i64::from(!matches!(acquired, Ok(Ok(_)))),
+        i64::from(!matches!(probe, super::health::PoolProbe::Free)),
     );
-    drop(acquired);
     if let Some(writes) = db.writes_under_way() {
         gauge(
             &mut r,
