@@ -179,11 +179,12 @@ async fn migrate(settings: Settings) -> Result<(), String> {
 
 async fn engine(settings: &Settings) -> Result<switchboard::Engine, String> {
     let db = switchboard_server::open_database(settings).await.map_err(|e| e.to_string())?;
-    Ok(switchboard::Engine::new(
-        db,
-        settings.session_policy(),
-        std::sync::Arc::new(switchboard::SystemClock),
-    ))
+    Ok(engine_on(db, settings))
+}
+
+/// The CLI's engine on `db`: the settings' session policy and the wall clock.
+fn engine_on(db: switchboard::Db, settings: &Settings) -> switchboard::Engine {
+    switchboard::Engine::new(db, settings.session_policy(), std::sync::Arc::new(switchboard::SystemClock))
 }
 
 /// Maintenance works on the schema as it is: it never migrates (that is `switchboard migrate`'s
@@ -202,8 +203,7 @@ async fn maintenance(settings: Settings, command: MaintenanceCommand) -> Result<
             pending.len()
         ));
     }
-    let engine = switchboard::Engine::new(db, settings.session_policy(), std::sync::Arc::new(switchboard::SystemClock));
-    switchboard_server::maintenance::run(&settings, &engine, command).await
+    switchboard_server::maintenance::run(&settings, &engine_on(db, &settings), command).await
 }
 
 async fn set_admin(settings: Settings, email: String, grant: bool) -> Result<(), String> {

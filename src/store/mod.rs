@@ -206,16 +206,25 @@ impl Db {
         self.backend
     }
 
+    /// This backend's migrations (`migrations/<backend>/`, compiled in).
+    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        match self.backend {
+            Backend::Sqlite => &MIGRATE_SQLITE,
+            Backend::Postgres => &MIGRATE_POSTGRES,
+        }
+    }
+
     /// Applies the migrations in `migrations/<backend>/` that have not run yet. Safe when several
     /// processes start at once on one database: on PostgreSQL the migrator holds an advisory lock;
     /// SQLite has none, so an attempt that lost the race (another process applied the migration
     /// first: "table … already exists") is tried again, for up to 5 s. Each migration is its own
     /// transaction, so a failed attempt changed nothing.
     pub async fn migrate(&self) -> Result<()> {
-        let (migrator, attempts) = match self.backend {
-            Backend::Sqlite => (&MIGRATE_SQLITE, 50),
-            Backend::Postgres => (&MIGRATE_POSTGRES, 1),
+        let attempts = match self.backend {
+            Backend::Sqlite => 50,
+            Backend::Postgres => 1,
         };
+        let migrator = self.migrator();
         let mut attempt = 1;
         loop {
             match migrator.run(&self.write).await {
@@ -382,10 +391,7 @@ impl Db {
     /// The migrations this build knows that the database has not applied: none when its schema
     /// is current (for readiness, `GET /health/ready`).
     pub async fn pending_migrations(&self) -> Result<Vec<i64>> {
-        let migrator = match self.backend {
-            Backend::Sqlite => &MIGRATE_SQLITE,
-            Backend::Postgres => &MIGRATE_POSTGRES,
-        };
+        let migrator = self.migrator();
         let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
             .fetch_all(&self.read)
             .await?;
