@@ -142,19 +142,6 @@ fn request_id(state: &AppState, req: &Request) -> HeaderValue {
     }
 }
 
-/// The client's address: the connection's peer, or, behind a proxy in `http.trusted_proxies`,
-/// the client it names in `X-Forwarded-For`. `None` without a connection (in-process calls).
-pub(super) fn client_ip(state: &AppState, req: &Request) -> Option<std::net::IpAddr> {
-    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>()?;
-    let forwarded: Vec<&str> = req
-        .headers()
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    Some(state.settings.http.trusted_proxies.client(peer.0.ip(), &forwarded))
-}
-
 async fn handle(state: AppState, req: Request, next: Next, id: HeaderValue) -> Response {
     let path = req.uri().path().to_owned();
     if is_passive(&path) {
@@ -171,7 +158,7 @@ async fn handle(state: AppState, req: Request, next: Next, id: HeaderValue) -> R
         );
         return res;
     }
-    let peer = client_ip(&state, &req).map(|ip| {
+    let peer = super::client::client_ip(&state, &req).map(|ip| {
         // Sized for the longest address up front, rather than grown as it is written.
         let mut text = String::with_capacity(45);
         let _ = std::fmt::Write::write_fmt(&mut text, format_args!("{ip}"));

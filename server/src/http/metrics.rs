@@ -110,7 +110,7 @@ pub fn listener_router(state: AppState) -> Router {
 
 /// `GET /metrics` on the main listener.
 pub async fn scrape(State(state): State<AppState>, req: Request) -> Response {
-    answer(&state, super::guard::client_ip(&state, &req), req.headers(), false).await
+    answer(&state, super::client::client_ip(&state, &req), req.headers(), false).await
 }
 
 async fn answer(state: &AppState, client: Option<IpAddr>, headers: &HeaderMap, own_listener: bool) -> Response {

@@ -4,6 +4,7 @@
 mod alerts;
 pub mod assets;
 mod audit;
+mod client;
 mod events;
 mod guard;
 mod health;
