@@ -35,6 +35,28 @@ struct AlertRecord {
     session_public_id: Option<String>,
     ip: Option<String>,
     evidence: String,
+    cleared_at: Option<Timestamp>,
+}
+
+/// The columns of an [`AlertRecord`].
+const ALERT_COLUMNS: &str = "id, at, kind, severity, user_id, session_public_id, ip, evidence, cleared_at";
+
+/// A condition an alert rule watches (the server's `alert_rules`): raised once while it holds,
+/// however many instances watch it, and cleared when it no longer does.
+#[derive(Debug, Clone)]
+pub struct Condition {
+    pub kind: AlertKind,
+    pub severity: Severity,
+    /// What it is about, as stable as the condition: the rule's name, and for an instance's own
+    /// condition the instance (`pool_saturated@host:3000`).
+    pub about: String,
+    /// What was seen, as a JSON object.
+    pub evidence: String,
+}
+
+/// The `dedupe_key` of a condition's alerts (migration 0008 keeps one open per key).
+fn condition_key(about: &str) -> String {
+    format!("rule:{about}")
 }
 
 impl AlertRecord {
@@ -48,6 +70,7 @@ impl AlertRecord {
             session: self.session_public_id.and_then(|s| PublicSessionId::parse(&s).ok()),
             ip: self.ip,
             evidence: self.evidence,
+            cleared_at: self.cleared_at,
         })
     }
 }
@@ -70,10 +93,9 @@ fn json_text(text: &str) -> String {
 impl Engine {
     /// The newest alerts first, `limit` of them, older than `before_id` when given.
     pub async fn alerts(&self, limit: u32, before_id: Option<i64>) -> Result<Vec<Alert>> {
-        let records: Vec<AlertRecord> = sqlx::query_as(
-            "SELECT id, at, kind, severity, user_id, session_public_id, ip, evidence FROM alerts \
-             WHERE id < $1 ORDER BY id DESC LIMIT $2",
-        )
+        let records: Vec<AlertRecord> = sqlx::query_as(&format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts WHERE id < $1 ORDER BY id DESC LIMIT $2"
+        ))
         .bind(before_id.unwrap_or(i64::MAX))
         .bind(i64::from(limit.min(1000)))
         .fetch_all(self.db().reader())
@@ -122,17 +144,31 @@ impl Engine {
         .bind(&r.key)
         .fetch_one(self.db().writer())
         .await?;
+        self.raised(id, now, r);
+        Ok(())
+    }
+
+    /// The alert `r` just recorded as `id`: counted, logged and sent.
+    fn raised(&self, id: i64, at: Timestamp, r: Raise) -> Alert {
         self.db().tally().add(alert_slot(r.kind), 1);
         let alert = Alert {
             id,
-            at: now,
+            at,
             kind: r.kind,
             severity: r.severity,
             user: r.user,
             session: r.session,
             ip: r.ip,
             evidence: r.evidence,
+            cleared_at: None,
         };
+        self.announce(&alert);
+        alert
+    }
+
+    /// Logs `alert` and tells the listener (the webhook).
+    fn announce(&self, alert: &Alert) {
+        let status = if alert.cleared_at.is_some() { "cleared" } else { "raised" };
         tracing::warn!(
             target: "switchboard::alert",
             alert_id = alert.id,
@@ -142,12 +178,79 @@ impl Engine {
             session = ?alert.session.as_ref().map(|s| s.as_str()),
             ip = ?alert.ip,
             evidence = %alert.evidence,
+            status,
             "alert"
         );
         if let Some(listener) = self.alert_listener() {
-            listener(&alert);
+            listener(alert);
         }
-        Ok(())
+    }
+
+    /// Raises `condition` unless an alert of it is open (not cleared): records, logs and sends
+    /// it, and returns it. Through [`crate::Db::side`], so it works while the pool is saturated.
+    /// Instances that raise the same condition at once record, and send, one alert.
+    pub async fn raise_condition(&self, condition: Condition) -> Result<Option<Alert>> {
+        let now = self.now();
+        let key = condition_key(&condition.about);
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO alerts (at, kind, severity, evidence, dedupe_key) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT DO NOTHING RETURNING id",
+        )
+        .bind(now)
+        .bind(condition.kind.as_str())
+        .bind(condition.severity.as_str())
+        .bind(&condition.evidence)
+        .bind(&key)
+        .fetch_optional(self.db().side())
+        .await?;
+        let Some(id) = id else { return Ok(None) };
+        let raise = Raise {
+            kind: condition.kind,
+            severity: condition.severity,
+            user: None,
+            session: None,
+            ip: None,
+            evidence: condition.evidence,
+            key,
+        };
+        Ok(Some(self.raised(id, now, raise)))
+    }
+
+    /// Clears the open alert of the condition `about`, if there is one: records when, logs it,
+    /// sends it again with its `cleared_at`, and returns it. One instance clears it.
+    pub async fn clear_condition(&self, about: &str) -> Result<Option<Alert>> {
+        let record: Option<AlertRecord> = sqlx::query_as(&format!(
+            "UPDATE alerts SET cleared_at = $1 WHERE dedupe_key = $2 AND cleared_at IS NULL RETURNING {ALERT_COLUMNS}"
+        ))
+        .bind(self.now())
+        .bind(condition_key(about))
+        .fetch_optional(self.db().side())
+        .await?;
+        let Some(alert) = record.and_then(AlertRecord::alert) else {
+            return Ok(None);
+        };
+        self.announce(&alert);
+        Ok(Some(alert))
+    }
+
+    /// The conditions whose alert is open, by `about`.
+    pub async fn open_conditions(&self) -> Result<Vec<String>> {
+        let keys: Vec<String> = sqlx::query_scalar("SELECT dedupe_key FROM alerts WHERE cleared_at IS NULL AND dedupe_key LIKE 'rule:%'")
+            .fetch_all(self.db().side())
+            .await?;
+        Ok(keys
+            .into_iter()
+            .filter_map(|k| k.strip_prefix("rule:").map(str::to_owned))
+            .collect())
+    }
+
+    /// Failed logins over every account since `since` (the failed-login rate's rule).
+    pub async fn failed_logins_since(&self, since: Timestamp) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE kind = $1 AND at > $2")
+            .bind(AuditKind::LoginFailed.as_str())
+            .bind(since)
+            .fetch_one(self.db().reader())
+            .await?)
     }
 
     /// How many audit rows match `filter` within the alert window, when that reaches `threshold`

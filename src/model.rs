@@ -158,6 +158,17 @@ stored_enum! {
         SessionDisowned = "session_disowned",
         /// A session was used from a client unlike the one it began on.
         FingerprintDrift = "fingerprint_drift",
+        /// Alert rules (conditions, raised once and cleared): failed logins across all
+        /// accounts past a rate.
+        FailedLoginRate = "failed_login_rate",
+        /// An instance's answers with a 5xx status past a rate.
+        ServerErrorRate = "server_error_rate",
+        /// An instance's database pool had no free connection.
+        PoolSaturated = "pool_saturated",
+        /// An instance's cleanup has not completed a run for three intervals.
+        CleanupStalled = "cleanup_stalled",
+        /// An instance's session cache does not hear other writers (PostgreSQL's listener).
+        ListenerDown = "listener_down",
     }
 }
 
@@ -182,4 +193,7 @@ pub struct Alert {
     pub ip: Option<String>,
     /// What was seen, as a JSON object (counts, the window, the attempted email, …).
     pub evidence: String,
+    /// When the condition it reports ended (alert rules' alerts only; detectors' are never
+    /// cleared).
+    pub cleared_at: Option<Timestamp>,
 }

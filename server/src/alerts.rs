@@ -20,6 +20,9 @@ pub fn alert_json(alert: &Alert) -> serde_json::Value {
         "session_public_id": alert.session.as_ref().map(|s| s.as_str()),
         "ip": alert.ip,
         "evidence": evidence,
+        // Alert rules' alerts are sent twice: raised ("firing"), then cleared ("resolved").
+        "status": if alert.cleared_at.is_some() { "resolved" } else { "firing" },
+        "cleared_at": alert.cleared_at.map(|t| app::models::Timestamp(t.millis()).to_string()),
     })
 }
 

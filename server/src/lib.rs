@@ -1,11 +1,13 @@
 //! The `switchboard` server: settings, start-up, the HTTP router and background maintenance.
 
+pub mod alert_rules;
 pub mod alerts;
 pub mod cleanup;
 pub mod config;
 pub mod http;
 pub mod maintenance;
 
+pub use alert_rules::spawn_alert_rules;
 pub use cleanup::spawn_cleanup;
 
 use app::auth::ssr::{AppContext, CookiePolicy, Features};
@@ -113,6 +115,8 @@ pub async fn build_state(settings: Settings, db: Db, clock: Arc<dyn Clock>) -> R
         .site_addr(settings.bind)
         .build();
     let (stop, stopping) = tokio::sync::watch::channel(false);
+    let requests = http::metrics::RequestMetrics::default();
+    ctx.engine.db().cache().on_notification_lag(requests.notification_lag_observer());
     Ok(AppState(Arc::new(Shared {
         leptos_options,
         ctx,
@@ -120,7 +124,7 @@ pub async fn build_state(settings: Settings, db: Db, clock: Arc<dyn Clock>) -> R
         assets,
         started: std::time::Instant::now(),
         cleanup: Arc::default(),
-        requests: http::metrics::RequestMetrics::default(),
+        requests,
         stopping,
         stop,
     })))

@@ -263,6 +263,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
         tracing::info!("seeded a demo account with two platforms");
     }
     switchboard_server::spawn_cleanup(&state);
+    switchboard_server::spawn_alert_rules(&state);
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .map_err(|e| format!("cannot listen on {bind}: {e}"))?;

@@ -223,6 +223,8 @@ pub struct SessionCache {
     invalidations: AtomicU64,
     log_reads: AtomicU64,
     changes: tokio::sync::broadcast::Sender<Changed>,
+    /// Told how long each notification took from the write to this instance ([`SessionCache::on_notification_lag`]).
+    lag: std::sync::OnceLock<Box<dyn Fn(std::time::Duration) + Send + Sync>>,
 }
 
 impl std::fmt::Debug for SessionCache {
@@ -266,6 +268,27 @@ impl SessionCache {
             invalidations: AtomicU64::new(0),
             log_reads: AtomicU64::new(0),
             changes: tokio::sync::broadcast::channel(CHANGE_BACKLOG).0,
+            lag: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// PostgreSQL: `observe` is told, for every notification heard, how long it took from the
+    /// write (the statement's time on the database's clock) to this instance (its clock): the
+    /// time a revoked session could still be served from this instance's memory. Set once (the
+    /// server's `/metrics`); later calls are ignored.
+    pub fn on_notification_lag(&self, observe: impl Fn(std::time::Duration) + Send + Sync + 'static) {
+        let _ = self.lag.set(Box::new(observe));
+    }
+
+    /// A notification written at `sent_ms` (milliseconds since the Unix epoch) was heard now.
+    pub(crate) fn heard(&self, sent_ms: i64) {
+        if let Some(observe) = self.lag.get() {
+            let now_us = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros() as i64);
+            // Clocks of two machines can disagree: a notification from the future took no time.
+            let lag_us = (now_us - sent_ms * 1000).max(0);
+            observe(std::time::Duration::from_micros(lag_us as u64));
         }
     }
 

@@ -88,6 +88,8 @@ pub struct Db {
     backend: Backend,
     read: AnyPool,
     write: AnyPool,
+    /// A connection of its own ([`Db::side`]).
+    side: AnyPool,
     url: Arc<str>,
     cache: Arc<SessionCache>,
     watch: Watch,
@@ -122,6 +124,10 @@ impl Db {
             Backend::Sqlite => sqlite::connect(url, settings).await?,
             Backend::Postgres => postgres::connect(url, settings).await?,
         };
+        let side = match backend {
+            Backend::Sqlite => write.clone(),
+            Backend::Postgres => postgres::side_pool(url, settings)?,
+        };
         let group = (backend == Backend::Sqlite).then(|| group::GroupCommit::new(write.clone(), settings.busy_timeout));
         let local = match backend {
             Backend::Sqlite => Some(Arc::new(local::LocalReads::new(&sqlite::file_path(url)?))),
@@ -131,6 +137,7 @@ impl Db {
             backend,
             read,
             write,
+            side,
             group,
             url: url.into(),
             cache: Arc::new(SessionCache::disabled()),
@@ -253,6 +260,13 @@ impl Db {
     /// For single-statement writes.
     pub fn writer(&self) -> &AnyPool {
         &self.write
+    }
+
+    /// For the few statements that must run when the pool is saturated (alert rules report a
+    /// saturated pool through it): SQLite's writer, which is apart from the read connections;
+    /// on PostgreSQL one connection of its own beside the pool, opened when first used.
+    pub fn side(&self) -> &AnyPool {
+        &self.side
     }
 
     /// Runs `work` in a write transaction: commits when it returns `Ok`, rolls back when it returns

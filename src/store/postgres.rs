@@ -28,6 +28,16 @@ pub(super) async fn connect(url: &str, settings: &PoolSettings) -> Result<(AnyPo
     Ok((pool.clone(), pool))
 }
 
+/// [`super::Db::side`]: one connection beside the pool, opened when first used.
+pub(super) fn side_pool(url: &str, settings: &PoolSettings) -> Result<AnyPool> {
+    AnyPoolOptions::new()
+        .max_connections(1)
+        .min_connections(0)
+        .acquire_timeout(settings.acquire_timeout)
+        .connect_lazy(url)
+        .map_err(|e| Error::Internal(format!("cannot open the postgres database: {e}")))
+}
+
 /// The users the open transaction on `c` changed so far (collected by the trigger in the
 /// transaction-local setting `switchboard.changed`, as `,1,2`).
 pub(super) async fn changed_users(c: &mut AnyConnection) -> Result<Vec<UserId>> {
@@ -73,6 +83,17 @@ impl ChangeListener {
     }
 }
 
+/// A notification's payload, `user_id,sent_ms` (migration 0008; before it, `user_id`): the user
+/// whose state changed (`None`: unreadable, so everything is forgotten) and when the write was
+/// made, in milliseconds since the Unix epoch on the database's clock.
+fn parse_notification(payload: &str) -> (Option<UserId>, Option<i64>) {
+    let (user, sent) = match payload.split_once(',') {
+        Some((user, sent)) => (user, sent.parse().ok()),
+        None => (payload, None),
+    };
+    (user.parse().ok().and_then(|id| UserId::parse(id).ok()), sent)
+}
+
 /// A connection listening on this schema's channel.
 async fn listen(url: &str) -> Result<PgListener> {
     let mut listener = PgListener::connect(url).await?;
@@ -94,10 +115,16 @@ async fn run(url: String, cache: Arc<SessionCache>, first: Result<PgListener>, m
                             return;
                         }
                         heard = listener.try_recv() => match heard {
-                            Ok(Some(notification)) => match notification.payload().parse().ok().and_then(|id| UserId::parse(id).ok()) {
-                                Some(user) => cache.forget_user(user),
-                                None => cache.forget_all(),
-                            },
+                            Ok(Some(notification)) => {
+                                let (user, sent_ms) = parse_notification(notification.payload());
+                                match user {
+                                    Some(user) => cache.forget_user(user),
+                                    None => cache.forget_all(),
+                                }
+                                if let Some(sent_ms) = sent_ms {
+                                    cache.heard(sent_ms);
+                                }
+                            }
                             Ok(None) => break,
                             Err(e) => {
                                 tracing::warn!(error = %e, "the session cache's listener failed");
@@ -122,5 +149,20 @@ async fn run(url: String, cache: Arc<SessionCache>, first: Result<PgListener>, m
         if next.is_ok() {
             cache.serve(true);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notifications_name_the_user_and_may_say_when() {
+        let user = |id| UserId::parse(id).ok();
+        assert_eq!(parse_notification("42,1800000000123"), (user(42), Some(1_800_000_000_123)));
+        assert_eq!(parse_notification("42"), (user(42), None));
+        assert_eq!(parse_notification("42,soon"), (user(42), None));
+        assert_eq!(parse_notification("x,1"), (None, Some(1)));
+        assert_eq!(parse_notification(""), (None, None));
     }
 }

@@ -6,6 +6,7 @@ mod support;
 mod accountable;
 mod accounts;
 mod cache;
+mod conditions;
 mod content;
 mod expiry;
 mod group;

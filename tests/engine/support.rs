@@ -15,7 +15,7 @@ pub struct Harness {
     pub engine: Engine,
     pub clock: Arc<ManualClock>,
     pub db: Db,
-    _database: TestDatabase,
+    database: TestDatabase,
 }
 
 pub async fn harness(database: TestDatabase) -> Harness {
@@ -30,7 +30,7 @@ pub async fn harness_with(database: TestDatabase, policy: SessionPolicy) -> Harn
         engine,
         clock,
         db,
-        _database: database,
+        database,
     }
 }
 
@@ -48,6 +48,11 @@ pub fn attempt(password: &str) -> Password {
 }
 
 impl Harness {
+    /// The database under test, to connect to it again (as another instance would).
+    pub fn database(&self) -> &TestDatabase {
+        &self.database
+    }
+
     pub async fn user(&self, email: &str) -> UserId {
         self.engine
             .register(

@@ -227,11 +227,15 @@ mod render {
     }
 
     fn alert_row(a: switchboard::alerts::Alert) -> impl IntoView {
+        // An alert rule's condition that has ended says when.
+        let cleared = a
+            .cleared_at
+            .map(|t| view! { <br/><small class="cleared">"cleared " {when(Timestamp(t.millis()))}</small> });
         view! {
             <tr class=format!("severity-{}", a.severity.as_str())>
                 <td>{when(Timestamp(a.at.millis()))}</td>
                 <td>{a.severity.as_str()}</td>
-                <td>{a.kind.as_str()}</td>
+                <td>{a.kind.as_str()}{cleared}</td>
                 <td>{a.user.map(|u| u.to_string()).unwrap_or_else(|| "—".into())}</td>
                 <td>{a.session.map(|s| s.as_str().to_owned()).unwrap_or_default()}</td>
                 <td>{a.ip.unwrap_or_default()}</td>

@@ -16,6 +16,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("http", "HTTP_"),
     ("throttle", "THROTTLE_"),
     ("alerts", "ALERTS_"),
+    ("alert_rules", "ALERT_RULES_"),
     ("fingerprint", "FINGERPRINT_"),
     ("cache", "CACHE_"),
     ("metrics", "METRICS_"),

@@ -72,6 +72,7 @@ pub struct Settings {
     pub http: HttpConfig,
     pub throttle: ThrottleConfig,
     pub alerts: AlertsConfig,
+    pub alert_rules: AlertRulesConfig,
     pub metrics: MetricsConfig,
     /// Client fingerprints and what their drift does (see `switchboard::fingerprint`).
     pub fingerprint: switchboard::policy::FingerprintPolicy,
@@ -111,6 +112,7 @@ impl Default for Settings {
             http: HttpConfig::default(),
             throttle: ThrottleConfig::default(),
             alerts: AlertsConfig::default(),
+            alert_rules: AlertRulesConfig::default(),
             metrics: MetricsConfig::default(),
             fingerprint: switchboard::policy::FingerprintPolicy::default(),
         }
@@ -351,6 +353,10 @@ mod tests {
             ("SWITCHBOARD_ALERTS_WEBHOOK_URL", "https://", "alerts.webhook_url"),
             ("SWITCHBOARD_ALERTS_WEBHOOK_CA_FILE", "/no/such/ca.pem", "alerts.webhook_ca_file"),
             ("SWITCHBOARD_ALERTS_WEBHOOK_CA_FILE", "Cargo.toml", "alerts.webhook_ca_file"),
+            ("SWITCHBOARD_ALERT_RULES_INTERVAL", "10ms", "alert_rules.interval"),
+            ("SWITCHBOARD_ALERT_RULES_WINDOW", "2d", "alert_rules.window"),
+            ("SWITCHBOARD_ALERT_RULES_FAILED_LOGINS", "-1", "alert_rules.failed_logins"),
+            ("SWITCHBOARD_ALERT_RULES_LISTENER_DOWN", "maybe", "alert_rules.listener_down"),
             ("SWITCHBOARD_METRICS_BEARER_TOKEN", "short", "metrics.bearer_token"),
             (
                 "SWITCHBOARD_METRICS_BEARER_TOKEN",

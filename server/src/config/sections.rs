@@ -131,6 +131,44 @@ impl Default for SecurityConfig {
     }
 }
 
+/// Alert rules: conditions watched every `interval`, each raised once while it holds and
+/// cleared when it no longer does (`server/src/alert_rules.rs`); sent where `alerts` sends.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertRulesConfig {
+    pub enabled: bool,
+    /// How often the rules are looked at.
+    pub interval: Span,
+    /// How far back the rates count.
+    pub window: Span,
+    /// Failed logins over all accounts within `window` that raise `failed_login_rate` (0: off).
+    pub failed_logins: u32,
+    /// This instance's 5xx answers within `window` that raise `server_error_rate` (0: off).
+    pub server_errors: u32,
+    /// Raise `pool_saturated` when no read connection is free within 500 ms.
+    pub pool_saturated: bool,
+    /// Raise `cleanup_stalled` when this instance's cleanup has not completed a run for three
+    /// `cleanup_interval`s.
+    pub cleanup_stalled: bool,
+    /// Raise `listener_down` when the session cache does not hear other writers.
+    pub listener_down: bool,
+}
+
+impl Default for AlertRulesConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval: Span(Duration::from_secs(15)),
+            window: Span(Duration::from_secs(5 * 60)),
+            failed_logins: 100,
+            server_errors: 25,
+            pool_saturated: true,
+            cleanup_stalled: true,
+            listener_down: true,
+        }
+    }
+}
+
 /// Suspicious-activity alerts (see `switchboard::alerts`) and where they are sent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -130,6 +130,13 @@ impl Settings {
         if a.webhook_queue == 0 || a.webhook_queue > 100_000 {
             return err("alerts.webhook_queue", "must be between 1 and 100000");
         }
+        let r = &self.alert_rules;
+        if !between(r.interval, Duration::from_millis(100), Duration::from_secs(3600)) {
+            return err("alert_rules.interval", "must be between 100ms and 1h");
+        }
+        if !between(r.window, Duration::from_secs(1), Duration::from_secs(86_400)) {
+            return err("alert_rules.window", "must be between 1s and 24h");
+        }
         let f = &self.fingerprint;
         if f.ipv4_prefix > 32 {
             return err("fingerprint.ipv4_prefix", "must be at most 32");

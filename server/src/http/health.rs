@@ -13,10 +13,10 @@ const NOT_CHECKED: &str = "not checked: no free connection";
 
 /// How long readiness and `/metrics` wait for a free read connection before they call the pool
 /// saturated.
-pub(super) const POOL_WITHIN: Duration = Duration::from_millis(500);
+pub(crate) const POOL_WITHIN: Duration = Duration::from_millis(500);
 
 /// What waiting for a free read connection found (the connection goes back to the pool at once).
-pub(super) enum PoolProbe {
+pub(crate) enum PoolProbe {
     Free,
     /// None came within [`POOL_WITHIN`].
     Saturated,
@@ -24,7 +24,7 @@ pub(super) enum PoolProbe {
     Failed(String),
 }
 
-pub(super) async fn pool_probe(db: &switchboard::Db) -> PoolProbe {
+pub(crate) async fn pool_probe(db: &switchboard::Db) -> PoolProbe {
     match tokio::time::timeout(POOL_WITHIN, db.reader().acquire()).await {
         Ok(Ok(_free)) => PoolProbe::Free,
         Ok(Err(e)) => PoolProbe::Failed(e.to_string()),

@@ -47,6 +47,10 @@ struct Answer {
     status: u16,
 }
 
+/// Buckets of the notification lag, in seconds: a LISTEN on the same network hears in about a
+/// millisecond; seconds mean the listener or the database is struggling.
+const LAG_BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+
 fn latency_histogram() -> Histogram {
     Histogram::new(LATENCY_BUCKETS)
 }
@@ -57,6 +61,10 @@ fn latency_histogram() -> Histogram {
 pub struct RequestMetrics {
     latency: Family<Route, Histogram, fn() -> Histogram>,
     answers: Family<Answer, Counter>,
+    /// Answers with a 5xx status, all routes together (the alert rule's rate).
+    server_errors: Counter,
+    /// PostgreSQL: how long each cache notification took from the write to this instance.
+    notification_lag: Histogram,
 }
 
 impl Default for RequestMetrics {
@@ -64,6 +72,8 @@ impl Default for RequestMetrics {
         Self {
             latency: Family::new_with_constructor(latency_histogram),
             answers: Family::default(),
+            server_errors: Default::default(),
+            notification_lag: Histogram::new(LAG_BUCKETS),
         }
     }
 }
@@ -82,6 +92,21 @@ impl RequestMetrics {
             })
             .inc();
         self.latency.get_or_create(&Route { route, method }).observe(took.as_secs_f64());
+        if status.is_server_error() {
+            self.server_errors.inc();
+        }
+    }
+
+    /// What the session cache calls for each notification it hears
+    /// (`SessionCache::on_notification_lag`).
+    pub fn notification_lag_observer(&self) -> impl Fn(Duration) + Send + Sync + 'static {
+        let lag = self.notification_lag.clone();
+        move |took| lag.observe(took.as_secs_f64())
+    }
+
+    /// Answers with a 5xx status since the process began.
+    pub fn server_errors(&self) -> u64 {
+        self.server_errors.get()
     }
 }
 
@@ -315,6 +340,12 @@ async fn render(state: &AppState) -> String {
         "cache_invalidations",
         "Users forgotten by the cache because something of theirs changed",
         cache.invalidations,
+    );
+    r.register_with_unit(
+        "cache_notification_lag",
+        "PostgreSQL: how long each change notification took from the write (the database's clock) to this instance (its clock)",
+        Unit::Seconds,
+        state.requests.notification_lag.clone(),
     );
 
     let cleanup = state.cleanup.report();

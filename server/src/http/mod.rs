@@ -7,7 +7,7 @@ mod audit;
 mod client;
 mod events;
 mod guard;
-mod health;
+pub(crate) mod health;
 pub mod metrics;
 mod serve;
 

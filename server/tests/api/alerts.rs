@@ -132,12 +132,12 @@ async fn each_detector_raises_one_alert_and_administrators_read_them(db: TestDat
 
 /// A webhook receiver on loopback: records each request's body and answers with the next status
 /// of `answers` (the last one repeated), or never answers when it is 0.
-struct Receiver {
-    url: String,
-    bodies: Arc<Mutex<Vec<serde_json::Value>>>,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
+    pub(crate) bodies: Arc<Mutex<Vec<serde_json::Value>>>,
 }
 
-async fn receiver(answers: Vec<u16>) -> Receiver {
+pub(crate) async fn receiver(answers: Vec<u16>) -> Receiver {
     receiver_over(answers, None).await
 }
 
@@ -235,7 +235,7 @@ async fn answer<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, status: u16, s
     let _ = stream.shutdown().await;
 }
 
-async fn wait_for(bodies: &Arc<Mutex<Vec<serde_json::Value>>>, count: usize) -> Vec<serde_json::Value> {
+pub(crate) async fn wait_for(bodies: &Arc<Mutex<Vec<serde_json::Value>>>, count: usize) -> Vec<serde_json::Value> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let got = bodies.lock().unwrap().clone();

@@ -63,8 +63,16 @@ async fn a_revocation_on_one_instance_reaches_the_cache_of_another(db: TestDatab
         b.state.ctx.engine.db().backend().name(),
         gap.as_secs_f64() * 1000.0
     );
+    let metrics = crate::metrics::scrape(&b).await;
+    let heard = crate::metrics::value(&metrics, "switchboard_cache_notification_lag_seconds_count");
     if b.state.ctx.engine.db().backend() == switchboard::Backend::Sqlite {
         assert_eq!(served_stale, 0, "on SQLite the change log is read before every hit");
+        assert_eq!(heard, Some(0.0), "SQLite has no notifications: {metrics}");
+    } else {
+        // B heard the revocation (and the phone's login before it), and timed each.
+        assert!(heard.is_some_and(|n| n >= 1.0), "{metrics}");
+        let lag = crate::metrics::value(&metrics, "switchboard_cache_notification_lag_seconds_sum").unwrap();
+        assert!(lag >= 0.0 && lag < 5.0 * heard.unwrap(), "{lag} s over {heard:?} notifications");
     }
 }
 

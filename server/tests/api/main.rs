@@ -6,6 +6,7 @@
 mod support;
 
 mod accountable;
+mod alert_rules;
 mod alerts;
 mod assets;
 mod cache;

@@ -10,7 +10,7 @@ use switchboard::testing::TestDatabase;
 use switchboard_server::config::Profile;
 
 /// The metrics as an allowed scraper (loopback, test profile) reads them.
-async fn scrape(app: &TestApp) -> String {
+pub(crate) async fn scrape(app: &TestApp) -> String {
     let res = app.bare().get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers().get("set-cookie").is_none(), "a scrape gets no cookie");
@@ -22,7 +22,7 @@ async fn scrape(app: &TestApp) -> String {
 }
 
 /// The value of the series named exactly `series` (name and labels as printed), if present.
-fn value(metrics: &str, series: &str) -> Option<f64> {
+pub(crate) fn value(metrics: &str, series: &str) -> Option<f64> {
     metrics
         .lines()
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
