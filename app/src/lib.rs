@@ -11,6 +11,8 @@
 
 pub mod auth;
 pub mod components;
+#[cfg(feature = "ssr")]
+pub mod dashboard;
 pub mod error;
 pub mod functions;
 pub mod models;
@@ -31,6 +33,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, StaticSegment};
 use pages::admin::{AdminPage, AlertsPage, AuditPage};
+use pages::admin_dashboard::AdminDashboardPage;
 use pages::sessions::SessionsPage;
 use pages::{dashboard::DashboardPage, login::LoginPage, platforms::PlatformsPage, register::RegisterPage, session::SessionPage};
 use server_fn::ServerFn;
@@ -99,6 +102,7 @@ fn Frame() -> impl IntoView {
                 <Route path=StaticSegment("admin") view=AdminPage ssr=SsrMode::Async/>
                 <Route path=(StaticSegment("admin"), StaticSegment("audit")) view=AuditPage ssr=SsrMode::Async/>
                 <Route path=(StaticSegment("admin"), StaticSegment("alerts")) view=AlertsPage ssr=SsrMode::Async/>
+                <Route path=(StaticSegment("admin"), StaticSegment("dashboard")) view=AdminDashboardPage ssr=SsrMode::Async/>
             </Routes>
         </main>
     }

@@ -4,11 +4,13 @@ pub mod alert_rules;
 pub mod alerts;
 pub mod cleanup;
 pub mod config;
+pub mod dashboard;
 pub mod http;
 pub mod maintenance;
 
 pub use alert_rules::spawn_alert_rules;
 pub use cleanup::spawn_cleanup;
+pub use dashboard::spawn_dashboard;
 
 use app::auth::ssr::{AppContext, CookiePolicy, Features};
 use app::models::ClientSettings;
@@ -106,6 +108,10 @@ pub async fn build_state(settings: Settings, db: Db, clock: Arc<dyn Clock>) -> R
             idle_warning_ms: settings.idle_warning.millis(),
             push: settings.cache.enabled,
         },
+        dashboard: Arc::new(app::dashboard::History::new(
+            settings.dashboard.history,
+            settings.dashboard.interval.0,
+        )),
     };
     let assets = http::assets::Assets::load(&settings.site_root);
     let leptos_options = LeptosOptions::builder()

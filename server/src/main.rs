@@ -264,6 +264,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
     }
     switchboard_server::spawn_cleanup(&state);
     switchboard_server::spawn_alert_rules(&state);
+    switchboard_server::spawn_dashboard(&state);
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .map_err(|e| format!("cannot listen on {bind}: {e}"))?;

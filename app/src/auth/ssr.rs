@@ -29,6 +29,8 @@ pub struct AppContext {
     pub features: Features,
     /// What the browser side needs to know (sync on/off, registration, check interval, warning).
     pub client: ClientSettings,
+    /// The administrators' dashboard's figures over time (sampled by the server).
+    pub dashboard: std::sync::Arc<crate::dashboard::History>,
 }
 
 /// Feature flags the server itself acts on. (`cross_tab_sync` is the browser's business: it

@@ -24,12 +24,12 @@ use std::collections::HashMap;
 
 /// The administration pages' shell: a heading, their links, the error of the last form post,
 /// and the server-rendered `page`.
-fn admin_shell(heading: &'static str, title: &'static str, page: &'static str) -> impl IntoView {
+pub(crate) fn admin_shell(heading: &'static str, title: &'static str, page: &'static str) -> impl IntoView {
     view! {
         <Title text=title/>
         <RequireSession page=move |_| view! {
             <h1>{heading}</h1>
-            <p><a href="/admin">"Accounts"</a> " · " <a href="/admin/audit">"Audit log"</a> " · " <a href="/admin/alerts">"Alerts"</a></p>
+            <p><a href="/admin">"Accounts"</a> " · " <a href="/admin/audit">"Audit log"</a> " · " <a href="/admin/alerts">"Alerts"</a> " · " <a href="/admin/dashboard">"Dashboard"</a></p>
             <UrlError/>
             <Fragment page/>
         }/>

@@ -1,6 +1,7 @@
 //! The pages, one module a route. Each wraps its content in a guard from `components::guards`.
 
 pub mod admin;
+pub mod admin_dashboard;
 pub mod dashboard;
 pub mod login;
 pub mod platforms;
@@ -45,6 +46,7 @@ pub async fn page_fragment(page: String, #[server(default)] query: String) -> Re
                     "admin" => admin::admin_fragment(&cx, &params).await,
                     "audit" => admin::audit_fragment(&cx, &params).await,
                     "alerts" => admin::alerts_fragment(&cx, &params).await,
+                    "admin_dashboard" => admin_dashboard::fragment(&cx).await,
                     _ => Err(crate::error::ApiError::new(crate::error::ErrorCode::NotFound, "no such page")),
                 }
             })

@@ -17,6 +17,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("throttle", "THROTTLE_"),
     ("alerts", "ALERTS_"),
     ("alert_rules", "ALERT_RULES_"),
+    ("dashboard", "DASHBOARD_"),
     ("fingerprint", "FINGERPRINT_"),
     ("cache", "CACHE_"),
     ("metrics", "METRICS_"),

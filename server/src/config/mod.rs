@@ -73,6 +73,7 @@ pub struct Settings {
     pub throttle: ThrottleConfig,
     pub alerts: AlertsConfig,
     pub alert_rules: AlertRulesConfig,
+    pub dashboard: DashboardConfig,
     pub metrics: MetricsConfig,
     /// Client fingerprints and what their drift does (see `switchboard::fingerprint`).
     pub fingerprint: switchboard::policy::FingerprintPolicy,
@@ -113,6 +114,7 @@ impl Default for Settings {
             throttle: ThrottleConfig::default(),
             alerts: AlertsConfig::default(),
             alert_rules: AlertRulesConfig::default(),
+            dashboard: DashboardConfig::default(),
             metrics: MetricsConfig::default(),
             fingerprint: switchboard::policy::FingerprintPolicy::default(),
         }
@@ -357,6 +359,8 @@ mod tests {
             ("SWITCHBOARD_ALERT_RULES_WINDOW", "2d", "alert_rules.window"),
             ("SWITCHBOARD_ALERT_RULES_FAILED_LOGINS", "-1", "alert_rules.failed_logins"),
             ("SWITCHBOARD_ALERT_RULES_LISTENER_DOWN", "maybe", "alert_rules.listener_down"),
+            ("SWITCHBOARD_DASHBOARD_INTERVAL", "100ms", "dashboard.interval"),
+            ("SWITCHBOARD_DASHBOARD_HISTORY", "0", "dashboard.history"),
             ("SWITCHBOARD_METRICS_BEARER_TOKEN", "short", "metrics.bearer_token"),
             (
                 "SWITCHBOARD_METRICS_BEARER_TOKEN",

@@ -131,6 +131,26 @@ impl Default for SecurityConfig {
     }
 }
 
+/// The administrators' dashboard (`/admin/dashboard`): how often its figures are sampled and
+/// how many samples it keeps.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DashboardConfig {
+    /// How often the figures are sampled (and open dashboards updated).
+    pub interval: Span,
+    /// Samples kept (with the default interval, 720 is the last hour).
+    pub history: usize,
+}
+
+impl Default for DashboardConfig {
+    fn default() -> Self {
+        Self {
+            interval: Span(Duration::from_secs(5)),
+            history: 720,
+        }
+    }
+}
+
 /// Alert rules: conditions watched every `interval`, each raised once while it holds and
 /// cleared when it no longer does (`server/src/alert_rules.rs`); sent where `alerts` sends.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -137,6 +137,13 @@ impl Settings {
         if !between(r.window, Duration::from_secs(1), Duration::from_secs(86_400)) {
             return err("alert_rules.window", "must be between 1s and 24h");
         }
+        let d = &self.dashboard;
+        if !between(d.interval, Duration::from_secs(1), Duration::from_secs(3600)) {
+            return err("dashboard.interval", "must be between 1s and 1h");
+        }
+        if d.history == 0 || d.history > 100_000 {
+            return err("dashboard.history", "must be between 1 and 100000");
+        }
         let f = &self.fingerprint;
         if f.ipv4_prefix > 32 {
             return err("fingerprint.ipv4_prefix", "must be at most 32");

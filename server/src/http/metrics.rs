@@ -65,7 +65,17 @@ pub struct RequestMetrics {
     server_errors: Counter,
     /// PostgreSQL: how long each cache notification took from the write to this instance.
     notification_lag: Histogram,
+    /// How long each switch took, in ms, since the dashboard last took them (at most
+    /// [`SWITCH_TIMES_KEPT`]).
+    switch_times: std::sync::Arc<std::sync::Mutex<Vec<f64>>>,
 }
+
+/// Switch times kept between two dashboard samples; beyond it, the rest are not kept (the
+/// percentiles of 10,000 are close enough).
+const SWITCH_TIMES_KEPT: usize = 10_000;
+
+/// The route of a platform switch (the server function, and the plain form's post).
+const SWITCH_ROUTE: &str = "/api/switch_platform";
 
 impl Default for RequestMetrics {
     fn default() -> Self {
@@ -74,6 +84,7 @@ impl Default for RequestMetrics {
             answers: Family::default(),
             server_errors: Default::default(),
             notification_lag: Histogram::new(LAG_BUCKETS),
+            switch_times: Default::default(),
         }
     }
 }
@@ -91,10 +102,22 @@ impl RequestMetrics {
                 status: status.as_u16(),
             })
             .inc();
+        let switch = route == SWITCH_ROUTE;
         self.latency.get_or_create(&Route { route, method }).observe(took.as_secs_f64());
         if status.is_server_error() {
             self.server_errors.inc();
         }
+        if switch {
+            let mut times = self.switch_times.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if times.len() < SWITCH_TIMES_KEPT {
+                times.push(took.as_secs_f64() * 1000.0);
+            }
+        }
+    }
+
+    /// The switch times (ms) since the last call, and forgets them (the dashboard's sampler).
+    pub fn take_switch_times(&self) -> Vec<f64> {
+        std::mem::take(&mut *self.switch_times.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 
     /// What the session cache calls for each notification it hears

@@ -5,6 +5,7 @@ mod alerts;
 pub mod assets;
 mod audit;
 mod client;
+mod dashboard;
 mod events;
 mod guard;
 pub(crate) mod health;
@@ -74,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         .route(app::registry::SESSION_EVENTS, get(events::session_events))
         .route("/api/admin/audit", get(audit::export))
         .route("/api/admin/alerts", get(alerts::list))
+        .route("/api/admin/dashboard/events", get(dashboard::dashboard_events))
         .leptos_routes_with_context(&state, routes, context.clone(), shell_fn)
         .route("/api/{*rest}", any(api_not_found))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))

@@ -13,6 +13,7 @@ mod cache;
 mod connections;
 mod content;
 mod csrf;
+mod dashboard;
 mod defence;
 mod events;
 mod features;
