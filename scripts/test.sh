@@ -400,7 +400,7 @@ readonly E2E_ADMIN_PASSWORD="administrator password for the e2e run"
 printf '%s\n' "$E2E_ADMIN_PASSWORD" | SWITCHBOARD_PROFILE=test SWITCHBOARD_DATABASE_URL="sqlite://$e2e_tmp/main.db" \
 	"$SERVER_BIN" user add --email "$E2E_ADMIN_EMAIL" --name "E2E Admin" --admin >/dev/null ||
 	die "could not create the e2e administrator"
-start_server main "$E2E_PORT" SWITCHBOARD_DASHBOARD_INTERVAL=1s
+start_server main "$E2E_PORT" SWITCHBOARD_DASHBOARD_INTERVAL=1s SWITCHBOARD_METRICS_CLIENT_REPORT_INTERVAL=2s
 start_server short "$E2E_SHORT_PORT" \
 	SWITCHBOARD_IDLE_TIMEOUT=12s SWITCHBOARD_IDLE_WARNING=8s SWITCHBOARD_TOUCH_INTERVAL=1s SWITCHBOARD_SYNC_CHECK_INTERVAL=2s
 start_server no-sync "$E2E_NO_SYNC_PORT" SWITCHBOARD_FEATURE_CROSS_TAB_SYNC=false

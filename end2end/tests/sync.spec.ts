@@ -23,6 +23,8 @@ import {
 const switcher = (page: Page) => page.getByRole("combobox", { name: "Active platform" });
 const platformHeading = (page: Page) => page.getByRole("region", { name: "Platform details" }).getByRole("heading");
 const toasts = (page: Page) => page.locator(".toast");
+/** The leader's checks, with or without the sync figures it adds now and then (a query string). */
+const SESSION_CHECK = /\/api\/session_check(\?.*)?$/;
 
 async function setUp(context: BrowserContext, prefix: string, platforms = 3): Promise<Account> {
   const account = await seedAccount(context.request, uniqueEmail(prefix), platforms);
@@ -178,7 +180,7 @@ test.describe("cross-tab sync", () => {
     await expectCommitted(tabs, a);
     // Hold the leader's checks, then change the session behind the tabs' backs.
     const held: Route[] = [];
-    await context.route("**/api/session_check", (route) => void held.push(route));
+    await context.route(SESSION_CHECK, (route) => void held.push(route));
     const res = await context.request.post("/api/switch_platform", {
       form: { platform_id: String(c.id) },
       headers: { "X-CSRF-Token": await csrfOf(tabs[0]) },
@@ -187,7 +189,7 @@ test.describe("cross-tab sync", () => {
     const fresh = await context.newPage();
     await fresh.goto("/");
     await expectCommitted([fresh, ...tabs], c);
-    await context.unroute("**/api/session_check");
+    await context.unroute(SESSION_CHECK);
     for (const route of held) await route.continue().catch(() => {});
   });
 
@@ -227,7 +229,7 @@ test.describe("cross-tab sync", () => {
     const [one] = tabs;
     // Another device switches to C; the tabs have not heard of it (their checks are held).
     const held: Route[] = [];
-    await context.route("**/api/session_check", (route) => void held.push(route));
+    await context.route(SESSION_CHECK, (route) => void held.push(route));
     const res = await context.request.post("/api/switch_platform", {
       form: { platform_id: String(c.id) },
       headers: { "X-CSRF-Token": await csrfOf(one) },
@@ -243,7 +245,7 @@ test.describe("cross-tab sync", () => {
     for (const page of tabs.slice(1)) {
       await expect(toasts(page).filter({ hasText: `A switch to ${b.label} in another tab failed` })).toBeVisible();
     }
-    await context.unroute("**/api/session_check");
+    await context.unroute(SESSION_CHECK);
     for (const route of held) await route.continue().catch(() => {});
     expect(errors, errors.join("\n")).toEqual([]);
   });
@@ -258,7 +260,7 @@ test.describe("cross-tab sync", () => {
     const follower = tabs.find((p) => p !== leader)!;
     // The leader's checks are held, so only the follower's own request can find out.
     const held: Route[] = [];
-    await leader.route("**/api/session_check", (route) => void held.push(route));
+    await leader.route(SESSION_CHECK, (route) => void held.push(route));
     const checks = countChecks(context);
 
     // The session ends on the server (another client with the same cookie signs out); the
@@ -275,7 +277,7 @@ test.describe("cross-tab sync", () => {
       await expect(page.getByText("Your session was ended. Sign in again to continue.")).toBeVisible();
     }
     expect(checks.of(follower), "the tab whose request failed checked").toBeGreaterThan(0);
-    await leader.unroute("**/api/session_check");
+    await leader.unroute(SESSION_CHECK);
     for (const route of held) await route.continue().catch(() => {});
     expect(errors, errors.join("\n")).toEqual([]);
   });

@@ -92,6 +92,7 @@ pub async fn build_state(settings: Settings, db: Db, clock: Arc<dyn Clock>) -> R
         .with_defences(settings.throttle_policy(), settings.hash_limits())
         .with_alerts(settings.alert_policy(), alerts::webhook(&settings.alerts))
         .with_fingerprints(settings.fingerprint.clone(), fingerprint_key);
+    let requests = http::metrics::RequestMetrics::default();
     let ctx = AppContext {
         engine,
         csrf,
@@ -107,11 +108,17 @@ pub async fn build_state(settings: Settings, db: Db, clock: Arc<dyn Clock>) -> R
             check_interval_ms: settings.sync_check_interval.millis(),
             idle_warning_ms: settings.idle_warning.millis(),
             push: settings.cache.enabled,
+            report_every_ms: if settings.metrics.enabled {
+                settings.metrics.client_report_interval.millis()
+            } else {
+                0
+            },
         },
         dashboard: Arc::new(app::dashboard::History::new(
             settings.dashboard.history,
             settings.dashboard.interval.0,
         )),
+        on_client_report: Arc::new(requests.client_report_observer()),
     };
     let assets = http::assets::Assets::load(&settings.site_root);
     let leptos_options = LeptosOptions::builder()
@@ -121,7 +128,6 @@ pub async fn build_state(settings: Settings, db: Db, clock: Arc<dyn Clock>) -> R
         .site_addr(settings.bind)
         .build();
     let (stop, stopping) = tokio::sync::watch::channel(false);
-    let requests = http::metrics::RequestMetrics::default();
     ctx.engine.db().cache().on_notification_lag(requests.notification_lag_observer());
     Ok(AppState(Arc::new(Shared {
         leptos_options,

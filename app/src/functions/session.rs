@@ -37,10 +37,24 @@ pub async fn current_session() -> Result<SessionSnapshot, ApiError> {
 /// The same answer as `GET /api/session`, for a tab's background check: it never counts as
 /// activity, so an open tab does not keep an idle session alive (the registry marks it
 /// `Activity::Background`, and the request layer resolves it without touching the session).
+///
+/// Now and then the leader tab adds its sync figures (`sync::figures`): `checks` made over
+/// `over_ms`, and `propagation_us`, up to 64 comma-separated times (µs) that knowledge took to
+/// reach it from another tab. Counted in `/metrics` for a signed-in caller; out of range: `422`.
 #[server(prefix = "/api", endpoint = "session_check", input = GetUrl, client = CsrfClient)]
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
-pub async fn check_session() -> Result<SessionSnapshot, ApiError> {
-    request_context()?.snapshot().await
+pub async fn check_session(
+    #[server(default)] checks: Option<u32>,
+    #[server(default)] over_ms: Option<u64>,
+    #[server(default)] propagation_us: Option<String>,
+) -> Result<SessionSnapshot, ApiError> {
+    let cx = request_context()?;
+    let report = crate::auth::ssr::ClientReport::parse(checks, over_ms, propagation_us.as_deref())?;
+    let snapshot = cx.snapshot().await?;
+    if let (Some(report), Ok(_)) = (report, cx.session()) {
+        (cx.app.on_client_report)(&report);
+    }
+    Ok(snapshot)
 }
 
 /// "Stay signed in": restarts the idle deadline now. Answers the new state.

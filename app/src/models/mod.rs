@@ -150,6 +150,9 @@ pub struct ClientSettings {
     /// The server pushes session changes (`GET /api/session_events`; on with the session cache,
     /// `cache.enabled`): the leader tab holds the stream.
     pub push: bool,
+    /// How often at most the leader tab reports its sync figures with a check
+    /// (`metrics.client_report_interval`; 0: never).
+    pub report_every_ms: u64,
 }
 
 /// The device a session was started from, read from its user agent.

@@ -5,6 +5,7 @@
 //! changed, it checks at once, and the answer reaches the other tabs as any check's does.
 //! Decisions are in `messages`, `record` and `leader`; this file only wires.
 
+use super::figures::Figures;
 use super::leader::{Election, Liveness, SyncStatus, HEARTBEAT_EVERY_MS, LEADER_LOCK, PING_EVERY_MS};
 use super::messages::{Action, Body, Ending, Known, Peer, Stamp, CHANNEL, MIN_CHECK_GAP_MS, TAB_ID_KEY};
 use super::record::{on_record, Record, StorageAction, RECORD_KEY};
@@ -54,6 +55,9 @@ struct Bus {
     last_snapshot: Option<SessionSnapshot>,
     /// A sign-out under way in some tab of this browser.
     ending: Option<Ending>,
+    /// Sync figures for the server, sent with a check now and then (`figures`).
+    figures: Figures,
+    report_every_ms: u64,
 }
 
 thread_local! {
@@ -121,6 +125,8 @@ pub fn start(tab: TabSignals, settings: ClientSettings) {
             last_shared: None,
             last_snapshot: None,
             ending: None,
+            figures: Figures::new(now()),
+            report_every_ms: settings.report_every_ms,
         })
     });
 
@@ -381,18 +387,19 @@ fn request_check() {
 /// Checks the session with the server from this tab (one at a time, at most one per second).
 pub fn check_now() {
     let t = now();
-    let Some(Some(tab)) = with_bus(|b| {
+    let Some(Some((tab, report))) = with_bus(|b| {
         if b.checking || t - b.last_check < MIN_CHECK_GAP_MS {
             return None;
         }
         b.checking = true;
         b.last_check = t;
-        Some(b.tab)
+        let report = b.figures.on_check(t, b.report_every_ms);
+        Some((b.tab, report))
     }) else {
         return;
     };
     leptos::task::spawn_local(async move {
-        let result = call::<CheckSession>(&[]).await;
+        let result = call::<CheckSession>(&report).await;
         let again = with_bus(|b| {
             b.checking = false;
             std::mem::take(&mut b.recheck)
@@ -489,7 +496,12 @@ fn receive(raw: &str) {
     for action in actions {
         match action {
             Action::Adopt(known) => {
-                with_bus(|b| b.last_shared = Some(known.stamp()));
+                with_bus(|b| {
+                    b.last_shared = Some(known.stamp());
+                    if let Some(received_at) = known.received_at {
+                        b.figures.propagated(received_at, now());
+                    }
+                });
                 tab.adopt(*known);
             }
             Action::ExpectEnd(reason) => expect_end(reason),

@@ -15,6 +15,7 @@ const CLIENT: ClientSettings = ClientSettings {
     check_interval_ms: 60_000,
     push: true,
     idle_warning_ms: 120_000,
+    report_every_ms: 60_000,
 };
 
 pub fn time(rfc3339: &str) -> Timestamp {

@@ -9,6 +9,7 @@
 //! signals and two callbacks) at start, and calls [`share`], [`send`] and [`check_now`].
 
 pub mod countdown;
+pub mod figures;
 pub mod leader;
 pub mod messages;
 pub mod record;

@@ -360,6 +360,11 @@ mod tests {
             ("SWITCHBOARD_ALERT_RULES_FAILED_LOGINS", "-1", "alert_rules.failed_logins"),
             ("SWITCHBOARD_ALERT_RULES_LISTENER_DOWN", "maybe", "alert_rules.listener_down"),
             ("SWITCHBOARD_DASHBOARD_INTERVAL", "100ms", "dashboard.interval"),
+            (
+                "SWITCHBOARD_METRICS_CLIENT_REPORT_INTERVAL",
+                "500ms",
+                "metrics.client_report_interval",
+            ),
             ("SWITCHBOARD_DASHBOARD_HISTORY", "0", "dashboard.history"),
             ("SWITCHBOARD_METRICS_BEARER_TOKEN", "short", "metrics.bearer_token"),
             (

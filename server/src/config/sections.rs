@@ -345,6 +345,9 @@ pub struct MetricsConfig {
     /// A separate address that serves `/metrics` only (for example `127.0.0.1:9100`, or an
     /// internal interface), so it never shares the public listener.
     pub bind: Option<SocketAddr>,
+    /// How often at most each browser's leader tab reports its sync figures (with a session
+    /// check; `switchboard_client_*`).
+    pub client_report_interval: Span,
 }
 
 impl Default for MetricsConfig {
@@ -353,6 +356,7 @@ impl Default for MetricsConfig {
             enabled: true,
             bearer_token: None,
             bind: None,
+            client_report_interval: Span(Duration::from_secs(60)),
         }
     }
 }

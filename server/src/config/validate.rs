@@ -137,6 +137,13 @@ impl Settings {
         if !between(r.window, Duration::from_secs(1), Duration::from_secs(86_400)) {
             return err("alert_rules.window", "must be between 1s and 24h");
         }
+        if !between(
+            self.metrics.client_report_interval,
+            Duration::from_secs(1),
+            Duration::from_secs(86_400),
+        ) {
+            return err("metrics.client_report_interval", "must be between 1s and 24h");
+        }
         let d = &self.dashboard;
         if !between(d.interval, Duration::from_secs(1), Duration::from_secs(3600)) {
             return err("dashboard.interval", "must be between 1s and 1h");

@@ -47,6 +47,10 @@ struct Answer {
     status: u16,
 }
 
+/// Buckets of a tab's session checks a minute: one a minute is the default interval; many more
+/// mean tabs fight over leading, or pushes arrive often.
+const CHECKS_BUCKETS: [f64; 8] = [0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0];
+
 /// Buckets of the notification lag, in seconds: a LISTEN on the same network hears in about a
 /// millisecond; seconds mean the listener or the database is struggling.
 const LAG_BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
@@ -65,6 +69,10 @@ pub struct RequestMetrics {
     server_errors: Counter,
     /// PostgreSQL: how long each cache notification took from the write to this instance.
     notification_lag: Histogram,
+    /// Leader tabs' sync figures (`check_session`'s reports).
+    client_reports: Counter,
+    client_propagation: Histogram,
+    client_checks: Histogram,
     /// How long each switch took, in ms, since the dashboard last took them (at most
     /// [`SWITCH_TIMES_KEPT`]).
     switch_times: std::sync::Arc<std::sync::Mutex<Vec<f64>>>,
@@ -85,6 +93,9 @@ impl Default for RequestMetrics {
             server_errors: Default::default(),
             notification_lag: Histogram::new(LAG_BUCKETS),
             switch_times: Default::default(),
+            client_reports: Counter::default(),
+            client_propagation: Histogram::new(LAG_BUCKETS),
+            client_checks: Histogram::new(CHECKS_BUCKETS),
         }
     }
 }
@@ -125,6 +136,22 @@ impl RequestMetrics {
     pub fn notification_lag_observer(&self) -> impl Fn(Duration) + Send + Sync + 'static {
         let lag = self.notification_lag.clone();
         move |took| lag.observe(took.as_secs_f64())
+    }
+
+    /// What the app calls with each leader tab's sync figures (`AppContext::on_client_report`).
+    pub fn client_report_observer(&self) -> impl Fn(&app::auth::ssr::ClientReport) + Send + Sync + 'static {
+        let (reports, propagation, checks) = (
+            self.client_reports.clone(),
+            self.client_propagation.clone(),
+            self.client_checks.clone(),
+        );
+        move |report| {
+            reports.inc();
+            for took in &report.propagation {
+                propagation.observe(took.as_secs_f64());
+            }
+            checks.observe(f64::from(report.checks) * 60.0 / report.over.as_secs_f64());
+        }
     }
 
     /// Answers with a 5xx status since the process began.
@@ -363,6 +390,22 @@ async fn render(state: &AppState) -> String {
         "cache_invalidations",
         "Users forgotten by the cache because something of theirs changed",
         cache.invalidations,
+    );
+    r.register(
+        "client_reports",
+        "Sync figures reported by browsers' leader tabs",
+        state.requests.client_reports.clone(),
+    );
+    r.register_with_unit(
+        "client_propagation",
+        "How long session knowledge took to reach a leader tab from the tab of the same browser that got it from the server (sampled, as reported)",
+        Unit::Seconds,
+        state.requests.client_propagation.clone(),
+    );
+    r.register(
+        "client_checks_per_minute",
+        "Session checks a minute of each reporting leader tab",
+        state.requests.client_checks.clone(),
     );
     r.register_with_unit(
         "cache_notification_lag",

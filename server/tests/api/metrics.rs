@@ -2,7 +2,8 @@
 //! and readiness checks it reports on.
 
 use crate::requests::readiness;
-use crate::support::{ok, session_cookie_set_by, spawn_app, spawn_app_as, Device, TestApp, PASSWORD};
+use crate::support::{assert_error, ok, session_cookie_set_by, spawn_app, spawn_app_as, Device, TestApp, PASSWORD};
+use app::error::ErrorCode;
 use app::models::SessionState;
 use reqwest::StatusCode;
 use std::time::Duration;
@@ -275,7 +276,67 @@ async fn readiness_names_a_saturated_pool(db: TestDatabase) {
     assert_eq!(readiness(&app).await.0, StatusCode::OK);
 }
 
+/// A leader tab's sync figures, sent with a session check, are counted for a signed-in caller;
+/// a stranger's are not, and figures out of range are refused.
+async fn leader_tabs_report_their_sync_figures(db: TestDatabase) {
+    let app = spawn_app(db, &[]).await;
+    let stranger = app.browser().await;
+    let report = "/api/session_check?checks=6&over_ms=120000&propagation_us=1500,2500,800000";
+    assert_eq!(stranger.get(report).await.status(), StatusCode::OK);
+    let metrics = scrape(&app).await;
+    assert_eq!(value(&metrics, "switchboard_client_reports_total"), Some(0.0), "{metrics}");
+
+    let mut b = app.browser().await;
+    b.register("tabs@example.org").await;
+    assert_eq!(b.get(report).await.status(), StatusCode::OK);
+    assert_eq!(
+        b.get("/api/session_check").await.status(),
+        StatusCode::OK,
+        "a check without figures"
+    );
+    let metrics = scrape(&app).await;
+    assert_eq!(value(&metrics, "switchboard_client_reports_total"), Some(1.0), "{metrics}");
+    assert_eq!(
+        value(&metrics, "switchboard_client_propagation_seconds_count"),
+        Some(3.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        value(&metrics, "switchboard_client_propagation_seconds_bucket{le=\"0.0025\"}"),
+        Some(2.0),
+        "{metrics}"
+    );
+    // Six checks over two minutes: three a minute.
+    assert_eq!(value(&metrics, "switchboard_client_checks_per_minute_sum"), Some(3.0), "{metrics}");
+
+    for (query, field) in [
+        ("checks=6", "checks"),
+        ("checks=6&over_ms=10", "over_ms"),
+        ("checks=1000000&over_ms=60000", "checks"),
+        ("checks=1&over_ms=60000&propagation_us=1,x", "propagation_us"),
+        ("checks=1&over_ms=60000&propagation_us=99999999999", "propagation_us"),
+    ] {
+        let res = b.get(&format!("/api/session_check?{query}")).await;
+        let refused = assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidInput).await;
+        assert_eq!(refused.error.field.as_deref(), Some(field), "{query}: {refused:?}");
+    }
+    let many = vec!["1"; 65].join(",");
+    let res = b
+        .get(&format!("/api/session_check?checks=1&over_ms=60000&propagation_us={many}"))
+        .await;
+    assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidInput).await;
+    let res = b.get("/api/session_check?checks=many&over_ms=60000").await;
+    assert!(res.status().is_client_error(), "{}", res.status());
+    let metrics = scrape(&app).await;
+    assert_eq!(
+        value(&metrics, "switchboard_client_reports_total"),
+        Some(1.0),
+        "nothing refused was counted"
+    );
+}
+
 switchboard::on_both_backends!(
+    leader_tabs_report_their_sync_figures,
     metrics_count_what_happened,
     metrics_are_closed_to_strangers,
     the_cleanup_task_ends_idle_sessions_and_reports,
