@@ -7,7 +7,7 @@ use crate::clock::Timestamp;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::model::EndReason;
-use crate::store::Backend;
+use crate::store::{batch_work, tally, Backend};
 use std::time::Duration;
 
 /// What one cleanup pass did.
@@ -20,20 +20,17 @@ pub struct SweepReport {
 }
 
 impl Engine {
-    /// Runs one batch of `sql` (binds: the deadline's cut-off, the batch size, now, the end
-    /// reason) per transaction until a batch ends fewer than `batch` sessions; the cut-off is
-    /// the idle one for `idle`, else now. Tells `progress` the count after each batch. Returns
-    /// how many ended.
+    /// Ends sessions in batches ([`crate::Db::in_batches`]): each batch runs `sql` (binds: the
+    /// deadline's cut-off, the batch size, now, the end reason), the cut-off being the idle one
+    /// for `idle`, else now, and counts the sessions it ended as expiries (for `/metrics`, once
+    /// committed). Returns how many ended.
     async fn end_in_batches(&self, sql: Vec<String>, idle: bool, batch: u32, progress: &(dyn Fn(u64) + Sync)) -> Result<u64> {
-        let batch = i64::from(batch.max(1));
-        let mut total = 0;
-        loop {
-            let now = self.now();
-            let cutoff = if idle { self.policy().idle_cutoff(now) } else { now };
-            let sql = sql.clone();
-            let ended = self
-                .db()
-                .background_transaction(move |c| {
+        self.db()
+            .in_batches(batch, progress, |batch| {
+                let now = self.now();
+                let cutoff = if idle { self.policy().idle_cutoff(now) } else { now };
+                let sql = sql.clone();
+                batch_work(move |c| {
                     Box::pin(async move {
                         let mut ended = 0;
                         for statement in &sql {
@@ -46,19 +43,14 @@ impl Engine {
                             };
                             ended = query.execute(&mut *c).await?.rows_affected();
                         }
+                        for _ in 0..ended {
+                            tally::note(slot(AuditKind::SessionExpired, Outcome::Ok));
+                        }
                         Ok(ended)
                     })
                 })
-                .await?;
-            self.db().look_after_commit();
-            self.db().tally().add(slot(AuditKind::SessionExpired, Outcome::Ok), ended);
-            total += ended;
-            progress(total);
-            if (ended as i64) < batch {
-                return Ok(total);
-            }
-            tokio::task::yield_now().await;
-        }
+            })
+            .await
     }
 
     /// Marks sessions past either deadline as expired and deletes sessions that ended more than

@@ -115,6 +115,15 @@ impl std::fmt::Debug for Db {
     }
 }
 
+/// A batch's work for [`Db::in_batches`], as written: this names its type (a closure made
+/// inside another is not otherwise taken as working on a connection of any lifetime).
+pub(crate) fn batch_work<F>(work: F) -> F
+where
+    F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<u64>> + Send + 'static,
+{
+    work
+}
+
 impl Db {
     pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Self> {
         static DRIVERS: Once = Once::new();
@@ -368,9 +377,29 @@ impl Db {
         &self.tally
     }
 
-    /// Deletes old rows as bulk work, a batch per [`Db::background_transaction`]: runs `sql`
-    /// (binds: `$1` the cut-off, `$2` the batch size) until a batch deletes fewer than `batch`
-    /// rows, telling `progress` the running total after each. Returns how many it deleted.
+    /// Runs bulk work a batch at a time, each batch a [`Db::background_transaction`] of
+    /// `work(batch)` (which returns the rows it did), until a batch does fewer than `batch` rows,
+    /// telling `progress` the running total after each. Returns the total.
+    pub(crate) async fn in_batches<F>(&self, batch: u32, progress: &(dyn Fn(u64) + Sync), work: impl Fn(i64) -> F) -> Result<u64>
+    where
+        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<u64>> + Send + 'static,
+    {
+        let batch = i64::from(batch.max(1));
+        let mut total = 0;
+        loop {
+            let done = self.background_transaction(work(batch)).await?;
+            self.look_after_commit();
+            total += done;
+            progress(total);
+            if (done as i64) < batch {
+                return Ok(total);
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Deletes old rows as bulk work ([`Db::in_batches`]): `sql` binds `$1` the cut-off and `$2`
+    /// the batch size. Returns how many it deleted.
     pub(crate) async fn delete_in_batches(
         &self,
         sql: &'static str,
@@ -378,22 +407,12 @@ impl Db {
         batch: u32,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<u64> {
-        let batch = i64::from(batch.max(1));
-        let mut total = 0;
-        loop {
-            let deleted = self
-                .background_transaction(move |c| {
-                    Box::pin(async move { Ok(sqlx::query(sql).bind(cutoff).bind(batch).execute(&mut *c).await?.rows_affected()) })
-                })
-                .await?;
-            self.look_after_commit();
-            total += deleted;
-            progress(total);
-            if (deleted as i64) < batch {
-                return Ok(total);
-            }
-            tokio::task::yield_now().await;
-        }
+        self.in_batches(batch, progress, |batch| {
+            batch_work(move |c| {
+                Box::pin(async move { Ok(sqlx::query(sql).bind(cutoff).bind(batch).execute(&mut *c).await?.rows_affected()) })
+            })
+        })
+        .await
     }
 
     /// SQLite: write transactions committed so far, each one fsync (concurrent transactions
