@@ -33,7 +33,7 @@ pub struct History {
     arrived: tokio::sync::broadcast::Sender<()>,
 }
 
-#[derive(Default, Clone)]
+#[derive(Default)]
 struct Kept {
     samples: VecDeque<Sample>,
     alerts: Vec<Alert>,

@@ -10,6 +10,8 @@
 //! `pages`, which read the session only through `providers::use_session()`.
 
 pub mod auth;
+#[cfg(feature = "ssr")]
+pub mod client_report;
 pub mod components;
 #[cfg(feature = "ssr")]
 pub mod dashboard;

@@ -23,18 +23,19 @@ pub fn spawn_alert_rules(state: &AppState) -> Option<tokio::task::JoinHandle<()>
     }
     let state = state.clone();
     Some(tokio::spawn(async move {
+        let instance = instance_name(&state);
         let mut errors = ErrorHistory::new(state.requests.server_errors());
         let mut tick = tokio::time::interval(rules.interval.0);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            look_and_tell(&state, &mut errors).await;
+            look_and_tell(&state, &instance, &mut errors).await;
         }
     }))
 }
 
 /// Raises what holds and is not open, clears what is open and no longer holds.
-async fn look_and_tell(state: &AppState, errors: &mut ErrorHistory) {
+async fn look_and_tell(state: &AppState, instance: &str, errors: &mut ErrorHistory) {
     let engine = &state.ctx.engine;
     let open = match engine.open_conditions().await {
         Ok(open) => open,
@@ -43,7 +44,7 @@ async fn look_and_tell(state: &AppState, errors: &mut ErrorHistory) {
             return;
         }
     };
-    for (about, holds) in look(state, errors).await {
+    for (about, holds) in look(state, instance, errors).await {
         let told = match (holds, open.contains(&about)) {
             (Some(condition), false) => engine.raise_condition(condition).await.map(drop),
             (None, true) => engine.clear_condition(&about).await.map(drop),
@@ -57,32 +58,37 @@ async fn look_and_tell(state: &AppState, errors: &mut ErrorHistory) {
 
 /// Every rule's condition now: `(about, Some(condition))` while it holds, `(about, None)` when
 /// it does not (or the rule is off, so an alert left open by it is cleared). A rule that could
-/// not look is left out, and its alert stays as it was.
-async fn look(state: &AppState, errors: &mut ErrorHistory) -> Vec<(String, Option<Condition>)> {
+/// not look is left out, and its alert stays as it was. `instance` names this instance's own
+/// conditions.
+async fn look(state: &AppState, instance: &str, errors: &mut ErrorHistory) -> Vec<(String, Option<Condition>)> {
     let rules = &state.settings.alert_rules;
     let engine = &state.ctx.engine;
     let db = engine.db();
     let window = rules.window.0;
-    let instance = instance_name(state);
     let mut seen = Vec::new();
-    let condition = |kind: AlertKind, severity, evidence: serde_json::Value| Condition {
-        kind,
-        severity,
-        about: String::new(),
-        evidence: evidence.to_string(),
+    // One rule's finding: what it is about, and the alert's kind, severity and evidence while
+    // it holds.
+    let mut found = |about: String, holds: Option<(AlertKind, Severity, serde_json::Value)>| {
+        let condition = holds.map(|(kind, severity, evidence)| Condition {
+            kind,
+            severity,
+            about: about.clone(),
+            evidence: evidence.to_string(),
+        });
+        seen.push((about, condition));
     };
 
     let since = engine.now().minus(window);
     if rules.failed_logins == 0 {
-        seen.push(("failed_login_rate".to_owned(), None));
+        found("failed_login_rate".to_owned(), None);
     } else if let Ok(Ok(n)) = tokio::time::timeout(POOL_WITHIN, engine.failed_logins_since(since)).await {
         let holds = (n >= i64::from(rules.failed_logins)).then(|| {
             let evidence = serde_json::json!({
                 "failed_logins": n, "threshold": rules.failed_logins, "window_secs": window.as_secs()
             });
-            condition(AlertKind::FailedLoginRate, Severity::Warning, evidence)
+            (AlertKind::FailedLoginRate, Severity::Warning, evidence)
         });
-        seen.push(("failed_login_rate".to_owned(), holds));
+        found("failed_login_rate".to_owned(), holds);
     }
 
     let n = errors.within(window, state.requests.server_errors());
@@ -90,9 +96,9 @@ async fn look(state: &AppState, errors: &mut ErrorHistory) -> Vec<(String, Optio
         let evidence = serde_json::json!({
             "server_errors": n, "threshold": rules.server_errors, "window_secs": window.as_secs(), "instance": instance
         });
-        condition(AlertKind::ServerErrorRate, Severity::Critical, evidence)
+        (AlertKind::ServerErrorRate, Severity::Critical, evidence)
     });
-    seen.push((format!("server_error_rate@{instance}"), holds));
+    found(format!("server_error_rate@{instance}"), holds);
 
     let saturated = rules.pool_saturated && matches!(pool_probe(db).await, PoolProbe::Saturated);
     let holds = saturated.then(|| {
@@ -102,36 +108,27 @@ async fn look(state: &AppState, errors: &mut ErrorHistory) -> Vec<(String, Optio
             "max_connections": state.settings.pool.max_connections,
             "waited_ms": POOL_WITHIN.as_millis() as u64, "instance": instance
         });
-        condition(AlertKind::PoolSaturated, Severity::Critical, evidence)
+        (AlertKind::PoolSaturated, Severity::Critical, evidence)
     });
-    seen.push((format!("pool_saturated@{instance}"), holds));
+    found(format!("pool_saturated@{instance}"), holds);
 
     let stalled = rules
         .cleanup_stalled
         .then(|| state.cleanup.stalled(state.settings.cleanup_interval.0))
         .flatten();
     let holds = stalled.map(|problem| {
-        condition(
-            AlertKind::CleanupStalled,
-            Severity::Warning,
-            serde_json::json!({"problem": problem, "instance": instance}),
-        )
+        let evidence = serde_json::json!({"problem": problem, "instance": instance});
+        (AlertKind::CleanupStalled, Severity::Warning, evidence)
     });
-    seen.push((format!("cleanup_stalled@{instance}"), holds));
+    found(format!("cleanup_stalled@{instance}"), holds);
 
     let cache = db.cache();
     let deaf = rules.listener_down && cache.enabled() && !cache.serving();
     let holds = deaf.then(|| {
         let evidence = serde_json::json!({"problem": "the session cache does not hear other writers", "instance": instance});
-        condition(AlertKind::ListenerDown, Severity::Warning, evidence)
+        (AlertKind::ListenerDown, Severity::Warning, evidence)
     });
-    seen.push((format!("listener_down@{instance}"), holds));
-
-    for (about, holds) in &mut seen {
-        if let Some(condition) = holds {
-            condition.about = about.clone();
-        }
-    }
+    found(format!("listener_down@{instance}"), holds);
     seen
 }
 

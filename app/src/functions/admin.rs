@@ -116,14 +116,10 @@ pub async fn audit_page(
     #[server(default)] limit: Option<u32>,
 ) -> Result<AuditEventsPage, ApiError> {
     let cx = request_context()?;
-    let engine = cx.engine();
-    engine
-        .require_admin(cx.session()?, cx.caller.meta(), "audit log")
-        .await
-        .map_err(|e| cx.fail(e))?;
+    cx.require_admin("audit log").await?;
     let filter = audit_filter(&cx, user_id, kind.as_deref(), from, to, before_id)?;
     let limit = limit.unwrap_or(AUDIT_PAGE_MAX).clamp(1, AUDIT_PAGE_MAX);
-    let events = engine.audit_events(&filter, limit).await.map_err(|e| cx.fail(e))?;
+    let events = cx.engine().audit_events(&filter, limit).await.map_err(|e| cx.fail(e))?;
     let next_before_id = (events.len() == limit as usize).then(|| events.last().map(|e| e.id)).flatten();
     Ok(AuditEventsPage {
         events: events.iter().map(audit_event_view).collect(),

@@ -49,7 +49,7 @@ pub async fn check_session(
     #[server(default)] propagation_us: Option<String>,
 ) -> Result<SessionSnapshot, ApiError> {
     let cx = request_context()?;
-    let report = crate::auth::ssr::ClientReport::parse(checks, over_ms, propagation_us.as_deref())?;
+    let report = crate::client_report::ClientReport::parse(checks, over_ms, propagation_us.as_deref())?;
     let snapshot = cx.snapshot().await?;
     if let (Some(report), Ok(_)) = (report, cx.session()) {
         (cx.app.on_client_report)(&report);

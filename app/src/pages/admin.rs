@@ -55,12 +55,9 @@ pub fn AlertsPage() -> impl IntoView {
 #[cfg(feature = "ssr")]
 pub(crate) async fn alerts_fragment(cx: &RequestContext, params: &HashMap<String, String>) -> Result<String, ApiError> {
     const PAGE: u32 = 100;
-    let engine = cx.engine();
-    engine
-        .require_admin(cx.session()?, cx.caller.meta(), "alerts page")
-        .await
-        .map_err(|e| cx.fail(e))?;
-    let alerts = engine
+    cx.require_admin("alerts page").await?;
+    let alerts = cx
+        .engine()
         .alerts(PAGE, number(cx, params, "before_id")?)
         .await
         .map_err(|e| cx.fail(e))?;
@@ -112,11 +109,8 @@ fn number(cx: &RequestContext, params: &HashMap<String, String>, field: &'static
 /// `user_id`, `kind`, `from`, `to` (RFC 3339) and `before_id`.
 #[cfg(feature = "ssr")]
 pub(crate) async fn audit_fragment(cx: &RequestContext, params: &HashMap<String, String>) -> Result<String, ApiError> {
+    cx.require_admin("audit page").await?;
     let engine = cx.engine();
-    engine
-        .require_admin(cx.session()?, cx.caller.meta(), "audit page")
-        .await
-        .map_err(|e| cx.fail(e))?;
     let time = |field: &'static str| {
         params
             .get(field)

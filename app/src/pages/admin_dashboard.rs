@@ -41,10 +41,7 @@ mod live {
 
     /// The page's content (administrators only).
     pub(crate) async fn fragment(cx: &RequestContext) -> Result<String, ApiError> {
-        cx.engine()
-            .require_admin(cx.session()?, cx.caller.meta(), "dashboard")
-            .await
-            .map_err(|e| cx.fail(e))?;
+        cx.require_admin("dashboard").await?;
         Ok(render_history(&cx.app.dashboard))
     }
 

@@ -14,11 +14,7 @@ pub async fn list(State(state): State<AppState>, Extension(caller): Extension<Ca
         caller,
     };
     let answer = async {
-        let engine = cx.engine().clone();
-        engine
-            .require_admin(cx.session()?, cx.caller.meta(), "alerts")
-            .await
-            .map_err(|e| cx.fail(e))?;
+        cx.require_admin("alerts").await?;
         let (mut before_id, mut limit) = (None, 100u32);
         for (key, value) in form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()) {
             let number =
@@ -39,7 +35,7 @@ pub async fn list(State(state): State<AppState>, Extension(caller): Extension<Ca
                 }
             }
         }
-        let alerts = engine.alerts(limit, before_id).await.map_err(|e| cx.fail(e))?;
+        let alerts = cx.engine().alerts(limit, before_id).await.map_err(|e| cx.fail(e))?;
         Ok::<_, ApiError>(alerts.iter().map(crate::alerts::alert_json).collect::<Vec<_>>())
     };
     match answer.await {

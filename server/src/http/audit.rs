@@ -36,11 +36,8 @@ async fn prepare(state: &AppState, caller: Caller, query: &str) -> Result<Respon
         app: state.ctx.clone(),
         caller,
     };
+    cx.require_admin("audit export").await?;
     let engine = cx.engine().clone();
-    engine
-        .require_admin(cx.session()?, cx.caller.meta(), "audit export")
-        .await
-        .map_err(|e| cx.fail(e))?;
 
     let mut params = std::collections::HashMap::new();
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {

@@ -20,14 +20,7 @@ pub async fn dashboard_events(State(state): State<AppState>, Extension(caller): 
         app: state.ctx.clone(),
         caller,
     };
-    let allowed = async {
-        let session = cx.session()?;
-        cx.engine()
-            .require_admin(session, cx.caller.meta(), "dashboard events")
-            .await
-            .map_err(|e| cx.fail(e))
-    };
-    if let Err(refused) = allowed.await {
+    if let Err(refused) = cx.require_admin("dashboard events").await {
         return error_response(refused);
     }
     let history = state.ctx.dashboard.clone();

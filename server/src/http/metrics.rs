@@ -139,7 +139,7 @@ impl RequestMetrics {
     }
 
     /// What the app calls with each leader tab's sync figures (`AppContext::on_client_report`).
-    pub fn client_report_observer(&self) -> impl Fn(&app::auth::ssr::ClientReport) + Send + Sync + 'static {
+    pub fn client_report_observer(&self) -> impl Fn(&app::client_report::ClientReport) + Send + Sync + 'static {
         let (reports, propagation, checks) = (
             self.client_reports.clone(),
             self.client_propagation.clone(),
