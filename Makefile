@@ -6,7 +6,8 @@
 #                cargo: no cargo-leptos)
 #   make dev     the edit loop: `cargo leptos watch` (installs cargo-leptos 0.3.5 first, ~16 min)
 #   make run     build, then serve on 127.0.0.1:3000 (SQLite in data/ unless told otherwise)
-#   make test    every test: cargo test (SQLite + PostgreSQL), release build, Playwright
+#   make test    every test: cargo test (SQLite + PostgreSQL), release build, Playwright,
+#                schemathesis against GET /api/openapi.json
 #   make bench   benchmarks that print figures (the session hot path against tower-sessions; a login
 #                flood against the release binary; a cleanup backlog; a 10-minute soak; the browser
 #                figures from Playwright in Chromium).

@@ -4,6 +4,7 @@
 #
 #   scripts/setup.sh            Rust wasm target, wasm-bindgen CLI, end2end npm packages (wasm-opt)
 #   scripts/setup.sh --browser  ... and Debian's chromium + chromium-driver (needed by `make test`)
+#   scripts/setup.sh --api-fuzz ... and schemathesis (PyPI, in its own venv; `make test` runs it)
 #   scripts/setup.sh --dev      ... and cargo-leptos (only `make dev` uses it: ~16 min to compile)
 #
 # (Deliberately no SWITCHBOARD_* switch: the server rejects unknown SWITCHBOARD_* variables.)
@@ -40,10 +41,12 @@ usage() {
 }
 
 want_browser=0
+want_api_fuzz=0
 want_dev=0
 for arg in "$@"; do
 	case "$arg" in
 	--browser) want_browser=1 ;;
+	--api-fuzz) want_api_fuzz=1 ;;
 	--dev) want_dev=1 ;;
 	-h | --help)
 		usage
@@ -209,6 +212,28 @@ if ((want_browser)); then
 	fi
 else
 	log "browser not requested (use --browser for the Playwright tests)"
+fi
+
+# --- schemathesis, for the OpenAPI run of `make test` (only with --api-fuzz) ---------------------
+# In a venv of its own under the cache dir (kept across clones), at one version: its checks
+# change between releases, and a run must mean the same thing on every machine.
+readonly SCHEMATHESIS_VERSION=4.32.5
+if ((want_api_fuzz)); then
+	venv="${XDG_CACHE_HOME:-$HOME/.cache}/switchboard/schemathesis"
+	have="$(version_of "$venv/bin/schemathesis" --version)"
+	if [[ "$have" == "$SCHEMATHESIS_VERSION" ]]; then
+		log "ok: schemathesis $have ($venv)"
+	else
+		log "installing schemathesis $SCHEMATHESIS_VERSION into $venv (~40 s)"
+		command -v python3 >/dev/null || apt_install python3
+		python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+		rm -rf -- "$venv"
+		python3 -m venv "$venv" || die "python3 -m venv $venv failed"
+		"$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" ||
+			die "pip install schemathesis==$SCHEMATHESIS_VERSION failed"
+		have="$(version_of "$venv/bin/schemathesis" --version)"
+		[[ "$have" == "$SCHEMATHESIS_VERSION" ]] || die "schemathesis reports '$have', want $SCHEMATHESIS_VERSION"
+	fi
 fi
 
 log "done"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Switchboard test, stopping at the first failure:
 #   setup -> lint (rustfmt, clippy, tsc) -> PostgreSQL -> cargo test (all crates but frontend)
-#   -> release build -> start servers -> Playwright -> summary
+#   -> release build -> start servers -> Playwright -> schemathesis (the OpenAPI document against
+#   a live server) -> benchmark smoke -> summary
 #
 # `scripts/test.sh --browser-figures` (part of `make bench`): only the release build and Playwright,
 # then the browser figures the specs print (click-to-UI, propagation, checks per minute, leader
@@ -13,8 +14,9 @@
 #                                  and dropped on exit
 #   SWITCHBOARD_E2E_PORT           port of the server Playwright tests against (default 3100); a
 #                                  second server with a 12 s idle timeout uses the next port, a
-#                                  third with tab sync switched off the one after, and two
-#                                  instances sharing one PostgreSQL schema the two after that
+#                                  third with tab sync switched off the one after, two
+#                                  instances sharing one PostgreSQL schema the two after that,
+#                                  and schemathesis's own server the one after those
 set -euo pipefail
 
 BROWSER_FIGURES=0
@@ -43,6 +45,7 @@ readonly E2E_NO_SYNC_PORT=$((E2E_PORT + 2))
 readonly E2E_NO_SYNC_URL="http://127.0.0.1:$E2E_NO_SYNC_PORT"
 readonly E2E_PG_A_PORT=$((E2E_PORT + 3))
 readonly E2E_PG_B_PORT=$((E2E_PORT + 4))
+readonly API_FUZZ_PORT=$((E2E_PORT + 5))
 readonly SERVER_BIN="$ROOT/target/release/switchboard"
 readonly SERVER_READY_TIMEOUT=60
 
@@ -218,7 +221,7 @@ apt_install() {
 
 # ---- a. setup ----------------------------------------------------------------------------------
 phase "setup"
-bash "$ROOT/scripts/setup.sh" --browser || die "scripts/setup.sh --browser failed"
+bash "$ROOT/scripts/setup.sh" --browser --api-fuzz || die "scripts/setup.sh --browser --api-fuzz failed"
 phase_done
 
 # ---- b. lint -----------------------------------------------------------------------------------
@@ -394,12 +397,17 @@ start_server() {
 	log "$name server is up: $url/health answered 200"
 }
 
+# add_admin SERVER EMAIL PASSWORD: an administrator in that server's database, before it starts.
+add_admin() {
+	printf '%s\n' "$3" | SWITCHBOARD_PROFILE=test SWITCHBOARD_DATABASE_URL="sqlite://$e2e_tmp/$1.db" \
+		"$SERVER_BIN" user add --email "$2" --name "Administrator" --admin >/dev/null ||
+		die "could not create the administrator of the $1 server"
+}
+
 # The main server's database starts with an administrator (accounts.spec.ts signs in as it).
 readonly E2E_ADMIN_EMAIL="admin@switchboard.test"
 readonly E2E_ADMIN_PASSWORD="administrator password for the e2e run"
-printf '%s\n' "$E2E_ADMIN_PASSWORD" | SWITCHBOARD_PROFILE=test SWITCHBOARD_DATABASE_URL="sqlite://$e2e_tmp/main.db" \
-	"$SERVER_BIN" user add --email "$E2E_ADMIN_EMAIL" --name "E2E Admin" --admin >/dev/null ||
-	die "could not create the e2e administrator"
+add_admin main "$E2E_ADMIN_EMAIL" "$E2E_ADMIN_PASSWORD"
 start_server main "$E2E_PORT" SWITCHBOARD_DASHBOARD_INTERVAL=1s SWITCHBOARD_METRICS_CLIENT_REPORT_INTERVAL=2s
 start_server short "$E2E_SHORT_PORT" \
 	SWITCHBOARD_IDLE_TIMEOUT=12s SWITCHBOARD_IDLE_WARNING=8s SWITCHBOARD_TOUCH_INTERVAL=1s SWITCHBOARD_SYNC_CHECK_INTERVAL=2s
@@ -432,7 +440,25 @@ if ! (cd "$ROOT/end2end" && SWITCHBOARD_E2E_URL="$E2E_URL" SWITCHBOARD_E2E_SHORT
 fi
 phase_done
 
-# ---- h. benchmark smoke -------------------------------------------------------------------------
+# ---- h. schemathesis ---------------------------------------------------------------------------
+# Property-based requests to every operation of GET /api/openapi.json, on a server of its own (a
+# fresh database, so nothing the browser tests left changes what it meets), signed in as an
+# administrator: no 5xx, and every answer as the document says (scripts/schemathesis.sh).
+if ((!BROWSER_FIGURES)); then
+phase "schemathesis"
+readonly API_FUZZ_EMAIL="api@switchboard.test"
+readonly API_FUZZ_PASSWORD="administrator password for the schemathesis run"
+add_admin api "$API_FUZZ_EMAIL" "$API_FUZZ_PASSWORD"
+start_server api "$API_FUZZ_PORT"
+bash "$ROOT/scripts/schemathesis.sh" "http://127.0.0.1:$API_FUZZ_PORT" "$API_FUZZ_EMAIL" "$API_FUZZ_PASSWORD" 2>&1 |
+	tee "$logs_dir/schemathesis.log" || {
+	print_server_log_tail
+	die "schemathesis found answers the OpenAPI document does not allow (see above)"
+}
+phase_done
+fi
+
+# ---- i. benchmark smoke -------------------------------------------------------------------------
 # The hot-path benchmark (`make bench`) for one second a row on SQLite, failing on any error, so
 # it cannot rot; its figures here mean little (the machine is busy), `make bench` prints real ones.
 if ((BROWSER_FIGURES)); then
@@ -445,5 +471,5 @@ SWITCHBOARD_BENCH_SMOKE=1 cargo bench --locked -p server --features bench-baseli
 	die "the hot-path benchmark's smoke run failed (see above)"
 phase_done
 
-# ---- i. summary (printed by the exit trap) -----------------------------------------------------
+# ---- j. summary (printed by the exit trap) -----------------------------------------------------
 exit 0

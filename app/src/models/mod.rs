@@ -14,6 +14,7 @@ pub use time::Timestamp;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UserView {
     pub id: UserId,
     pub email: String,
@@ -31,6 +32,7 @@ text_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PlatformView {
     pub id: PlatformId,
     pub kind: PlatformKind,
@@ -40,6 +42,7 @@ pub struct PlatformView {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SessionView {
     /// The session's public id: not the token, safe to show.
     pub id: PublicSessionId,
@@ -55,6 +58,7 @@ pub struct SessionView {
 
 /// The body of `GET /api/session_state`, and of every call that changes the session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SessionState {
     pub user: UserView,
     pub platform: Option<PlatformView>,
@@ -72,6 +76,7 @@ impl SessionState {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DraftView {
     pub id: DraftId,
     pub platform_id: PlatformId,
@@ -113,6 +118,7 @@ impl EndReason {
 /// caller's current CSRF token. Unlike `GET /api/session_state` it answers 200 when signed out,
 /// so the app never provokes 401s (and their console noise) for a normal signed-out page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SessionSnapshot {
     pub state: Option<SessionState>,
     /// Why `state` is `None`.
@@ -138,6 +144,7 @@ impl SessionSnapshot {
 
 /// Server settings the browser side follows (from the server's configuration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ClientSettings {
     /// Tabs keep each other in step (`features.cross_tab_sync`).
     pub sync: bool,
@@ -157,6 +164,7 @@ pub struct ClientSettings {
 
 /// The device a session was started from, read from its user agent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DeviceView {
     /// Browser family and major version, e.g. `Firefox 128`.
     pub browser: String,
@@ -166,6 +174,7 @@ pub struct DeviceView {
 
 /// One live session, as the Sessions page and the admin pages list it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SessionInfo {
     pub public_id: PublicSessionId,
     pub device: DeviceView,
@@ -187,6 +196,7 @@ pub struct SessionInfo {
 
 /// The answer to `POST /api/revoke_other_sessions`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Revoked {
     /// How many sessions ended.
     pub ended: u64,
@@ -194,6 +204,7 @@ pub struct Revoked {
 
 /// The answer to `POST /api/reauthenticate`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Reauthenticated {
     /// Until when sensitive actions are allowed without entering the password again.
     pub until: Timestamp,
@@ -201,6 +212,7 @@ pub struct Reauthenticated {
 
 /// One audit record, as users (their own) and administrators (all) read it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditEventView {
     pub id: i64,
     pub at: Timestamp,
@@ -218,6 +230,7 @@ pub struct AuditEventView {
 
 /// A page of the audit log, newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditEventsPage {
     pub events: Vec<AuditEventView>,
     /// Pass as `before_id` for the next (older) page; `None` on the last page.
@@ -226,6 +239,7 @@ pub struct AuditEventsPage {
 
 /// An account as an administrator sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AdminUserView {
     pub id: UserId,
     pub email: String,
@@ -238,6 +252,7 @@ pub struct AdminUserView {
 
 /// One account with its live sessions, for administrators.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AdminUserDetail {
     pub user: AdminUserView,
     pub sessions: Vec<SessionInfo>,

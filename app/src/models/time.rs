@@ -153,6 +153,22 @@ impl fmt::Display for Timestamp {
     }
 }
 
+/// In the OpenAPI document: an RFC 3339 `date-time` string.
+#[cfg(feature = "ssr")]
+impl utoipa::PartialSchema for Timestamp {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+            .examples(["2026-11-28T03:44:17.730Z"])
+            .into()
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl utoipa::ToSchema for Timestamp {}
+
 impl Serialize for Timestamp {
     #[cfg(not(target_arch = "wasm32"))]
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

@@ -69,14 +69,15 @@ fn refuse(code: ErrorCode, message: impl Into<String>) -> Response {
     error_response(ApiError::new(code, message))
 }
 
-/// Requests that need no session resolution: static files and probes.
+/// Requests that need no session resolution: static files and probes. (The API has no files:
+/// `/api/openapi.json` is a route, refused in the API's shape when asked the wrong way.)
 fn is_passive(path: &str) -> bool {
     path.starts_with("/pkg/")
         || path == "/health"
         || path == "/health/live"
         || path == "/health/ready"
         || path == super::metrics::PATH
-        || path.rsplit('/').next().is_some_and(|last| last.contains('.'))
+        || (!path.starts_with("/api/") && path.rsplit('/').next().is_some_and(|last| last.contains('.')))
 }
 
 fn is_safe(method: &Method) -> bool {
@@ -148,13 +149,18 @@ async fn handle(state: AppState, req: Request, next: Next, id: HeaderValue) -> R
         return next.run(req).await;
     }
     let registered = endpoint(&path);
-    if let Some(e) = registered.filter(|e| e.method != req.method() && !(e.method == Method::GET && req.method() == Method::HEAD)) {
-        // A change never happens on a GET (and a read never on a POST): say which method, in
-        // the API's error shape.
-        let mut res = refuse(ErrorCode::MethodNotAllowed, format!("{path} takes {}", e.method));
+    // A change never happens on a GET (and a read never on a POST): say which method, in the
+    // API's error shape.
+    let takes = match registered {
+        Some(e) => e.method.clone(),
+        None if super::API_READS.contains(&path.as_str()) => Method::GET,
+        None => req.method().clone(),
+    };
+    if takes != req.method() && !(takes == Method::GET && req.method() == Method::HEAD) {
+        let mut res = refuse(ErrorCode::MethodNotAllowed, format!("{path} takes {takes}"));
         res.headers_mut().insert(
             header::ALLOW,
-            HeaderValue::from_str(e.method.as_str()).expect("a method is header text"),
+            HeaderValue::from_str(takes.as_str()).expect("a method is header text"),
         );
         return res;
     }

@@ -10,6 +10,7 @@ mod events;
 mod guard;
 pub(crate) mod health;
 pub mod metrics;
+pub mod openapi;
 mod serve;
 
 pub use guard::{error_response, CspNonce};
@@ -71,11 +72,12 @@ pub fn router(state: AppState) -> Router {
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route(metrics::PATH, get(metrics::scrape))
-        .route("/api/csrf", get(csrf_token))
-        .route(app::registry::SESSION_EVENTS, get(events::session_events))
-        .route("/api/admin/audit", get(audit::export))
-        .route("/api/admin/alerts", get(alerts::list))
-        .route("/api/admin/dashboard/events", get(dashboard::dashboard_events))
+        .route(API_READS[0], get(csrf_token))
+        .route(API_READS[1], get(openapi::document))
+        .route(API_READS[2], get(events::session_events))
+        .route(API_READS[3], get(audit::export))
+        .route(API_READS[4], get(alerts::list))
+        .route(API_READS[5], get(dashboard::dashboard_events))
         .leptos_routes_with_context(&state, routes, context.clone(), shell_fn)
         .route("/api/{*rest}", any(api_not_found))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
@@ -110,6 +112,17 @@ pub fn router(state: AppState) -> Router {
         )
         .with_state(state)
 }
+
+/// The API routes axum serves itself (the rest of `/api` is server functions): all reads. The
+/// request layer answers any other method with 405; `openapi` describes each.
+pub const API_READS: [&str; 6] = [
+    "/api/csrf",
+    openapi::PATH,
+    app::registry::SESSION_EVENTS,
+    "/api/admin/audit",
+    "/api/admin/alerts",
+    "/api/admin/dashboard/events",
+];
 
 /// The headers every answer carries (unless a handler set its own).
 #[derive(Clone)]

@@ -20,6 +20,7 @@ mod features;
 mod fingerprint;
 mod hostile;
 mod metrics;
+mod openapi;
 mod outage;
 mod pages;
 mod proof;
