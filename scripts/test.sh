@@ -195,6 +195,11 @@ cleanup() {
 	if [[ -f "$logs_dir/cargo-test.log" ]]; then
 		printf 'Tests: %s\n' "$(count_results)"
 	fi
+	# schemathesis's generated requests, apart: cases, not tests.
+	if [[ -f "$logs_dir/schemathesis.log" ]]; then
+		sed -E 's/\x1b\[[0-9;]*[A-Za-z]//g' "$logs_dir/schemathesis.log" |
+			awk '/ generated, / { cases += $1; passed += $3 } END { printf "Schemathesis: %d generated requests, %d as documented\n", cases, passed }'
+	fi
 	rm -rf -- "$logs_dir"
 	exit "$rc"
 }
