@@ -185,75 +185,58 @@ impl Serialize for TrustedProxies {
     }
 }
 
-/// A database URL. It may hold a password, so everything that prints it (`Debug`, `Display`,
-/// and serialising it, as `switchboard config check` does) masks the password; only
-/// [`DatabaseUrl::expose`] gives the real thing, for connecting.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct DatabaseUrl(String);
+/// A setting whose text must not be printed: `Debug`, `Display` and serialising it (as
+/// `switchboard config check` does) show it masked by `$mask`; only `expose` gives the real thing.
+macro_rules! masked_setting {
+    ($(#[$doc:meta])* $name:ident, $mask:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
 
-impl DatabaseUrl {
-    pub fn new(url: impl Into<String>) -> Self {
-        Self(url.into())
-    }
+        impl $name {
+            pub fn new(text: impl Into<String>) -> Self {
+                Self(text.into())
+            }
 
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
+            pub fn expose(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let mask: fn(&str) -> String = $mask;
+                f.write_str(&mask(&self.0))
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+    };
 }
 
-impl fmt::Display for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&mask_url_password(&self.0))
-    }
-}
+masked_setting!(
+    /// A database URL. It may hold a password, which is masked; connecting uses
+    /// [`DatabaseUrl::expose`].
+    DatabaseUrl,
+    mask_url_password
+);
 
-impl fmt::Debug for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DatabaseUrl({self})")
-    }
-}
-
-impl Serialize for DatabaseUrl {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-/// A secret setting (such as `metrics.bearer_token`): everything that prints it (`Debug`,
-/// `Display`, and serialising it, as `switchboard config check` does) shows `****`; only
-/// [`Secret::expose`] gives the real thing.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(secret: impl Into<String>) -> Self {
-        Self(secret.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("****")
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(****)")
-    }
-}
-
-impl Serialize for Secret {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
+masked_setting!(
+    /// A secret setting (such as `metrics.bearer_token`), shown as `****`.
+    Secret,
+    |_| "****".to_owned()
+);
 
 /// `postgres://user:secret@host/db` → `postgres://user:****@host/db`.
 pub fn mask_url_password(url: &str) -> String {
@@ -338,5 +321,16 @@ mod tests {
             assert!(!printed.contains("s3cret"), "{printed}");
         }
         assert_eq!(url.expose(), "postgres://app:s3cret@db/sb");
+        assert_eq!(format!("{url:?}"), "DatabaseUrl(postgres://app:****@db/sb)");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let secret = Secret::new("hunter2hunter2");
+        for printed in [format!("{secret}"), format!("{secret:?}"), serde_json::to_string(&secret).unwrap()] {
+            assert!(!printed.contains("hunter2"), "{printed}");
+        }
+        assert_eq!(format!("{secret:?}"), "Secret(****)");
+        assert_eq!(secret.expose(), "hunter2hunter2");
     }
 }
