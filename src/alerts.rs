@@ -10,6 +10,7 @@ use crate::error::Result;
 use crate::fingerprint::Tier;
 use crate::ids::{PublicSessionId, UserId};
 use crate::model::EndReason;
+use crate::throttle::{counted_rows, BY_ACCOUNT, BY_ADDRESS, BY_TIME};
 
 pub use crate::engine::AlertListener;
 pub use crate::model::{Alert, AlertKind, Severity};
@@ -246,31 +247,27 @@ impl Engine {
 
     /// Failed logins over every account since `since` (the failed-login rate's rule).
     pub async fn failed_logins_since(&self, since: Timestamp) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE kind = $1 AND at > $2")
-            .bind(AuditKind::LoginFailed.as_str())
-            .bind(since)
-            .fetch_one(self.db().reader())
-            .await?)
+        let sql = format!("SELECT COUNT(*) {}", counted_rows(AuditKind::LoginFailed, BY_TIME));
+        Ok(sqlx::query_scalar(&sql).bind(since).fetch_one(self.db().reader()).await?)
     }
 
-    /// How many audit rows match `filter` within the alert window, when that reaches `threshold`
+    /// How many audit rows `count` finds within the alert window, when that reaches `threshold`
     /// (and detectors are on, and `threshold` is not 0).
-    async fn reached(&self, threshold: u32, filter: &str, binds: &[&str]) -> Option<i64> {
+    async fn reached(&self, threshold: u32, count: (AuditKind, &str), binds: &[&str]) -> Option<i64> {
         let policy = self.alert_policy();
         if !policy.enabled || threshold == 0 {
             return None;
         }
         let since = self.now().minus(policy.window);
-        let n = self.count_recent(filter, binds, since).await.ok()?;
+        let n = self.count_recent(count, binds, since).await.ok()?;
         (n >= i64::from(threshold)).then_some(n)
     }
 
     /// After a failed login: a burst for the account, or from the address.
     pub(crate) async fn detect_failed_logins(&self, email: &str, ip: &str, user: Option<UserId>) {
         let policy = self.alert_policy().clone();
-        let (kind, window) = (AuditKind::LoginFailed.as_str(), policy.window.as_secs());
-        let for_account = "kind = $1 AND detail = $2 AND at > $3";
-        if let Some(n) = self.reached(policy.failed_logins_per_account, for_account, &[kind, email]).await {
+        let (kind, window) = (AuditKind::LoginFailed, policy.window.as_secs());
+        if let Some(n) = self.reached(policy.failed_logins_per_account, (kind, BY_ACCOUNT), &[email]).await {
             self.raise(Raise {
                 kind: AlertKind::FailedLoginsForAccount,
                 severity: Severity::Warning,
@@ -285,8 +282,7 @@ impl Engine {
         if ip.is_empty() {
             return;
         }
-        let from_address = "kind = $1 AND ip = $2 AND at > $3";
-        if let Some(n) = self.reached(policy.failed_logins_per_address, from_address, &[kind, ip]).await {
+        if let Some(n) = self.reached(policy.failed_logins_per_address, (kind, BY_ADDRESS), &[ip]).await {
             self.raise(Raise {
                 kind: AlertKind::FailedLoginsFromAddress,
                 severity: Severity::Warning,
@@ -399,8 +395,7 @@ impl Engine {
             return;
         }
         let (threshold, window) = (self.alert_policy().csrf_failures_per_address, self.alert_policy().window.as_secs());
-        let filter = "kind = $1 AND ip = $2 AND at > $3";
-        if let Some(n) = self.reached(threshold, filter, &[AuditKind::CsrfRefused.as_str(), ip]).await {
+        if let Some(n) = self.reached(threshold, (AuditKind::CsrfRefused, BY_ADDRESS), &[ip]).await {
             self.raise(Raise {
                 kind: AlertKind::CsrfFailures,
                 severity: Severity::Warning,

@@ -25,6 +25,34 @@ use std::time::Duration;
 /// failures must not make each check slower.
 const COUNT_CAP: i64 = 1_000;
 
+/// Rows of one kind by attempted email (`detail`) and client address, since `$3`.
+pub(crate) const BY_PAIR: &str = "detail = $1 AND ip = $2 AND at > $3";
+/// By attempted email, since `$2`.
+pub(crate) const BY_ACCOUNT: &str = "detail = $1 AND at > $2";
+/// By client address, since `$2`.
+pub(crate) const BY_ADDRESS: &str = "ip = $1 AND at > $2";
+/// All of the kind, since `$1`.
+pub(crate) const BY_TIME: &str = "at > $1";
+
+/// Every count the throttles and the detectors make of the audit log: a kind, and a filter. Each
+/// has an index of its own, partial to that kind (migration 0009), so the many rows no count
+/// reads (a sweep's expiries above all) are written to none of them.
+pub const COUNTED: [(AuditKind, &str); 6] = [
+    (AuditKind::LoginFailed, BY_PAIR),
+    (AuditKind::LoginFailed, BY_ACCOUNT),
+    (AuditKind::LoginFailed, BY_ADDRESS),
+    (AuditKind::LoginFailed, BY_TIME),
+    (AuditKind::Registered, BY_ADDRESS),
+    (AuditKind::CsrfRefused, BY_ADDRESS),
+];
+
+/// The rows of `kind` that match `filter`. The kind is written into the statement, not bound:
+/// a database uses a partial index only when the statement itself says it reads what the index
+/// holds (`kind = 'login_failed'`), and a bound `$1` says nothing before it is bound.
+pub fn counted_rows(kind: AuditKind, filter: &str) -> String {
+    format!("FROM audit_events WHERE kind = '{}' AND {filter}", kind.as_str())
+}
+
 /// What a login attempt may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Verdict {
@@ -43,25 +71,21 @@ impl Engine {
             return Ok(Verdict::Proceed(Duration::ZERO));
         }
         let since = self.now().minus(policy.window);
-        let kind = AuditKind::LoginFailed.as_str();
-        let pair = "kind = $1 AND detail = $2 AND ip = $3 AND at > $4";
+        let kind = AuditKind::LoginFailed;
         if let Some(retry_after) = self
-            .past_limit(pair, &[kind, email, ip], since, policy.pair_limit, policy.window)
+            .past_limit((kind, BY_PAIR), &[email, ip], since, policy.pair_limit, policy.window)
             .await?
         {
             return Ok(Verdict::Refuse { retry_after });
         }
-        let from_address = "kind = $1 AND ip = $2 AND at > $3";
-        let address = self.count_recent(from_address, &[kind, ip], since).await?;
+        let address = self.count_recent((kind, BY_ADDRESS), &[ip], since).await?;
         if address >= i64::from(policy.address_limit) {
             let retry_after = self
-                .retry_after(from_address, &[kind, ip], since, policy.address_limit, policy.window)
+                .retry_after((kind, BY_ADDRESS), &[ip], since, policy.address_limit, policy.window)
                 .await?;
             return Ok(Verdict::Refuse { retry_after });
         }
-        let account = self
-            .count_recent("kind = $1 AND detail = $2 AND at > $3", &[kind, email], since)
-            .await?;
+        let account = self.count_recent((kind, BY_ACCOUNT), &[email], since).await?;
         let delay = policy
             .delay_for(clamp(account), policy.account_slow_after)
             .max(policy.delay_for(clamp(address), policy.address_slow_after));
@@ -75,21 +99,21 @@ impl Engine {
             return Ok(());
         }
         let since = self.now().minus(policy.registration_window);
-        let kind = AuditKind::Registered.as_str();
         let window = policy.registration_window;
-        let filter = "kind = $1 AND ip = $2 AND at > $3";
-        if let Some(retry_after) = self
-            .past_limit(filter, &[kind, ip], since, policy.registration_limit, window)
-            .await?
-        {
+        let count = (AuditKind::Registered, BY_ADDRESS);
+        if let Some(retry_after) = self.past_limit(count, &[ip], since, policy.registration_limit, window).await? {
             return Err(Error::TooManyAttempts { retry_after });
         }
         Ok(())
     }
 
-    /// How many audit rows match `filter` (text binds, then `since`), up to [`COUNT_CAP`].
-    pub(crate) async fn count_recent(&self, filter: &str, binds: &[&str], since: Timestamp) -> Result<i64> {
-        let sql = format!("SELECT COUNT(*) FROM (SELECT 1 FROM audit_events WHERE {filter} LIMIT {COUNT_CAP}) AS recent");
+    /// How many audit rows `count` ([`COUNTED`]) finds (text binds, then `since`), up to
+    /// [`COUNT_CAP`].
+    pub(crate) async fn count_recent(&self, count: (AuditKind, &str), binds: &[&str], since: Timestamp) -> Result<i64> {
+        let sql = format!(
+            "SELECT COUNT(*) FROM (SELECT 1 {} LIMIT {COUNT_CAP}) AS recent",
+            counted_rows(count.0, count.1)
+        );
         let mut query = sqlx::query_scalar::<_, i64>(&sql);
         for bind in binds {
             query = query.bind(*bind);
@@ -97,20 +121,35 @@ impl Engine {
         Ok(query.bind(since).fetch_one(self.db().reader()).await?)
     }
 
-    /// `Some(wait)` when the rows matching `filter` have reached `limit`: how long until they
-    /// drop below it.
-    async fn past_limit(&self, filter: &str, binds: &[&str], since: Timestamp, limit: u32, window: Duration) -> Result<Option<Duration>> {
-        if self.count_recent(filter, binds, since).await? < i64::from(limit) {
+    /// `Some(wait)` when the rows `count` finds have reached `limit`: how long until they drop
+    /// below it.
+    async fn past_limit(
+        &self,
+        count: (AuditKind, &str),
+        binds: &[&str],
+        since: Timestamp,
+        limit: u32,
+        window: Duration,
+    ) -> Result<Option<Duration>> {
+        if self.count_recent(count, binds, since).await? < i64::from(limit) {
             return Ok(None);
         }
-        Ok(Some(self.retry_after(filter, binds, since, limit, window).await?))
+        Ok(Some(self.retry_after(count, binds, since, limit, window).await?))
     }
 
-    /// When the count of rows matching `filter` drops below `limit`: the `limit`-th newest leaves
-    /// the window then. At least a second.
-    async fn retry_after(&self, filter: &str, binds: &[&str], since: Timestamp, limit: u32, window: Duration) -> Result<Duration> {
+    /// When the rows `count` finds drop below `limit`: the `limit`-th newest leaves the window
+    /// then. At least a second.
+    async fn retry_after(
+        &self,
+        count: (AuditKind, &str),
+        binds: &[&str],
+        since: Timestamp,
+        limit: u32,
+        window: Duration,
+    ) -> Result<Duration> {
         let sql = format!(
-            "SELECT at FROM audit_events WHERE {filter} ORDER BY at DESC LIMIT 1 OFFSET {}",
+            "SELECT at {} ORDER BY at DESC LIMIT 1 OFFSET {}",
+            counted_rows(count.0, count.1),
             limit.saturating_sub(1)
         );
         let mut query = sqlx::query_scalar::<_, Timestamp>(&sql);

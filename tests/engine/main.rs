@@ -8,6 +8,7 @@ mod accounts;
 mod cache;
 mod conditions;
 mod content;
+mod counted;
 mod expiry;
 mod group;
 mod stats;
