@@ -73,7 +73,7 @@ impl Engine {
         let since = self.now().minus(policy.window);
         let kind = AuditKind::LoginFailed;
         if let Some(retry_after) = self
-            .past_limit((kind, BY_PAIR), &[email, ip], since, policy.pair_limit, policy.window)
+            .past_limit((kind, BY_PAIR), &[email, ip], policy.pair_limit, policy.window)
             .await?
         {
             return Ok(Verdict::Refuse { retry_after });
@@ -81,7 +81,7 @@ impl Engine {
         let address = self.count_recent((kind, BY_ADDRESS), &[ip], since).await?;
         if address >= i64::from(policy.address_limit) {
             let retry_after = self
-                .retry_after((kind, BY_ADDRESS), &[ip], since, policy.address_limit, policy.window)
+                .retry_after((kind, BY_ADDRESS), &[ip], policy.address_limit, policy.window)
                 .await?;
             return Ok(Verdict::Refuse { retry_after });
         }
@@ -98,10 +98,8 @@ impl Engine {
         if !policy.enabled {
             return Ok(());
         }
-        let since = self.now().minus(policy.registration_window);
-        let window = policy.registration_window;
-        let count = (AuditKind::Registered, BY_ADDRESS);
-        if let Some(retry_after) = self.past_limit(count, &[ip], since, policy.registration_limit, window).await? {
+        let (count, window) = ((AuditKind::Registered, BY_ADDRESS), policy.registration_window);
+        if let Some(retry_after) = self.past_limit(count, &[ip], policy.registration_limit, window).await? {
             return Err(Error::TooManyAttempts { retry_after });
         }
         Ok(())
@@ -121,32 +119,19 @@ impl Engine {
         Ok(query.bind(since).fetch_one(self.db().reader()).await?)
     }
 
-    /// `Some(wait)` when the rows `count` finds have reached `limit`: how long until they drop
-    /// below it.
-    async fn past_limit(
-        &self,
-        count: (AuditKind, &str),
-        binds: &[&str],
-        since: Timestamp,
-        limit: u32,
-        window: Duration,
-    ) -> Result<Option<Duration>> {
-        if self.count_recent(count, binds, since).await? < i64::from(limit) {
+    /// `Some(wait)` when the rows `count` finds within `window` have reached `limit`: how long
+    /// until they drop below it.
+    async fn past_limit(&self, count: (AuditKind, &str), binds: &[&str], limit: u32, window: Duration) -> Result<Option<Duration>> {
+        if self.count_recent(count, binds, self.now().minus(window)).await? < i64::from(limit) {
             return Ok(None);
         }
-        Ok(Some(self.retry_after(count, binds, since, limit, window).await?))
+        Ok(Some(self.retry_after(count, binds, limit, window).await?))
     }
 
-    /// When the rows `count` finds drop below `limit`: the `limit`-th newest leaves the window
-    /// then. At least a second.
-    async fn retry_after(
-        &self,
-        count: (AuditKind, &str),
-        binds: &[&str],
-        since: Timestamp,
-        limit: u32,
-        window: Duration,
-    ) -> Result<Duration> {
+    /// When the rows `count` finds within `window` drop below `limit`: the `limit`-th newest
+    /// leaves the window then. At least a second.
+    async fn retry_after(&self, count: (AuditKind, &str), binds: &[&str], limit: u32, window: Duration) -> Result<Duration> {
+        let since = self.now().minus(window);
         let sql = format!(
             "SELECT at {} ORDER BY at DESC LIMIT 1 OFFSET {}",
             counted_rows(count.0, count.1),

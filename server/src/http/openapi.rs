@@ -90,17 +90,9 @@ fn server_function(endpoint: &Endpoint, named: &mut NamedSchemas) -> Value {
         "200".into(),
         json!({ "description": "Done", "content": { "application/json": { "schema": ok } } }),
     );
-    // `/api/admin/revoke_session` → `admin_revoke_session`: unique, as paths are.
-    let id = endpoint.path.trim_start_matches("/api/").replace('/', "_");
-    let mut operation = json!({
-        "operationId": id,
-        "summary": endpoint.summary,
-        "responses": responses,
-        "security": [{ "session": [] }, {}],
-    });
     if post {
         for status in ["302", "303"] {
-            responses_of(&mut operation).insert(
+            responses.insert(
                 status.into(),
                 json!({
                     "description": "A plain HTML form post (Accept: text/html) is sent back to the page",
@@ -108,6 +100,24 @@ fn server_function(endpoint: &Endpoint, named: &mut NamedSchemas) -> Value {
                 }),
             );
         }
+    }
+    // Signing in starts from a pre-session (its cookie is set by any first request, with the
+    // token bound to it); every other change needs the session; a read may go without.
+    let signs_in = [app::functions::Login::PATH, app::functions::Register::PATH].contains(&endpoint.path);
+    let security = match (post, signs_in) {
+        (true, true) => json!([{ "session": [], "csrf": [] }, { "csrf": [] }]),
+        (true, false) => json!([{ "session": [], "csrf": [] }]),
+        (false, _) => json!([{ "session": [] }, {}]),
+    };
+    // `/api/admin/revoke_session` → `admin_revoke_session`: unique, as paths are.
+    let id = endpoint.path.trim_start_matches("/api/").replace('/', "_");
+    let mut operation = json!({
+        "operationId": id,
+        "summary": endpoint.summary,
+        "responses": responses,
+        "security": security,
+    });
+    if post {
         let mut properties = Map::new();
         for input in endpoint.inputs {
             properties.insert(input.name.into(), input_schema(input));
@@ -126,14 +136,6 @@ fn server_function(endpoint: &Endpoint, named: &mut NamedSchemas) -> Value {
                 "additionalProperties": false,
             } } },
         });
-        // Signing in starts from a pre-session (its cookie is set by any first request, with
-        // the token bound to it); every other change needs the session.
-        let signs_in = [app::functions::Login::PATH, app::functions::Register::PATH].contains(&endpoint.path);
-        operation["security"] = if signs_in {
-            json!([{ "session": [], "csrf": [] }, { "csrf": [] }])
-        } else {
-            json!([{ "session": [], "csrf": [] }])
-        };
     } else if !endpoint.inputs.is_empty() {
         operation["parameters"] = endpoint
             .inputs
@@ -142,10 +144,6 @@ fn server_function(endpoint: &Endpoint, named: &mut NamedSchemas) -> Value {
             .collect();
     }
     operation
-}
-
-fn responses_of(operation: &mut Value) -> &mut Map<String, Value> {
-    operation["responses"].as_object_mut().expect("responses are an object")
 }
 
 fn input_schema(input: &Input) -> Value {
