@@ -7,7 +7,8 @@ use crate::clock::Timestamp;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::model::EndReason;
-use crate::store::{batch_work, tally, Backend};
+use crate::store::{chunk_work, tally, Backend};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What one cleanup pass did.
@@ -20,29 +21,28 @@ pub struct SweepReport {
 }
 
 impl Engine {
-    /// Ends sessions in batches ([`crate::Db::in_batches`]): each batch runs `sql` (binds: the
-    /// deadline's cut-off, the batch size, now, the end reason), the cut-off being the idle one
-    /// for `idle`, else now, and counts the sessions it ended as expiries (for `/metrics`, once
-    /// committed). Returns how many ended.
-    async fn end_in_batches(&self, sql: Vec<String>, idle: bool, batch: u32, progress: &(dyn Fn(u64) + Sync)) -> Result<u64> {
+    /// Ends sessions in batches ([`crate::Db::in_batches`]): each chunk runs `sql` (binds: the
+    /// deadline's cut-off, the most sessions to end, now, the end reason), the cut-off being the
+    /// idle one for `idle`, else now, and counts the sessions it ended as expiries (for
+    /// `/metrics`, once committed). Returns how many ended.
+    async fn end_in_batches(&self, sql: String, idle: bool, batch: u32, progress: &(dyn Fn(u64) + Sync)) -> Result<u64> {
+        // SQLite's statement list counts the rows of both its statements: an audit row and an
+        // update for each session ended.
+        let per_session = match self.db().backend() {
+            Backend::Sqlite => 2,
+            Backend::Postgres => 1,
+        };
+        let sql: Arc<str> = sql.into();
         self.db()
-            .in_batches(batch, progress, |batch| {
+            .in_batches(batch, progress, || {
                 let now = self.now();
                 let cutoff = if idle { self.policy().idle_cutoff(now) } else { now };
                 let sql = sql.clone();
-                batch_work(move |c| {
+                chunk_work(move |c, limit| {
+                    let sql = sql.clone();
                     Box::pin(async move {
-                        let mut ended = 0;
-                        for statement in &sql {
-                            let query = sqlx::query(statement).bind(cutoff).bind(batch).bind(now);
-                            // Only the update names the end reason ($4).
-                            let query = if statement.contains("$4") {
-                                query.bind(EndReason::Expired)
-                            } else {
-                                query
-                            };
-                            ended = query.execute(&mut *c).await?.rows_affected();
-                        }
+                        let query = sqlx::query(&sql).bind(cutoff).bind(limit).bind(now).bind(EndReason::Expired);
+                        let ended = query.execute(&mut *c).await?.rows_affected() / per_session;
                         for _ in 0..ended {
                             tally::note(slot(AuditKind::SessionExpired, Outcome::Ok));
                         }
@@ -73,8 +73,9 @@ impl Engine {
     ) -> Result<SweepReport> {
         // One batch: the next `batch` live sessions past one deadline, in the order of that
         // deadline's index (migration 0006), get their audit rows and end, in two set-based
-        // statements. On SQLite the write transaction holds the database, so both statements see
-        // the same rows; PostgreSQL does both in one statement. Idle deadlines first, then
+        // statements. On SQLite they are one statement list (one trip to the driver's thread),
+        // and the write transaction holds the database, so both see the same rows; PostgreSQL
+        // does both in one statement. Idle deadlines first, then
         // absolute ones.
         let audit = format!(
             "INSERT INTO audit_events (at, kind, subject_user_id, session_public_id, ip, user_agent, outcome) \
@@ -86,15 +87,15 @@ impl Engine {
         for column in ["last_seen_at", "absolute_expires_at"] {
             let due = format!("SELECT id FROM sessions WHERE ended_at IS NULL AND {column} <= $1 ORDER BY {column}, id LIMIT $2");
             let sql = match self.db().backend() {
-                Backend::Sqlite => vec![
-                    format!("{audit} FROM sessions WHERE id IN ({due})"),
-                    format!("UPDATE sessions SET ended_at = $3, end_reason = $4, version = version + 1 WHERE id IN ({due})"),
-                ],
-                Backend::Postgres => vec![format!(
+                Backend::Sqlite => format!(
+                    "{audit} FROM sessions WHERE id IN ({due}); \
+                     UPDATE sessions SET ended_at = $3, end_reason = $4, version = version + 1 WHERE id IN ({due})"
+                ),
+                Backend::Postgres => format!(
                     "WITH ended AS (UPDATE sessions SET ended_at = $3, end_reason = $4, version = version + 1 \
                      WHERE id IN ({due} FOR UPDATE SKIP LOCKED) RETURNING user_id, public_id, ip, user_agent) \
                      {audit} FROM ended"
-                )],
+                ),
             };
             let before = report.expired;
             let told = |ended| {

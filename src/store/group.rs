@@ -115,6 +115,31 @@ impl GroupCommit {
         F: for<'c> FnOnce(&'c mut AnyConnection, &'c str) -> BoxFuture<'c, Result<T>> + Send,
     {
         let _busy = Busy::enter(self);
+        self.run_in_batch(work).await
+    }
+
+    /// [`GroupCommit::run`] for bulk work (the cleanup's batches), which is not a request's
+    /// write: it is not counted in [`GroupCommit::writes_under_way`], so while it runs, a count
+    /// above 0 means a request waits for it ([`GroupCommit::request_waiting`]).
+    pub(super) async fn run_bulk<T, F>(self: &Arc<Self>, work: F) -> Result<T>
+    where
+        T: Send,
+        F: for<'c> FnOnce(&'c mut AnyConnection, &'c str) -> BoxFuture<'c, Result<T>> + Send,
+    {
+        self.run_in_batch(work).await
+    }
+
+    /// Whether a request's write is under way: asked by bulk work between its chunks, which
+    /// gives way there, so the request waits for one chunk, not a whole batch.
+    pub(super) fn request_waiting(&self) -> bool {
+        self.busy.load(SeqCst) > 0
+    }
+
+    async fn run_in_batch<T, F>(self: &Arc<Self>, work: F) -> Result<T>
+    where
+        T: Send,
+        F: for<'c> FnOnce(&'c mut AnyConnection, &'c str) -> BoxFuture<'c, Result<T>> + Send,
+    {
         let mut settle = SettleOnDrop {
             group: self.clone(),
             batch: None,
@@ -175,13 +200,14 @@ impl GroupCommit {
     }
 
     /// Returns once no write is under way, or after `at_most`: bulk work (the cleanup's
-    /// batches) waits here before each [`GroupCommit::run`], so requests' writes go first.
+    /// batches) waits here before each [`GroupCommit::run_bulk`], so requests' writes go first.
     ///
     /// Without it, a bulk batch that queued for the lock while a request's write ran (between
     /// the request's work and its commit, which takes the lock again) ran its statements before
     /// that commit: the request waited for a whole bulk batch, every time, and switches during
     /// a sweep answered in 37 ms at p99 instead of 2 (docs/BENCHMARKS.md). Now a request waits
-    /// at most for what is left of the one bulk batch under way, and shares its commit.
+    /// at most for the chunk of bulk work under way, which then gives way to it
+    /// ([`GroupCommit::request_waiting`]; `store/bulk.rs`).
     pub(super) async fn until_quiet(&self, at_most: Duration) {
         let quiet = async {
             loop {

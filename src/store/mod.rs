@@ -14,12 +14,15 @@
 //!   of; the writing instance forgets them as it commits (`Db::transaction`). While the listener
 //!   is down the cache serves nothing, and it starts empty when it is back.
 
+mod bulk;
 mod codec;
 mod group;
 mod local;
 mod postgres;
 mod sqlite;
 pub mod tally;
+
+pub use bulk::chunk_work;
 
 use crate::cache::{CacheSettings, SessionCache};
 use crate::error::{Error, Result};
@@ -28,9 +31,6 @@ use sqlx::AnyConnection;
 use sqlx::AnyPool;
 use std::sync::{Arc, Once};
 use std::time::Duration;
-
-/// How long bulk work waits for a moment without requests' writes ([`Db::background_transaction`]).
-const BULK_WAITS_AT_MOST: std::time::Duration = std::time::Duration::from_millis(100);
 
 static MIGRATE_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static MIGRATE_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -115,13 +115,28 @@ impl std::fmt::Debug for Db {
     }
 }
 
-/// A batch's work for [`Db::in_batches`], as written: this names its type (a closure made
-/// inside another is not otherwise taken as working on a connection of any lifetime).
-pub(crate) fn batch_work<F>(work: F) -> F
+/// Who a write transaction is for: on SQLite, bulk work lets requests' writes go first (`bulk`).
+#[derive(Debug, Clone, Copy)]
+enum Writer {
+    Request,
+    Bulk,
+}
+
+/// A [`Db::transaction`]'s work as a [`Db::transaction_opening`] one: `begin` sent on its own,
+/// before the work.
+fn opening<T, F>(work: F) -> impl for<'c> FnOnce(&'c mut AnyConnection, &'c str) -> BoxFuture<'c, Result<T>> + Send
 where
-    F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<u64>> + Send + 'static,
+    T: Send + 'static,
+    F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
 {
-    work
+    |c, begin| {
+        Box::pin(async move {
+            if !begin.is_empty() {
+                sqlx::Executor::execute(&mut *c, begin).await?;
+            }
+            work(c).await
+        })
+    }
 }
 
 impl Db {
@@ -291,15 +306,7 @@ impl Db {
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
     {
-        self.transaction_opening(|c, begin| {
-            Box::pin(async move {
-                if !begin.is_empty() {
-                    sqlx::Executor::execute(&mut *c, begin).await?;
-                }
-                work(c).await
-            })
-        })
-        .await
+        self.transaction_opening(opening(work)).await
     }
 
     /// [`Db::transaction`] for a work that saves a trip: it sends `begin` (SQL, perhaps empty) in
@@ -311,17 +318,20 @@ impl Db {
         T: Send,
         F: for<'c> FnOnce(&'c mut AnyConnection, &'c str) -> BoxFuture<'c, Result<T>> + Send,
     {
-        tally::counting(&self.tally, self.commit_work(work)).await
+        tally::counting(&self.tally, self.commit_work(Writer::Request, work)).await
     }
 
     /// [`Db::transaction_opening`]'s work, committed (its events not yet counted).
-    async fn commit_work<T, F>(&self, work: F) -> Result<T>
+    async fn commit_work<T, F>(&self, writer: Writer, work: F) -> Result<T>
     where
         T: Send,
         F: for<'c> FnOnce(&'c mut AnyConnection, &'c str) -> BoxFuture<'c, Result<T>> + Send,
     {
         if let Some(group) = &self.group {
-            let value = group.run(work).await?;
+            let value = match writer {
+                Writer::Request => group.run(work).await?,
+                Writer::Bulk => group.run_bulk(work).await?,
+            };
             // What this request reads next must see its own write.
             let _ = LOOKED.try_with(|l| l.set(None));
             return Ok(value);
@@ -352,20 +362,6 @@ impl Db {
         }
     }
 
-    /// [`Db::transaction`] for bulk work no request waits on (the cleanup's batches): on
-    /// SQLite it begins once no request's write is under way (or after [`BULK_WAITS_AT_MOST`],
-    /// so a steady stream of writes cannot hold it off), so requests' writes go first.
-    pub async fn background_transaction<T, F>(&self, work: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
-    {
-        if let Some(group) = &self.group {
-            group.until_quiet(BULK_WAITS_AT_MOST).await;
-        }
-        self.transaction(work).await
-    }
-
     /// SQLite: requests' writes under way, running or queued for the one writer (for metrics).
     /// `None` on PostgreSQL.
     pub fn writes_under_way(&self) -> Option<usize> {
@@ -375,44 +371,6 @@ impl Db {
     /// Events recorded by committed writes since the process began ([`tally`]).
     pub fn tally(&self) -> &tally::Tally {
         &self.tally
-    }
-
-    /// Runs bulk work a batch at a time, each batch a [`Db::background_transaction`] of
-    /// `work(batch)` (which returns the rows it did), until a batch does fewer than `batch` rows,
-    /// telling `progress` the running total after each. Returns the total.
-    pub(crate) async fn in_batches<F>(&self, batch: u32, progress: &(dyn Fn(u64) + Sync), work: impl Fn(i64) -> F) -> Result<u64>
-    where
-        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<u64>> + Send + 'static,
-    {
-        let batch = i64::from(batch.max(1));
-        let mut total = 0;
-        loop {
-            let done = self.background_transaction(work(batch)).await?;
-            self.look_after_commit();
-            total += done;
-            progress(total);
-            if (done as i64) < batch {
-                return Ok(total);
-            }
-            tokio::task::yield_now().await;
-        }
-    }
-
-    /// Deletes old rows as bulk work ([`Db::in_batches`]): `sql` binds `$1` the cut-off and `$2`
-    /// the batch size. Returns how many it deleted.
-    pub(crate) async fn delete_in_batches(
-        &self,
-        sql: &'static str,
-        cutoff: crate::clock::Timestamp,
-        batch: u32,
-        progress: &(dyn Fn(u64) + Sync),
-    ) -> Result<u64> {
-        self.in_batches(batch, progress, |batch| {
-            batch_work(move |c| {
-                Box::pin(async move { Ok(sqlx::query(sql).bind(cutoff).bind(batch).execute(&mut *c).await?.rows_affected()) })
-            })
-        })
-        .await
     }
 
     /// SQLite: write transactions committed so far, each one fsync (concurrent transactions

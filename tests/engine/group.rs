@@ -2,7 +2,10 @@
 //! commit, each one's error rolls back only its own work, nothing is answered before it is
 //! committed, and a caller that goes away leaves no batch open.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::sync::Arc;
 use std::time::Duration;
+use switchboard::store::chunk_work;
 use switchboard::testing::TestDatabase;
 use switchboard::{Db, Error, PoolSettings};
 
@@ -286,4 +289,94 @@ async fn sqlite_bulk_work_begins_after_the_write_under_way_has_committed() {
         1,
         "the request's write was committed before the bulk work began"
     );
+}
+
+/// Bulk work gives way to a request's write between its chunks (`store/bulk.rs`): a request
+/// that arrives during a batch waits for the chunk under way, not the rest of the batch (here 16
+/// chunks), and commits alone, without the batch's pages in its commit; the batch is undone and
+/// done again after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_bulk_work_gives_way_to_a_request_write_at_its_next_chunk() {
+    let (database, db) = scratch().await;
+    fill(&db, 400).await;
+    let chunks = Arc::new(AtomicU64::new(0));
+    let bulk = tokio::spawn(sweep(db.clone(), Duration::from_millis(20), chunks.clone()));
+    while chunks.load(SeqCst) == 0 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    insert(&db, 1, false).await.unwrap();
+    let by_then = chunks.load(SeqCst);
+    assert!(
+        by_then <= 2,
+        "the request's write waited for the chunk under way, not the batch's 16: {by_then} had begun"
+    );
+    let unswept = committed(&database).await.iter().filter(|&&i| i == 0).count();
+    assert_eq!(unswept, 400, "the batch's chunk was undone, not committed with the request");
+    assert_eq!(bulk.await.unwrap().unwrap(), 400, "the work was done again after it");
+    assert_eq!(committed(&database).await, vec![1]);
+}
+
+/// A stream of requests' writes cannot hold bulk work off for ever: once no batch has committed
+/// for a while, a batch commits what it did with the request it stops for instead of giving way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_bulk_work_gets_done_under_a_stream_of_writes() {
+    let (database, db) = scratch().await;
+    fill(&db, 100).await;
+    let writing = Arc::new(AtomicBool::new(true));
+    let writers: Vec<_> = (0..2)
+        .map(|_| {
+            let (db, writing) = (db.clone(), writing.clone());
+            tokio::spawn(async move {
+                let mut writes = 0;
+                while writing.load(SeqCst) {
+                    db.transaction(|c| {
+                        Box::pin(async move {
+                            sqlx::query("INSERT INTO scratch (i) VALUES (1)").execute(&mut *c).await?;
+                            tokio::time::sleep(Duration::from_millis(2)).await;
+                            Ok(())
+                        })
+                    })
+                    .await
+                    .unwrap();
+                    writes += 1;
+                }
+                writes
+            })
+        })
+        .collect();
+    let swept = tokio::time::timeout(Duration::from_secs(10), sweep(db.clone(), Duration::from_millis(1), Arc::default())).await;
+    writing.store(false, SeqCst);
+    let mut writes = 0;
+    for writer in writers {
+        writes += writer.await.unwrap();
+    }
+    assert_eq!(swept.expect("the bulk work finished while the writes went on").unwrap(), 100);
+    assert!(writes > 100, "the writes went on throughout: {writes}");
+    assert!(committed(&database).await.iter().all(|&i| i == 1));
+}
+
+/// `n` rows of 0, the bulk work's to delete.
+async fn fill(db: &Db, n: i64) {
+    sqlx::query("WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < $1) INSERT INTO scratch (i) SELECT 0 FROM n")
+        .bind(n)
+        .execute(db.writer())
+        .await
+        .unwrap();
+}
+
+/// Deletes the rows of 0 as bulk work in one batch (`Db::in_batches`), each chunk taking `pace`
+/// longer and counted in `chunks` as it begins. Returns how many it deleted.
+async fn sweep(db: Db, pace: Duration, chunks: Arc<AtomicU64>) -> Result<u64, Error> {
+    db.in_batches(400, &|_| {}, || {
+        let chunks = chunks.clone();
+        chunk_work(move |c, limit| {
+            chunks.fetch_add(1, SeqCst);
+            Box::pin(async move {
+                tokio::time::sleep(pace).await;
+                let sql = "DELETE FROM scratch WHERE rowid IN (SELECT rowid FROM scratch WHERE i = 0 LIMIT $1)";
+                Ok(sqlx::query(sql).bind(limit).execute(&mut *c).await?.rows_affected())
+            })
+        })
+    })
+    .await
 }

@@ -46,7 +46,8 @@ pub struct Settings {
     pub sync_check_interval: Span,
     /// How often ended and expired sessions are cleaned up.
     pub cleanup_interval: Span,
-    /// Rows the cleanup ends or deletes per statement (each batch a short transaction).
+    /// Rows the cleanup ends or deletes per short transaction (in chunks that give way to
+    /// requests' writes on SQLite).
     pub cleanup_batch: u32,
     /// How long ended sessions are kept before deletion (for audits).
     pub session_retention: Span,
