@@ -6,10 +6,10 @@
 //! [`CHUNK`] rows. When a request's write arrives during a chunk, the batch gives way after it:
 //! its work is undone (it was not yet written to the WAL), the request's write runs and commits
 //! alone, and the batch is done again after it. The request waits for what is left of one chunk
-//! and an undo, and its commit's sync carries none of the batch's pages: with those pages (the
-//! batch stopped and committed with the request), switches during a sweep answered at p99 in
-//! 3.5–3.8 ms, against 2.1–2.5 idle; waiting for the whole batch, 4.1–4.2 ms
-//! (docs/BENCHMARKS.md).
+//! and an undo, and its commit's sync carries none of the batch's pages. Served, switches during
+//! a sweep of 1,000,000 expired sessions answer at their idle median, and at p99 in 1.5–1.9 ×
+//! their idle p99, against up to 2.2 × when they waited for the rest of a batch and shared its
+//! commit (docs/BENCHMARKS.md).
 //!
 //! PostgreSQL's writers do not queue behind one another (the sweep locks only the rows it ends),
 //! so there a batch is one chunk: one statement.
@@ -27,8 +27,8 @@ use std::time::{Duration, Instant};
 const WAITS_AT_MOST: Duration = Duration::from_millis(100);
 
 /// Rows a batch works on between its looks for a request's write waiting (SQLite). A request
-/// that arrives during a chunk waits for the rest of it: 25 rows of the sweep take about half a
-/// millisecond, a tenth of a 200-row batch's work (docs/BENCHMARKS.md).
+/// that arrives during a chunk waits for the rest of it: a quarter of a default batch (100).
+/// Chunks of 50 measured no better (docs/BENCHMARKS.md).
 const CHUNK: i64 = 25;
 
 /// A chunk's work for [`Db::in_batches`], as written: this names its type (a closure made
