@@ -1,5 +1,5 @@
 import { test, expect, type APIRequestContext } from "@playwright/test";
-import { collectConsoleErrors, expectCommitted, openTabs, seedAccount, signIn, uniqueEmail } from "./support";
+import { collectConsoleErrors, expectCommitted, leaderFirst, openTabs, seedAccount, signIn, uniqueEmail } from "./support";
 
 // The leader tab's sync figures reach the server's /metrics (the main test server takes a
 // report at most every 2 s): how long a switch made in another tab took to reach the leader.
@@ -28,7 +28,8 @@ test("the leader tab reports how long a switch in another tab took to reach it",
   // so the leader hears of the switch over the channel only, and reports on its next periodic
   // check (every 5 s on the test server).
   await context.route("**/api/session_events*", () => {});
-  const [leader, follower] = await openTabs(context, ["/", "/platforms"]);
+  // The switch is made in the tab that does not lead (either may win the election).
+  const [leader, follower] = await leaderFirst(await openTabs(context, ["/", "/platforms"]));
   await leader.waitForTimeout(2_500);
   const target = account.platforms[1];
   await follower.getByRole("combobox", { name: "Active platform" }).selectOption(String(target.id));

@@ -87,6 +87,13 @@ export async function openTabsUnsynced(context: BrowserContext, paths: string[])
   return pages;
 }
 
+/** Two open tabs as [leader, follower]: whichever won the election leads, not always the first. */
+export async function leaderFirst(tabs: Page[]): Promise<[Page, Page]> {
+  const leads = async (page: Page) => (await indicator(page).getAttribute("data-sync")) === "leader";
+  await expect.poll(async () => (await leads(tabs[0])) || (await leads(tabs[1]))).toBe(true);
+  return (await leads(tabs[0])) ? [tabs[0], tabs[1]] : [tabs[1], tabs[0]];
+}
+
 /** Opens `paths.length` tabs, signed in, each hydrated and in sync. */
 export async function openTabs(context: BrowserContext, paths: string[]): Promise<Page[]> {
   const pages: Page[] = [];

@@ -7,6 +7,7 @@ import {
   expectOnlyAllowlistedStorage,
   figure,
   indicator,
+  leaderFirst,
   localStorageOf,
   openTabs,
   seedAccount,
@@ -255,9 +256,7 @@ test.describe("cross-tab sync", () => {
     const errors = collectConsoleErrors(context, [/status of 40[13]/]);
     await setUp(context, "revoked");
     const tabs = await openTabs(context, ["/", "/"]);
-    await expect.poll(async () => (await indicator(tabs[0]).getAttribute("data-sync")) === "leader" || (await indicator(tabs[1]).getAttribute("data-sync")) === "leader").toBe(true);
-    const leader = (await indicator(tabs[0]).getAttribute("data-sync")) === "leader" ? tabs[0] : tabs[1];
-    const follower = tabs.find((p) => p !== leader)!;
+    const [leader, follower] = await leaderFirst(tabs);
     // The leader's checks are held, so only the follower's own request can find out.
     const held: Route[] = [];
     await leader.route(SESSION_CHECK, (route) => void held.push(route));
