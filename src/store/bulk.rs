@@ -93,7 +93,7 @@ impl Db {
                             if done == batch {
                                 return Ok((done, false));
                             }
-                            if group.as_ref().is_some_and(|group| group.request_waiting()) {
+                            if group.as_ref().is_some_and(|group| group.writes_under_way() > 0) {
                                 if !may_undo {
                                     return Ok((done, false));
                                 }

@@ -100,7 +100,8 @@ impl GroupCommit {
         self.commits.load(SeqCst)
     }
 
-    /// Requests' writes under way: running, or waiting for the batch (for metrics).
+    /// Requests' writes under way: running, or waiting for the batch (for metrics, and for bulk
+    /// work, which gives way to them).
     pub(super) fn writes_under_way(&self) -> usize {
         self.busy.load(SeqCst)
     }
@@ -115,27 +116,13 @@ impl GroupCommit {
         F: for<'c> FnOnce(&'c mut AnyConnection, &'c str) -> BoxFuture<'c, Result<T>> + Send,
     {
         let _busy = Busy::enter(self);
-        self.run_in_batch(work).await
+        self.run_bulk(work).await
     }
 
     /// [`GroupCommit::run`] for bulk work (the cleanup's batches), which is not a request's
     /// write: it is not counted in [`GroupCommit::writes_under_way`], so while it runs, a count
-    /// above 0 means a request waits for it ([`GroupCommit::request_waiting`]).
+    /// above 0 means a request waits for it, and the bulk work gives way (`store/bulk.rs`).
     pub(super) async fn run_bulk<T, F>(self: &Arc<Self>, work: F) -> Result<T>
-    where
-        T: Send,
-        F: for<'c> FnOnce(&'c mut AnyConnection, &'c str) -> BoxFuture<'c, Result<T>> + Send,
-    {
-        self.run_in_batch(work).await
-    }
-
-    /// Whether a request's write is under way: asked by bulk work between its chunks, which
-    /// gives way there, so the request waits for one chunk, not a whole batch.
-    pub(super) fn request_waiting(&self) -> bool {
-        self.busy.load(SeqCst) > 0
-    }
-
-    async fn run_in_batch<T, F>(self: &Arc<Self>, work: F) -> Result<T>
     where
         T: Send,
         F: for<'c> FnOnce(&'c mut AnyConnection, &'c str) -> BoxFuture<'c, Result<T>> + Send,
@@ -207,7 +194,7 @@ impl GroupCommit {
     /// that commit: the request waited for a whole bulk batch, every time, and switches during
     /// a sweep answered in 37 ms at p99 instead of 2 (docs/BENCHMARKS.md). Now a request waits
     /// at most for the chunk of bulk work under way, which then gives way to it
-    /// ([`GroupCommit::request_waiting`]; `store/bulk.rs`).
+    /// ([`GroupCommit::run_bulk`]).
     pub(super) async fn until_quiet(&self, at_most: Duration) {
         let quiet = async {
             loop {
